@@ -1,0 +1,40 @@
+"""The ``capacity`` command. Each group of subcommands lives in its own module and is registered here."""
+
+from __future__ import annotations
+
+import click
+
+from capacity import __version__
+from capacity.cli.common import ErrorBoundaryGroup
+
+
+@click.group(
+    cls=ErrorBoundaryGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
+)
+@click.version_option(__version__, prog_name="capacity")
+def cli() -> None:
+    """Capacity planning: forecast service utilization, rank breach risks before peak events, check headroom.
+
+    \b
+    Quick start:
+      capacity demo                       # sample fleet -> forecasts -> risk table
+      capacity ingest data/fleet/         # load history files into the database
+      capacity forecast --all             # forecast every series
+      capacity risks --event "Black Friday"
+    """
+
+
+def _register() -> None:
+    from capacity.cli import data, forecasting
+
+    for module in (data, forecasting):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="capacity")

@@ -1,0 +1,193 @@
+"""The peak-event calendar: named events with past and upcoming occurrences.
+
+An occurrence is a window ``[start, end)`` in UTC, optionally scoped to one service, optionally carrying a
+planner-given expected multiplier band (``multiplier_low`` .. ``multiplier_high``, e.g. 2x to 3x normal traffic).
+Whether an occurrence is past or upcoming is relative to a reference time the caller passes: the engine never
+reads the clock.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from capacity.errors import InvalidConfig, UnknownEvent, describe_value
+from capacity.schema import parse_timestamp, validate_event_name, validate_name
+
+EVENT_CSV_COLUMNS = ("event", "start", "end")
+EVENT_CSV_OPTIONAL = ("multiplier_low", "multiplier_high", "service")
+
+
+@dataclass(frozen=True)
+class EventOccurrence:
+    """One occurrence of a named peak event.
+
+    Attributes:
+        name: the event's name, e.g. ``Black Friday``.
+        start: first instant of the window (UTC).
+        end: end of the window (UTC, exclusive).
+        multiplier_low: planner-given lower bound of the expected multiplier on normal load, if any.
+        multiplier_high: planner-given upper bound of the expected multiplier, if any.
+        service: the service it applies to, or None for the whole fleet.
+    """
+
+    name: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    multiplier_low: float | None = None
+    multiplier_high: float | None = None
+    service: str | None = None
+
+    @property
+    def has_multiplier(self) -> bool:
+        """True when a planner gave an expected multiplier band."""
+        return self.multiplier_low is not None
+
+    def applies_to(self, service: str) -> bool:
+        """True when the occurrence covers ``service`` (fleet-wide ones cover every service)."""
+        return self.service is None or self.service == service
+
+
+def make_occurrence(
+    name: object,
+    start: object,
+    end: object,
+    multiplier_low: object = None,
+    multiplier_high: object = None,
+    service: object = None,
+    *,
+    where: str = "",
+) -> EventOccurrence:
+    """Validate raw fields into an :class:`EventOccurrence`.
+
+    A date-only ``end`` (or one at 23:59) is taken as inclusive of that day. A single multiplier is used for both
+    bounds.
+
+    Raises:
+        InvalidConfig: naming the field (and ``where``, e.g. ``events.csv row 4``) and echoing the value.
+    """
+    prefix = f"{where}: " if where else ""
+    try:
+        event = validate_event_name(name, "event")
+        ts_start = parse_timestamp(start, "start")
+        ts_end = parse_timestamp(end, "end")
+    except InvalidConfig:
+        raise
+    except Exception as exc:  # InvalidHistory / InvalidName carry the field; re-raise as config errors
+        raise InvalidConfig(f"{prefix}{exc}", field=getattr(exc, "field", None)) from None
+    if isinstance(end, str) and len(end.strip()) <= 10:
+        ts_end = ts_end + pd.Timedelta(days=1)
+    elif ts_end.second == 0 and ts_end.minute == 59 and ts_end.hour == 23:
+        ts_end = ts_end + pd.Timedelta(minutes=1)
+    if ts_end <= ts_start:
+        raise InvalidConfig(
+            f"{prefix}end must be after start, got start {ts_start.isoformat()} and end {ts_end.isoformat()}",
+            field="end",
+        )
+    low = _multiplier(multiplier_low, "multiplier_low", prefix)
+    high = _multiplier(multiplier_high, "multiplier_high", prefix)
+    if low is None and high is not None:
+        low = high
+    if high is None and low is not None:
+        high = low
+    if low is not None and high is not None and high < low:
+        raise InvalidConfig(
+            f"{prefix}multiplier_high must be at least multiplier_low, got {low} and {high}",
+            field="multiplier_high",
+        )
+    svc: str | None = None
+    if service is not None and not (isinstance(service, float) and pd.isna(service)) and service != "":
+        try:
+            svc = validate_name(service, "service")
+        except Exception as exc:
+            raise InvalidConfig(f"{prefix}{exc}", field="service") from None
+    return EventOccurrence(event, ts_start, ts_end, low, high, svc)
+
+
+def _multiplier(value: object, field: str, prefix: str) -> float | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value == "":
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidConfig(
+            f"{prefix}{field} must be a number, got {describe_value(value)}", field=field
+        ) from None
+    if not 0.0 < number <= 1000.0:
+        raise InvalidConfig(f"{prefix}{field} must be in (0, 1000], got {describe_value(value)}", field=field)
+    return number
+
+
+def parse_events_csv(text: str, *, source: str = "events") -> tuple[EventOccurrence, ...]:
+    """Parse an events CSV: ``event,start,end[,multiplier_low,multiplier_high][,service]``.
+
+    Raises:
+        InvalidConfig: on a missing column or a bad row, naming the row (as numbered in the file).
+    """
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InvalidConfig(f"{source}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    missing = [c for c in EVENT_CSV_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InvalidConfig(
+            f"{source}: missing column {missing[0]!r} (expected event,start,end[,multiplier_low,multiplier_high])",
+            field=missing[0],
+        )
+    out = []
+    for pos, row in enumerate(frame.itertuples(index=False)):
+        record = row._asdict()
+        out.append(
+            make_occurrence(
+                record["event"],
+                record["start"],
+                record["end"],
+                record.get("multiplier_low"),
+                record.get("multiplier_high"),
+                record.get("service"),
+                where=f"{source} row {pos + 2}",
+            )
+        )
+    return tuple(out)
+
+
+def events_named(calendar: Iterable[EventOccurrence], name: str) -> tuple[EventOccurrence, ...]:
+    """Every occurrence of the event ``name`` (case-insensitive), sorted by start."""
+    key = name.strip().lower()
+    return tuple(sorted((e for e in calendar if e.name.lower() == key), key=lambda e: e.start))
+
+
+def next_occurrence(
+    calendar: Sequence[EventOccurrence], name: str | None, after: pd.Timestamp, service: str | None = None
+) -> EventOccurrence:
+    """The first occurrence of ``name`` (or of any event when None) that ends after ``after``.
+
+    Raises:
+        UnknownEvent: when the calendar has no such upcoming occurrence.
+    """
+    pool = events_named(calendar, name) if name else tuple(sorted(calendar, key=lambda e: e.start))
+    pool = tuple(e for e in pool if service is None or e.applies_to(service))
+    upcoming = [e for e in pool if e.end > after]
+    if not upcoming:
+        known = sorted({e.name for e in calendar})
+        what = f"event {name!r}" if name else "any event"
+        raise UnknownEvent(
+            f"no upcoming occurrence of {what} after {after.isoformat()}; known events: {', '.join(known) or 'none'}",
+            field="event",
+        )
+    return upcoming[0]
+
+
+def past_occurrences(
+    calendar: Iterable[EventOccurrence], name: str, before: pd.Timestamp, service: str | None = None
+) -> tuple[EventOccurrence, ...]:
+    """Occurrences of ``name`` that ended at or before ``before`` (and apply to ``service`` when given)."""
+    return tuple(
+        e
+        for e in events_named(calendar, name)
+        if e.end <= before and (service is None or e.applies_to(service))
+    )

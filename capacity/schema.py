@@ -1,0 +1,330 @@
+"""The canonical frames, their column names and dtypes, and their validation.
+
+History is one long frame ``service, metric, ts, value`` with UTC timestamps. A forecast frame has
+``service, metric, ts, mean`` and one column per quantile (``q0.025`` ... ``q0.975``). Stages add columns and
+never rename them. Validation happens once at each entry point and raises :class:`InvalidHistory` naming the
+field, the row and the value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from capacity.errors import InvalidHistory, InvalidName, describe_value
+
+SERVICE = "service"
+METRIC = "metric"
+TS = "ts"
+VALUE = "value"
+MEAN = "mean"
+
+HISTORY_COLUMNS: tuple[str, ...] = (SERVICE, METRIC, TS, VALUE)
+
+#: The quantiles every forecast carries unless asked otherwise.
+DEFAULT_QUANTILES: tuple[float, ...] = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975)
+
+#: Oldest and newest timestamps accepted: anything outside is a unit mistake (seconds vs ms) or a typo.
+MIN_TS = pd.Timestamp("1990-01-01", tz="UTC")
+MAX_TS = pd.Timestamp("2100-01-01", tz="UTC")
+
+NAME_MAX = 128
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
+_EVENT_NAME_RE = re.compile(r"^[^\x00-\x1f\x7f<>]+$")
+
+PERCENT = "percent"
+RATE = "per_second"
+GAUGE = "gauge"
+
+
+def quantile_column(q: float) -> str:
+    """The column name of quantile ``q`` in a forecast frame, e.g. ``q0.975``."""
+    return f"q{q:g}"
+
+
+def quantile_columns(quantiles: Iterable[float]) -> list[str]:
+    """The column names of several quantiles, in the given order."""
+    return [quantile_column(q) for q in quantiles]
+
+
+def validate_quantiles(quantiles: Sequence[float]) -> tuple[float, ...]:
+    """Check quantile levels: each in (0, 1), no duplicates; returns them sorted.
+
+    Raises:
+        InvalidHistory: naming the bad level.
+    """
+    out = []
+    for q in quantiles:
+        if not isinstance(q, int | float) or not 0.0 < float(q) < 1.0:
+            raise InvalidHistory(f"quantile must be in (0, 1), got {describe_value(q)}", field="quantiles")
+        out.append(float(q))
+    if len(set(out)) != len(out):
+        raise InvalidHistory(f"quantiles must be distinct, got {out}", field="quantiles")
+    return tuple(sorted(out))
+
+
+def unit_for(metric: str) -> str:
+    """The unit a metric name implies: percent (cpu, memory, ``*_pct``), a rate (``*rps``, ``*_per_s``) or a gauge.
+
+    Percent metrics must lie in [0, 100]; rates must not be negative; gauges only need to be finite.
+    """
+    name = metric.lower()
+    if name.startswith(("cpu", "mem")) or name.endswith(("_pct", "_percent", "percent", "_util")):
+        return PERCENT
+    if name.endswith(("rps", "qps", "_per_s", "_per_second", "_rate", "requests")) or name in {
+        "requests",
+        "rate",
+    }:
+        return RATE
+    return GAUGE
+
+
+def unit_label(metric: str) -> str:
+    """A human label of a metric's unit, for tables and chart axes."""
+    return {PERCENT: "%", RATE: "requests/s" if "req" in metric or "rps" in metric else "per second"}.get(
+        unit_for(metric), "value"
+    )
+
+
+def validate_name(value: object, field: str, *, row: int | None = None) -> str:
+    """Check a service or metric name: 1..128 characters of letters, digits and ``_ . : -``.
+
+    Raises:
+        InvalidName: naming the field, the row and echoing the value.
+    """
+    where = f" (row {row})" if row is not None else ""
+    if not isinstance(value, str) or not value:
+        raise InvalidName(
+            f"{field}{where} must be a non-empty name, got {describe_value(value)}", field=field, row=row
+        )
+    if len(value) > NAME_MAX:
+        raise InvalidName(
+            f"{field}{where} must be at most {NAME_MAX} characters, got {len(value)}: {describe_value(value)}",
+            field=field,
+            row=row,
+        )
+    if not _NAME_RE.match(value):
+        raise InvalidName(
+            f"{field}{where} may hold only letters, digits and _ . : - (starting with a letter or digit), "
+            f"got {describe_value(value)}",
+            field=field,
+            row=row,
+        )
+    return value
+
+
+def validate_event_name(value: object, field: str = "event") -> str:
+    """Check an event name: 1..128 printable characters, no control characters or angle brackets.
+
+    Raises:
+        InvalidName: naming the field and echoing the value.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidName(f"{field} must be a non-empty name, got {describe_value(value)}", field=field)
+    if len(value) > NAME_MAX:
+        raise InvalidName(f"{field} must be at most {NAME_MAX} characters, got {len(value)}", field=field)
+    if not _EVENT_NAME_RE.match(value):
+        raise InvalidName(
+            f"{field} may not hold control characters or < >, got {describe_value(value)}", field=field
+        )
+    return value.strip()
+
+
+def parse_timestamp(value: object, field: str = "ts") -> pd.Timestamp:
+    """Parse one timestamp (ISO text, epoch seconds or a datetime) to UTC; naive times are taken as UTC.
+
+    Raises:
+        InvalidHistory: when it cannot be parsed or lies outside 1990..2100.
+    """
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            ts = pd.Timestamp(float(value), unit="s", tz="UTC")
+        else:
+            ts = pd.Timestamp(value)  # type: ignore[arg-type]
+            ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidHistory(f"{field} is not a timestamp: {describe_value(value)}", field=field) from exc
+    if ts is pd.NaT or pd.isna(ts):
+        raise InvalidHistory(f"{field} is not a timestamp: {describe_value(value)}", field=field)
+    if not MIN_TS <= ts < MAX_TS:
+        raise InvalidHistory(f"{field} must lie between 1990 and 2100, got {ts.isoformat()}", field=field)
+    return ts
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def validate_history(frame: pd.DataFrame, *, first_row: int = 1, source: str = "") -> pd.DataFrame:
+    """Validate and normalize a history frame; returns a new frame with the canonical columns and dtypes.
+
+    Args:
+        frame: a frame holding at least ``service, metric, ts, value`` (extra columns are dropped).
+        first_row: the row number to report for the frame's first row (2 for a CSV file with a header).
+        source: a prefix for messages, e.g. the file name.
+
+    Returns:
+        A frame ``service, metric, ts, value`` with ``ts`` as ``datetime64[ns, UTC]`` and ``value`` as float64,
+        in the input order (sorting and merging duplicates is the job of ``capacity.series``).
+
+    Raises:
+        InvalidHistory: on a missing column, an empty frame, an unparsable timestamp, a non-numeric, NaN or
+            infinite value, a negative rate, a percent outside [0, 100] or a bad name; the message names the
+            field, the row and the value.
+    """
+    prefix = f"{source}: " if source else ""
+    missing = [c for c in HISTORY_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InvalidHistory(
+            f"{prefix}missing column {missing[0]!r} (expected {', '.join(HISTORY_COLUMNS)}; got "
+            f"{', '.join(map(str, frame.columns)) or 'no columns'})",
+            field=missing[0],
+        )
+    if len(frame) == 0:
+        raise InvalidHistory(f"{prefix}no rows of history", field=VALUE)
+
+    def fail(field: str, pos: int, what: str, value: object) -> InvalidHistory:
+        row = first_row + pos
+        return InvalidHistory(
+            f"{prefix}row {row}: {field} {what}, got {describe_value(value)}", field=field, row=row
+        )
+
+    services = frame[SERVICE]
+    metrics = frame[METRIC]
+    # Names: validate each distinct value once, then find its first row for the message.
+    for field, col in ((SERVICE, services), (METRIC, metrics)):
+        for name in pd.unique(col):
+            try:
+                validate_name(name, field)
+            except InvalidName as exc:
+                pos = (
+                    _first_bad((col == name).to_numpy())
+                    if not pd.isna(name)
+                    else _first_bad(col.isna().to_numpy())
+                )
+                row = first_row + pos
+                raise InvalidHistory(f"{prefix}row {row}: {exc.message}", field=field, row=row) from None
+
+    raw_ts = frame[TS]
+    if pd.api.types.is_datetime64_any_dtype(raw_ts):
+        ts = raw_ts.dt.tz_localize("UTC") if raw_ts.dt.tz is None else raw_ts.dt.tz_convert("UTC")
+    else:
+        ts = pd.to_datetime(raw_ts, utc=True, errors="coerce", format="mixed")
+    bad = ts.isna().to_numpy()
+    if bad.any():
+        pos = _first_bad(bad)
+        raise fail(TS, pos, "is not a timestamp", raw_ts.iloc[pos])
+    out_of_range = ((ts < MIN_TS) | (ts >= MAX_TS)).to_numpy()
+    if out_of_range.any():
+        pos = _first_bad(out_of_range)
+        raise fail(TS, pos, "must lie between 1990 and 2100", raw_ts.iloc[pos])
+
+    raw_values = frame[VALUE]
+    values = pd.to_numeric(raw_values, errors="coerce") if raw_values.dtype == object else raw_values
+    try:
+        arr = np.asarray(values, dtype="float64")
+    except (TypeError, ValueError):
+        values = pd.to_numeric(raw_values, errors="coerce")
+        arr = np.asarray(values, dtype="float64")
+    nonfinite = ~np.isfinite(arr)
+    if nonfinite.any():
+        pos = _first_bad(nonfinite)
+        raw = raw_values.iloc[pos]
+        is_number = isinstance(raw, int | float | np.floating) and not isinstance(raw, bool)
+        if not is_number:
+            try:
+                float(raw)
+                is_number = True
+            except (TypeError, ValueError):
+                is_number = False
+        what = "must be a finite number" if is_number else "is not a number"
+        raise fail(VALUE, pos, what, raw)
+
+    units = {m: unit_for(m) for m in pd.unique(metrics)}
+    unit_arr = metrics.map(units).to_numpy()
+    negative = (arr < 0) & (unit_arr != GAUGE)
+    if negative.any():
+        pos = _first_bad(negative)
+        kind = "a percent" if unit_arr[pos] == PERCENT else "a rate"
+        raise fail(
+            VALUE, pos, f"must not be negative for {metrics.iloc[pos]!r} ({kind})", raw_values.iloc[pos]
+        )
+    over = (arr > 100.0) & (unit_arr == PERCENT)
+    if over.any():
+        pos = _first_bad(over)
+        raise fail(
+            VALUE, pos, f"must be at most 100 for {metrics.iloc[pos]!r} (a percent)", raw_values.iloc[pos]
+        )
+
+    return pd.DataFrame(
+        {
+            SERVICE: services.astype(str).to_numpy(),
+            METRIC: metrics.astype(str).to_numpy(),
+            TS: ts.to_numpy(),
+            VALUE: arr,
+        }
+    ).astype({TS: "datetime64[ns, UTC]"})
+
+
+def empty_history() -> pd.DataFrame:
+    """An empty history frame with the canonical columns and dtypes."""
+    return pd.DataFrame(
+        {
+            SERVICE: pd.Series(dtype=str),
+            METRIC: pd.Series(dtype=str),
+            TS: pd.Series(dtype="datetime64[ns, UTC]"),
+            VALUE: pd.Series(dtype="float64"),
+        }
+    )
+
+
+def validate_forecast(frame: pd.DataFrame, quantiles: Sequence[float] = DEFAULT_QUANTILES) -> pd.DataFrame:
+    """Check a forecast frame: ``ts``, ``mean`` and monotone quantile columns, all finite.
+
+    Raises:
+        InvalidHistory: naming the first column or row that breaks the contract.
+    """
+    needed = [TS, MEAN, *quantile_columns(quantiles)]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise InvalidHistory(f"forecast frame misses column {missing[0]!r}", field=missing[0])
+    qs = frame[quantile_columns(quantiles)].to_numpy(dtype="float64")
+    if not np.isfinite(qs).all() or not np.isfinite(frame[MEAN].to_numpy(dtype="float64")).all():
+        raise InvalidHistory("forecast frame holds NaN or infinite values", field=MEAN)
+    if qs.shape[1] > 1 and (np.diff(qs, axis=1) < -1e-9 * np.maximum(1.0, np.abs(qs[:, 1:]))).any():
+        raise InvalidHistory("forecast quantiles are not monotone", field="quantiles")
+    return frame
+
+
+def is_finite_number(value: object) -> bool:
+    """True for an int or float (not bool) that is finite."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def parse_duration(text: str, field: str = "horizon") -> pd.Timedelta:
+    """Parse a duration like ``24h``, ``14d``, ``2w``, ``90m``.
+
+    Raises:
+        InvalidHistory: naming the field when it is not a positive duration.
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(text).lower())
+    if not match:
+        raise InvalidHistory(
+            f"{field} must be a duration like 24h, 14d or 2w, got {describe_value(text)}", field=field
+        )
+    number, unit = float(match.group(1)), match.group(2)
+    delta = pd.Timedelta(number * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit], unit="s")
+    if delta <= pd.Timedelta(0):
+        raise InvalidHistory(f"{field} must be positive, got {describe_value(text)}", field=field)
+    return delta
+
+
+def duration_steps(text: str, freq: str = "1h", field: str = "horizon") -> int:
+    """How many ``freq`` steps a duration spans (at least 1)."""
+    delta = parse_duration(text, field)
+    step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))  # type: ignore[arg-type]
+    return max(1, math.ceil(delta / step))

@@ -1,0 +1,1 @@
+"""Edges that read history into the canonical frame: files (CSV, Parquet, folders) and Prometheus."""

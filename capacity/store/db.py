@@ -1,0 +1,132 @@
+"""Opening the database: SQLite (WAL) by default, PostgreSQL by URL, migrated to the newest schema on open."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from capacity.errors import StoreError
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def default_db_path() -> Path:
+    """Where the database lives when no ``--db`` or ``CAPACITY_DB`` is given: the user's data directory."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "capacity-planner" / "capacity.db"
+
+
+def to_url(db: str | Path | None) -> str:
+    """Turn ``--db`` (a URL, a file path, or None for the default file) into a SQLAlchemy URL."""
+    if db is None or str(db) == "":
+        db = default_db_path()
+    text = str(db)
+    if "://" in text:
+        if text.startswith("postgres://"):
+            text = "postgresql://" + text[len("postgres://") :]
+        if text.startswith("postgresql://"):
+            text = "postgresql+psycopg://" + text[len("postgresql://") :]
+        return text
+    path = Path(text).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False}, poolclass=NullPool)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN so writers can take the lock up front (IMMEDIATE):
+        # a deferred transaction that upgrades to a write lock can fail with "database is locked".
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def make_engine(db: str | Path | None) -> Engine:
+    """Create the engine for ``db`` (see :func:`to_url`).
+
+    Raises:
+        StoreError: when the URL names a driver that is not installed.
+    """
+    url = to_url(db)
+    try:
+        if url.startswith("sqlite"):
+            return _sqlite_engine(url)
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    except (ImportError, ModuleNotFoundError) as exc:
+        raise StoreError(
+            f"cannot open {redact(url)}: driver missing ({exc}); install the extra: pip install 'capacity-planner[postgres]'"
+        ) from None
+    except Exception as exc:  # ArgumentError for a malformed URL
+        raise StoreError(f"cannot open database {redact(url)}: {exc}") from None
+
+
+def redact(url: str) -> str:
+    """A URL with its password replaced by ``***``, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (Alembic), creating it on an empty database.
+
+    Raises:
+        StoreError: when the database cannot be reached or migrated.
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except (OperationalError, DBAPIError) as exc:
+        raise StoreError(
+            f"cannot reach or migrate the database {redact(str(engine.url))}: {_first_line(exc)}"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", exc)) or type(exc).__name__
+    return text.strip().splitlines()[0]
+
+
+def now() -> int:
+    """The current time in epoch seconds; the store's only reading of the clock."""
+    return int(time.time())
+
+
+@contextmanager
+def translate_errors(what: str) -> Iterator[None]:
+    """Turn driver errors (unreachable server, locked file, full disk) into :class:`StoreError`."""
+    try:
+        yield
+    except (OperationalError, DBAPIError) as exc:
+        raise StoreError(f"{what} failed: {_first_line(exc)}") from None

@@ -1,0 +1,342 @@
+"""Series and their samples: describe, configure, ingest (one transaction, idempotent), read back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from capacity.config import SeriesConfig
+from capacity.errors import UnknownSeries
+from capacity.schema import METRIC, SERVICE, TS, VALUE, unit_for
+from capacity.store.db import now, translate_errors
+from capacity.store.tables import samples, series
+
+#: Rows per executemany batch: large enough to amortize round trips, small enough to bound memory.
+BATCH = 50_000
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """One series as the store knows it, with a summary of its samples."""
+
+    id: int
+    service: str
+    metric: str
+    unit: str
+    agg: str
+    threshold: float | None
+    instances: int | None
+    instance_capacity: float | None
+    description: str
+    data_version: int
+    samples: int = 0
+    first_ts: pd.Timestamp | None = None
+    last_ts: pd.Timestamp | None = None
+    last_value: float | None = None
+    step_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingest did."""
+
+    rows: int
+    series: int
+    inserted: int
+    updated: int
+    created_series: int
+
+
+def to_epoch(ts: pd.Series) -> np.ndarray:
+    """UTC timestamps to integer epoch seconds."""
+    return np.asarray(ts.astype("int64") // 1_000_000_000, dtype=np.int64)
+
+
+def from_epoch(values: Iterable[int]) -> pd.DatetimeIndex:
+    """Integer epoch seconds to a UTC ``DatetimeIndex``."""
+    return pd.DatetimeIndex(pd.to_datetime(np.fromiter(values, dtype=np.int64), unit="s", utc=True))
+
+
+def _row_info(row: Mapping[str, Any]) -> SeriesInfo:
+    return SeriesInfo(
+        id=row["id"],
+        service=row["service"],
+        metric=row["metric"],
+        unit=row["unit"],
+        agg=row["agg"],
+        threshold=row["threshold"],
+        instances=row["instances"],
+        instance_capacity=row["instance_capacity"],
+        description=row["description"],
+        data_version=row["data_version"],
+    )
+
+
+class SeriesStore:
+    """Mixin: series and samples. Needs ``self.engine`` and ``self.write()``/``self.read()``."""
+
+    engine: Engine
+
+    def write(self) -> Any:  # pragma: no cover - provided by Store
+        raise NotImplementedError
+
+    def read(self) -> Any:  # pragma: no cover - provided by Store
+        raise NotImplementedError
+
+    def _upsert(
+        self, conn: Connection, table: Any, rows: list[dict[str, Any]], keys: list[str], cols: list[str]
+    ) -> None:
+        if not rows:
+            return
+        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        stmt = insert(table)
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})
+        for i in range(0, len(rows), BATCH):
+            conn.execute(stmt, rows[i : i + BATCH])
+
+    def _series_id(self, conn: Connection, service: str, metric: str, *, create: bool) -> int | None:
+        row = conn.execute(
+            select(series.c.id).where(and_(series.c.service == service, series.c.metric == metric))
+        ).first()
+        if row is not None:
+            return int(row[0])
+        if not create:
+            return None
+        t = now()
+        result = conn.execute(
+            series.insert().values(
+                service=service,
+                metric=metric,
+                unit=unit_for(metric),
+                created_at=t,
+                updated_at=t,
+                description="",
+            )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def ingest(self, history: pd.DataFrame) -> IngestReport:
+        """Store a validated history frame in one transaction; re-ingesting the same rows changes nothing.
+
+        Rows with the same (service, metric, ts) inside the frame keep the last one. A sample already stored at
+        that timestamp is replaced by the new value.
+
+        Args:
+            history: a frame that passed ``capacity.schema.validate_history``.
+
+        Returns:
+            Counts of rows, series, new samples and replaced samples.
+        """
+        frame = history.drop_duplicates([SERVICE, METRIC, TS], keep="last")
+        inserted = 0
+        created = 0
+        with translate_errors("ingest"), self.write() as conn:
+            touched = []
+            for (service, metric), part in frame.groupby([SERVICE, METRIC], sort=False):
+                sid = self._series_id(conn, str(service), str(metric), create=False)
+                if sid is None:
+                    sid = self._series_id(conn, str(service), str(metric), create=True)
+                    created += 1
+                assert sid is not None
+                touched.append(sid)
+                secs = to_epoch(part[TS])
+                lo, hi = int(secs.min()), int(secs.max())
+                count = (
+                    select(func.count())
+                    .select_from(samples)
+                    .where(and_(samples.c.series_id == sid, samples.c.ts >= lo, samples.c.ts <= hi))
+                )
+                before = conn.execute(count).scalar_one()
+                rows = [
+                    {"series_id": sid, "ts": int(t), "value": float(v)}
+                    for t, v in zip(secs.tolist(), part[VALUE].tolist(), strict=True)
+                ]
+                self._upsert(conn, samples, rows, ["series_id", "ts"], ["value"])
+                inserted += conn.execute(count).scalar_one() - before
+            conn.execute(
+                update(series)
+                .where(series.c.id.in_(touched))
+                .values(data_version=series.c.data_version + 1, updated_at=now())
+            )
+        return IngestReport(
+            rows=len(history),
+            series=len(touched),
+            inserted=inserted,
+            updated=len(frame) - inserted,
+            created_series=created,
+        )
+
+    def configure_series(self, configs: Iterable[SeriesConfig], *, create: bool = True) -> int:
+        """Apply thresholds, capacity and aggregation from the fleet config, in one transaction.
+
+        Returns:
+            The number of series configured.
+        """
+        n = 0
+        with translate_errors("configure series"), self.write() as conn:
+            for cfg in configs:
+                sid = self._series_id(conn, cfg.service, cfg.metric, create=create)
+                if sid is None:
+                    raise UnknownSeries(f"unknown series {cfg.service}/{cfg.metric}", field="series")
+                conn.execute(
+                    update(series)
+                    .where(series.c.id == sid)
+                    .values(
+                        threshold=cfg.threshold,
+                        instances=cfg.instances,
+                        instance_capacity=cfg.instance_capacity,
+                        agg=cfg.agg,
+                        description=cfg.description,
+                        updated_at=now(),
+                    )
+                )
+                n += 1
+        return n
+
+    def update_series(self, service: str, metric: str, **fields: Any) -> SeriesInfo:
+        """Change some of a series' settings (threshold, instances, instance_capacity, agg, description).
+
+        Raises:
+            UnknownSeries: when the series does not exist.
+        """
+        allowed = {"threshold", "instances", "instance_capacity", "agg", "description"}
+        values = {k: v for k, v in fields.items() if k in allowed}
+        with translate_errors("update series"), self.write() as conn:
+            sid = self._series_id(conn, service, metric, create=False)
+            if sid is None:
+                raise UnknownSeries(f"unknown series {service}/{metric}", field="series")
+            if values:
+                conn.execute(update(series).where(series.c.id == sid).values(**values, updated_at=now()))
+        return self.describe(service, metric)
+
+    def list_series(self) -> list[SeriesInfo]:
+        """Every series with its sample count, span and last value, ordered by service then metric."""
+        stats = (
+            select(
+                samples.c.series_id,
+                func.count().label("n"),
+                func.min(samples.c.ts).label("first"),
+                func.max(samples.c.ts).label("last"),
+            )
+            .group_by(samples.c.series_id)
+            .subquery()
+        )
+        query = (
+            select(series, stats.c.n, stats.c.first, stats.c.last)
+            .select_from(series.outerjoin(stats, stats.c.series_id == series.c.id))
+            .order_by(series.c.service, series.c.metric)
+        )
+        out = []
+        with translate_errors("list series"), self.read() as conn:
+            for row in conn.execute(query).mappings():
+                info = _row_info(row)
+                last_value = None
+                if row["last"] is not None:
+                    last_value = conn.execute(
+                        select(samples.c.value).where(
+                            and_(samples.c.series_id == row["id"], samples.c.ts == row["last"])
+                        )
+                    ).scalar_one_or_none()
+                out.append(self._with_stats(info, row["n"] or 0, row["first"], row["last"], last_value))
+        return out
+
+    def _with_stats(
+        self, info: SeriesInfo, n: int, first: int | None, last: int | None, last_value: float | None
+    ) -> SeriesInfo:
+        step = None
+        if n > 1 and first is not None and last is not None:
+            step = round((last - first) / (n - 1))
+        return SeriesInfo(
+            **{
+                k: getattr(info, k)
+                for k in info.__dataclass_fields__
+                if k not in {"samples", "first_ts", "last_ts", "last_value", "step_seconds"}
+            },
+            samples=n,
+            first_ts=pd.Timestamp(first, unit="s", tz="UTC") if first is not None else None,
+            last_ts=pd.Timestamp(last, unit="s", tz="UTC") if last is not None else None,
+            last_value=last_value,
+            step_seconds=step,
+        )
+
+    def describe(self, service: str, metric: str) -> SeriesInfo:
+        """One series with its sample summary.
+
+        Raises:
+            UnknownSeries: when the store has no such series.
+        """
+        with translate_errors("describe series"), self.read() as conn:
+            row = (
+                conn.execute(
+                    select(series).where(and_(series.c.service == service, series.c.metric == metric))
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise UnknownSeries(f"unknown series {service}/{metric}", field="series")
+            info = _row_info(row)
+            n, first, last = conn.execute(
+                select(func.count(), func.min(samples.c.ts), func.max(samples.c.ts)).where(
+                    samples.c.series_id == info.id
+                )
+            ).one()
+            last_value = None
+            if last is not None:
+                last_value = conn.execute(
+                    select(samples.c.value).where(and_(samples.c.series_id == info.id, samples.c.ts == last))
+                ).scalar_one()
+        return self._with_stats(info, n, first, last, last_value)
+
+    def load_history(
+        self,
+        service: str,
+        metric: str,
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+    ) -> pd.Series:
+        """The raw samples of one series as a float Series on a UTC ``DatetimeIndex`` (sorted).
+
+        Raises:
+            UnknownSeries: when the store has no such series.
+        """
+        with translate_errors("load history"), self.read() as conn:
+            sid = self._series_id(conn, service, metric, create=False)
+            if sid is None:
+                raise UnknownSeries(f"unknown series {service}/{metric}", field="series")
+            query = select(samples.c.ts, samples.c.value).where(samples.c.series_id == sid)
+            if start is not None:
+                query = query.where(samples.c.ts >= int(start.timestamp()))
+            if end is not None:
+                query = query.where(samples.c.ts < int(end.timestamp()))
+            rows = conn.execute(query.order_by(samples.c.ts)).all()
+        ts = from_epoch(r[0] for r in rows)
+        values = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+        return pd.Series(values, index=ts, name=f"{service}/{metric}")
+
+    def delete_series(self, service: str, metric: str) -> None:
+        """Remove a series with its samples, forecasts and load tests.
+
+        Raises:
+            UnknownSeries: when the store has no such series.
+        """
+        from sqlalchemy import delete
+
+        from capacity.store.tables import forecast_points, forecast_runs
+
+        with translate_errors("delete series"), self.write() as conn:
+            sid = self._series_id(conn, service, metric, create=False)
+            if sid is None:
+                raise UnknownSeries(f"unknown series {service}/{metric}", field="series")
+            runs = select(forecast_runs.c.id).where(forecast_runs.c.series_id == sid)
+            conn.execute(delete(forecast_points).where(forecast_points.c.run_id.in_(runs)))
+            conn.execute(delete(forecast_runs).where(forecast_runs.c.series_id == sid))
+            conn.execute(delete(samples).where(samples.c.series_id == sid))
+            conn.execute(delete(series).where(series.c.id == sid))

@@ -1,0 +1,138 @@
+"""Table definitions (SQLAlchemy Core). Timestamps are integer epoch seconds (UTC).
+
+The schema is created and changed only by the Alembic migrations in ``capacity/migrations``; these objects
+describe it for queries.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+series = Table(
+    "series",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service", String(128), nullable=False),
+    Column("metric", String(128), nullable=False),
+    Column("unit", String(16), nullable=False),
+    Column("agg", String(8), nullable=False, server_default="mean"),
+    Column("threshold", Float),
+    Column("instances", Integer),
+    Column("instance_capacity", Float),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("data_version", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("service", "metric", name="uq_series_service_metric"),
+)
+
+samples = Table(
+    "samples",
+    metadata,
+    Column("series_id", Integer, ForeignKey("series.id", ondelete="CASCADE"), primary_key=True),
+    Column("ts", BigInteger, primary_key=True),
+    Column("value", Float, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("start", BigInteger, nullable=False),
+    Column("end", BigInteger, nullable=False),
+    Column("multiplier_low", Float),
+    Column("multiplier_high", Float),
+    # "*" is the whole fleet; NULL would defeat the unique constraint.
+    Column("scope", String(128), nullable=False, server_default="*"),
+    Column("source", String(16), nullable=False, server_default="api"),
+    UniqueConstraint("name", "start", "scope", name="uq_events_name_start_scope"),
+)
+
+forecast_runs = Table(
+    "forecast_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("series_id", Integer, ForeignKey("series.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("model", String(64), nullable=False, server_default=""),
+    Column("freq", String(16), nullable=False),
+    Column("horizon", Integer, nullable=False),
+    Column("history_end", BigInteger),
+    Column("data_version", BigInteger, nullable=False),
+    Column("spec", Text, nullable=False, server_default="{}"),
+    Column("scores", Text, nullable=False, server_default="{}"),
+    Column("diagnostics", Text, nullable=False, server_default="[]"),
+    Column("error", Text),
+    Column("paths", LargeBinary),
+)
+
+forecast_points = Table(
+    "forecast_points",
+    metadata,
+    Column("run_id", Integer, ForeignKey("forecast_runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("ts", BigInteger, primary_key=True),
+    Column("mean", Float, nullable=False),
+    Column("quantiles", Text, nullable=False),
+)
+
+loadtests = Table(
+    "loadtests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("series_id", Integer, ForeignKey("series.id", ondelete="SET NULL")),
+    Column("service", String(128), nullable=False),
+    Column("metric", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("target_rps", Float, nullable=False),
+    Column("measured_capacity_rps", Float),
+    Column("applied", Boolean, nullable=False, server_default="0"),
+    Column("result", Text, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("token_hash", String(128), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("scopes", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger),
+    Column("last_used_at", BigInteger),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("heartbeat_at", BigInteger),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("done", Integer, nullable=False, server_default="0"),
+    Column("failed", Integer, nullable=False, server_default="0"),
+    Column("params", Text, nullable=False, server_default="{}"),
+    Column("error", Text),
+    Column("worker", String(64)),
+)
