@@ -25,11 +25,18 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from capacity.cli import data, forecasting
+    """Add each module's COMMANDS to the top group; BENCH_COMMANDS to ``capacity bench``; INGEST_COMMANDS to
+    ``capacity ingest``. One line per module below."""
+    from capacity.cli import bench, data, forecasting
 
-    for module in (data, forecasting):
-        for command in module.COMMANDS:
+    modules = [bench, data, forecasting]
+    for module in modules:
+        for command in getattr(module, "COMMANDS", []):
             cli.add_command(command)
+        for command in getattr(module, "BENCH_COMMANDS", []):
+            bench.bench.add_command(command)
+        for command in getattr(module, "INGEST_COMMANDS", []):
+            data.ingest.add_command(command)
 
 
 _register()

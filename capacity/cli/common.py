@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from capacity.errors import CapacityError
@@ -62,7 +63,7 @@ class ErrorBoundaryGroup(click.Group):
             if os.environ.get("CAPACITY_DEBUG"):
                 raise
             err_console.print(
-                f"[red]internal error:[/red] {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+                f"[red]internal error:[/red] {type(exc).__name__}: {escape(str(exc).splitlines()[0]) if str(exc) else ''} "
                 "(set CAPACITY_DEBUG=1 for the traceback)",
                 soft_wrap=True,
             )

@@ -12,7 +12,29 @@ from capacity.config import load_fleet_config
 from capacity.sources.files import read_path
 
 
-@click.command("ingest")
+class IngestGroup(click.Group):
+    """``capacity ingest PATH`` reads files; ``capacity ingest SOURCE ...`` runs a named source (e.g. prometheus)."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.commands:
+            args = ["files", *args]
+        return super().resolve_command(ctx, args)
+
+
+@click.group("ingest", cls=IngestGroup, invoke_without_command=False)
+def ingest() -> None:
+    """Load history into the database: from files (``capacity ingest PATH``) or a named source.
+
+    \b
+    Examples:
+      capacity ingest data/fleet/history.csv --config data/fleet.toml
+      capacity ingest ../shared/data/real --metric value
+    """
+
+
+@ingest.command("files")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
     "--metric",
@@ -27,7 +49,7 @@ from capacity.sources.files import read_path
     help="Fleet config (TOML): thresholds, capacity, events.",
 )
 @db_option
-def ingest(path: Path, metric: str, config_path: Path | None, db: str | None) -> None:
+def ingest_files(path: Path, metric: str, config_path: Path | None, db: str | None) -> None:
     """Load history from a CSV/Parquet file or a folder of them, in one transaction.
 
     A long file has columns timestamp,service,metric,value. A folder may hold timestamp,value files named
