@@ -50,9 +50,7 @@ class ErrorBoundaryGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CapacityError as exc:
-            err_console.print(
-                f"[red]error:[/red] {click.style(str(exc), bold=False)}", markup=True, soft_wrap=True
-            )
+            err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
             ctx.exit(EXIT_INPUT)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
