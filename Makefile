@@ -1,0 +1,78 @@
+# capacity-planner: the two commands a new user runs are `make demo` and `make test`.
+# Every target creates .venv when it is missing and (re)installs when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DB     ?= .demo/capacity.db
+PORT   ?= 8000
+# pip's own progress bars are noise in CI logs
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: demo test test-fast serve bench lint format reliability fleet clean help
+
+help:
+	@echo "make demo         sample fleet -> forecasts -> ranked risk table and readiness report (SQLite in $(DB))"
+	@echo "make test         install with test extras and run the whole suite (starts PostgreSQL/Prometheus itself)"
+	@echo "make serve        the API on http://127.0.0.1:$(PORT) over the demo database"
+	@echo "make bench        accuracy, breach, events, scale and API benchmarks (writes bench-results/)"
+	@echo "make lint         ruff check, ruff format --check, mypy"
+	@echo "make reliability  kill loop, concurrency run and fuzzers (capacity bench reliability)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+$(VENV)/.installed-runtime: pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[dev,postgres,dask,bench]'
+	@touch $@ $(VENV)/.installed-runtime
+
+data/fleet/history.csv: data/generate_fleet.py | $(VENV)/.installed-runtime
+	$(BIN)/python data/generate_fleet.py --out data/fleet
+
+fleet: data/fleet/history.csv
+
+demo: $(VENV)/.installed-runtime data/fleet/history.csv
+	$(BIN)/capacity demo --db $(DB) --out .demo/report
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q
+
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q -x -m "not slow"
+
+serve: $(VENV)/.installed-runtime
+	@test -f $(DB) || $(MAKE) demo
+	$(BIN)/capacity serve --db $(DB) --port $(PORT)
+
+bench: $(VENV)/.installed-dev
+	mkdir -p bench-results
+	$(BIN)/capacity bench accuracy --data ../shared/data/real --horizon 24h --folds 3 --peers prophet,statsforecast \
+		--json bench-results/accuracy-24h.json --markdown bench-results/accuracy-24h.md
+	$(BIN)/capacity bench accuracy --data ../shared/data/real --horizon 7d --folds 3 --peers prophet,statsforecast \
+		--json bench-results/accuracy-7d.json --markdown bench-results/accuracy-7d.md
+	$(BIN)/capacity bench breach --data ../shared/data/real --horizon 7d --folds 3 --agg max \
+		--json bench-results/breach.json --markdown bench-results/breach.md
+	$(BIN)/capacity bench events --data ../shared/data/real --events ../shared/data/events-us.csv --lead 7d \
+		--json bench-results/events.json
+	$(BIN)/capacity bench scale --series 1000 --weeks 8 --horizon 14d --json bench-results/scale.json
+	$(BIN)/capacity bench api --duration 60s --json bench-results/api.json
+
+reliability: $(VENV)/.installed-dev
+	$(BIN)/capacity bench reliability --json bench-results/reliability.json
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf .demo bench-results .pytest_cache .mypy_cache .ruff_cache data/fleet

@@ -1,0 +1,5 @@
+"""``python -m capacity.cli``: the same as the ``capacity`` command."""
+
+from capacity.cli import main
+
+main()
