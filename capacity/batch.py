@@ -1,25 +1,59 @@
-"""Forecast many stored series: each result is stored as soon as its series finishes, failures are recorded.
+"""Forecast many stored series: in this process, on a local process pool, or on a Dask cluster.
 
-``forecast_one`` is the pure per-series step (history in, result or error out); ``forecast_stored`` wires the
-store around it.
+``forecast_one`` is the pure per-series step (history in, result out) and ``run_task`` wraps it for a worker
+(errors become a reason, not an exception). The same ``run_task`` runs on the process pool and on Dask, so both
+give identical forecasts for the same inputs. ``forecast_stored`` drives it: it loads each series from the store,
+keeps a bounded number of series in flight, and saves each result in this (the parent) process as soon as its
+series finishes, so an interrupted run keeps what it did. A series that fails is recorded with its reason and does
+not stop the others.
+
+Heavy imports (pandas, the engine) are deferred so that a pool worker can pin BLAS/OpenMP to one thread before
+numpy loads.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol
 
-import pandas as pd
+from capacity.errors import CapacityError, InvalidInput, StoreError
 
-from capacity.errors import CapacityError
-from capacity.events import EventOccurrence
-from capacity.forecast import ForecastResult, ForecastSpec, forecast_series
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from capacity.events import EventOccurrence
+    from capacity.forecast import ForecastResult, ForecastSpec
+    from capacity.store import Store
+
+#: Environment variables that cap the thread pools of BLAS and OpenMP libraries.
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+#: How many series per worker slot are loaded and queued ahead, so no worker waits for the parent.
+QUEUE_PER_SLOT = 2
+#: Seconds to wait for a Dask scheduler to answer.
+CONNECT_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
 class SeriesOutcome:
-    """What happened to one series in a batch."""
+    """What happened to one series in a batch.
+
+    Attributes:
+        service, metric: the series.
+        ok: True when a forecast was stored.
+        model: the chosen model of a stored forecast.
+        fallback: True when the engine fell back to a baseline.
+        error: why it failed (empty when ok).
+        run_id: the stored run (a forecast or a recorded failure).
+        seconds: compute time of the series in its worker (loading and storing not included).
+        worker: where it ran (``host:pid``).
+        worker_peak_mb: the worker process's peak resident memory so far, in MiB.
+    """
 
     service: str
     metric: str
@@ -28,10 +62,43 @@ class SeriesOutcome:
     fallback: bool = False
     error: str = ""
     run_id: int | None = None
+    seconds: float = 0.0
+    worker: str = ""
+    worker_peak_mb: float = 0.0
+
+
+@dataclass(frozen=True)
+class SeriesTask:
+    """One series to forecast: its history, its spec, and the data version the history was read at."""
+
+    service: str
+    metric: str
+    values: pd.Series
+    spec: ForecastSpec
+    data_version: int
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """What a worker sends back for one :class:`SeriesTask`."""
+
+    service: str
+    metric: str
+    result: ForecastResult | None
+    error: str
+    seconds: float
+    worker: str
+    peak_mb: float
 
 
 def forecast_one(values: pd.Series, spec: ForecastSpec) -> ForecastResult:
-    """Forecast one series (pure). Raises ``CapacityError`` for input the engine cannot use."""
+    """Forecast one series (pure).
+
+    Raises:
+        CapacityError: for input the engine cannot use.
+    """
+    from capacity.forecast import forecast_series
+
     if values.empty:
         raise CapacityError("the series has no samples", field="series")
     return forecast_series(values, spec)
@@ -42,37 +109,341 @@ def spec_for(base: ForecastSpec, agg: str, service: str, events: Sequence[EventO
     return replace(base, agg=agg, events=tuple(e for e in events if e.applies_to(service)))
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB (0 where the platform cannot tell)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    import sys
+
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+
+
+def run_task(task: SeriesTask) -> TaskResult:
+    """Forecast one task in a worker; an error becomes its reason instead of an exception.
+
+    This is the one function both the process pool and Dask run.
+    """
+    import socket
+
+    started = time.perf_counter()
+    result = None
+    error = ""
+    try:
+        result = forecast_one(task.values, task.spec)
+    except CapacityError as exc:
+        error = str(exc)
+    except Exception as exc:  # a bug or a numeric failure in one series must not stop the fleet
+        error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
+    return TaskResult(
+        service=task.service,
+        metric=task.metric,
+        result=result,
+        error=error,
+        seconds=time.perf_counter() - started,
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        peak_mb=peak_rss_mb(),
+    )
+
+
+def pin_threads() -> None:
+    """Limit BLAS/OpenMP to one thread in this worker process: the pool already uses every core."""
+    for name in THREAD_ENV:
+        os.environ[name] = "1"  # for libraries loaded after this point
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # the environment variables still cover libraries not loaded yet
+        return
+    threadpool_limits(limits=1)  # for libraries already loaded (numpy's OpenBLAS in a forked worker)
+
+
+def _watch_parent(parent: int) -> None:
+    # A worker whose parent was killed (SIGKILL leaves no chance to shut the pool down) is re-parented:
+    # exit then instead of lingering as an orphan.
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _init_worker() -> None:
+    pin_threads()
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True, name="watch-parent").start()
+
+
+class _Runner(Protocol):
+    def slots(self) -> int: ...
+    def submit(self, task: SeriesTask) -> Any: ...
+    def next_done(self) -> tuple[Any, TaskResult | BaseException]: ...
+    def close(self, cancel: bool) -> None: ...
+
+
+class _InlineRunner:
+    """Runs each task in this process, one at a time (``workers=1``)."""
+
+    def __init__(self) -> None:
+        self._queue: deque[tuple[SeriesTask, int]] = deque()
+        self._n = 0
+
+    def slots(self) -> int:
+        return 1
+
+    def submit(self, task: SeriesTask) -> Any:
+        self._n += 1
+        self._queue.append((task, self._n))
+        return self._n
+
+    def next_done(self) -> tuple[Any, TaskResult | BaseException]:
+        task, handle = self._queue.popleft()
+        return handle, run_task(task)
+
+    def close(self, cancel: bool) -> None:
+        self._queue.clear()
+
+
+class _PoolRunner:
+    """A local process pool; BLAS/OpenMP pinned to one thread per worker."""
+
+    def __init__(self, workers: int) -> None:
+        import multiprocessing
+
+        # forkserver: workers start from a clean server process, so they inherit neither this process's threads
+        # (progress bar) nor its open database connections, as fork would.
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        self._ctx = multiprocessing.get_context(method)
+        self._workers = workers
+        self._pending: set[Any] = set()
+        self._done: deque[Any] = deque()
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> Any:
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(max_workers=self._workers, mp_context=self._ctx, initializer=_init_worker)
+
+    def slots(self) -> int:
+        return self._workers
+
+    def submit(self, task: SeriesTask) -> Any:
+        future = self._executor.submit(run_task, task)
+        self._pending.add(future)
+        return future
+
+    def next_done(self) -> tuple[Any, TaskResult | BaseException]:
+        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        if not self._done:
+            finished, _ = wait(self._pending, return_when=FIRST_COMPLETED)
+            self._pending -= finished
+            self._done.extend(finished)
+        future = self._done.popleft()
+        try:
+            return future, future.result()
+        except BrokenProcessPool as exc:
+            # A worker died (killed, out of memory): every task in flight is lost; start a fresh pool for the rest.
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._new_executor()
+            return future, exc
+        except Exception as exc:
+            return future, exc
+
+    def close(self, cancel: bool) -> None:
+        self._executor.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+class _DaskRunner:
+    """An existing Dask cluster, reached through its scheduler's address."""
+
+    def __init__(self, address: str) -> None:
+        if "://" not in address:
+            raise InvalidInput(
+                f"scheduler must be an address like tcp://HOST:8786, got {address!r}", field="scheduler"
+            )
+        try:
+            from distributed import Client, as_completed
+        except ImportError:
+            raise InvalidInput(
+                "--scheduler needs Dask: pip install 'capacity-planner[dask]'", field="scheduler"
+            ) from None
+        try:
+            self._client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InvalidInput(
+                f"cannot reach the Dask scheduler at {address}: {first}", field="scheduler"
+            ) from None
+        self._client.run(pin_threads)
+        self._completed = as_completed()
+
+    def slots(self) -> int:
+        return max(1, sum(self._client.nthreads().values()))
+
+    def submit(self, task: SeriesTask) -> Any:
+        future = self._client.submit(run_task, task, pure=False)
+        self._completed.add(future)
+        return future
+
+    def next_done(self) -> tuple[Any, TaskResult | BaseException]:
+        future = next(self._completed)
+        try:
+            return future, future.result()
+        except Exception as exc:  # a worker died (KilledWorker) or the task could not be sent
+            return future, exc
+
+    def worker_peaks_mb(self) -> dict[str, float]:
+        """Each worker's peak resident memory, in MiB."""
+        return {str(k): float(v) for k, v in self._client.run(peak_rss_mb).items()}
+
+    def close(self, cancel: bool) -> None:
+        self._client.close()
+
+
+def make_runner(workers: int = 1, scheduler: str | None = None) -> _Runner:
+    """Where the series run: Dask when given a scheduler address, else a pool of ``workers`` processes (this process
+    alone when 1).
+
+    Raises:
+        InvalidInput: for a bad worker count, or a scheduler that cannot be reached.
+    """
+    if scheduler:
+        return _DaskRunner(scheduler)
+    if workers < 1:
+        raise InvalidInput(f"workers must be at least 1, got {workers}", field="workers")
+    return _InlineRunner() if workers == 1 else _PoolRunner(workers)
+
+
+def default_workers() -> int:
+    """The number of cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def stale_keys(store: Store, keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The series of ``keys`` whose newest run is not a successful forecast of their current data."""
+    versions = {(s.service, s.metric): s.data_version for s in store.list_series()}
+    out = []
+    for key in keys:
+        status = store.latest_run_status(*key) if key in versions else None
+        if status is None or status["status"] != "ok" or status["data_version"] != versions[key]:
+            out.append(key)
+    return out
+
+
+def _prepare(
+    store: Store, key: tuple[str, str], base: ForecastSpec, events: Sequence[EventOccurrence]
+) -> SeriesTask:
+    service, metric = key
+    info = store.describe(service, metric)
+    values = store.load_history(service, metric)
+    return SeriesTask(service, metric, values, spec_for(base, info.agg, service, events), info.data_version)
+
+
+def _record_failure(store: Store, service: str, metric: str, spec: ForecastSpec, reason: str) -> int | None:
+    try:
+        return store.save_failed_forecast(service, metric, spec, reason)
+    except StoreError:
+        raise
+    except CapacityError:  # the series was deleted while the batch ran
+        return None
+
+
+def _save(store: Store, task: SeriesTask, done: TaskResult | BaseException) -> SeriesOutcome:
+    service, metric = task.service, task.metric
+    if isinstance(done, BaseException):
+        reason = f"worker failed: {type(done).__name__}: {done}"
+        run_id = _record_failure(store, service, metric, task.spec, reason)
+        return SeriesOutcome(service, metric, False, error=reason, run_id=run_id)
+    ran = SeriesOutcome(
+        service, metric, False, seconds=done.seconds, worker=done.worker, worker_peak_mb=done.peak_mb
+    )
+    if done.result is None:
+        run_id = _record_failure(store, service, metric, task.spec, done.error)
+        return replace(ran, error=done.error.splitlines()[0] if done.error else "failed", run_id=run_id)
+    try:
+        run_id = store.save_forecast(service, metric, done.result, task.spec, data_version=task.data_version)
+    except StoreError:
+        raise
+    except CapacityError as exc:  # a result the store refuses (e.g. deleted series): recorded, not fatal
+        run_id = _record_failure(store, service, metric, task.spec, str(exc))
+        return replace(ran, error=str(exc), run_id=run_id)
+    return replace(ran, ok=True, model=done.result.model, fallback=done.result.fallback, run_id=run_id)
+
+
 def forecast_stored(
     store: object,
     keys: Iterable[tuple[str, str]],
     base: ForecastSpec,
     on_done: Callable[[SeriesOutcome], None] | None = None,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    resume: bool = False,
+    runner: _Runner | None = None,
 ) -> list[SeriesOutcome]:
     """Forecast each (service, metric) from the store and save each result as soon as it is ready.
 
-    A series that fails is recorded as a failed run with its reason and does not stop the others.
+    A series that fails is recorded as a failed run with its reason and does not stop the others. Results are
+    saved by this process in the order they finish; an interrupted run keeps every result saved so far.
+
+    Args:
+        store: an open :class:`capacity.store.Store`.
+        keys: the series to forecast.
+        base: the spec shared by all series (each gets its own aggregation and events).
+        on_done: called after each series is saved (or recorded as failed), in this process.
+        workers: local worker processes (1: run here); ignored with ``scheduler``.
+        scheduler: a Dask scheduler address (``tcp://HOST:8786``) to run the series on instead.
+        resume: skip series whose newest run is a successful forecast of their current data.
+        runner: an already open runner (from :func:`make_runner`) to use instead; the caller closes it.
+
+    Returns:
+        One outcome per series forecast, in the order they finished.
+
+    Raises:
+        InvalidInput: for a bad worker count or an unreachable scheduler.
+        StoreError: when the database fails; what was saved before stays saved.
     """
     from capacity.store import Store
 
-    assert isinstance(store, Store)
+    if not isinstance(store, Store):
+        raise TypeError(f"store must be a capacity.store.Store, got {type(store).__name__}")
+    todo = stale_keys(store, keys) if resume else list(keys)
+    outcomes: list[SeriesOutcome] = []
+    if not todo:
+        return outcomes
     events = store.list_events()
-    outcomes = []
-    for service, metric in keys:
-        info = store.describe(service, metric)
-        spec = spec_for(base, info.agg, service, events)
-        try:
-            values = store.load_history(service, metric)
-            result = forecast_one(values, spec)
-            run_id = store.save_forecast(service, metric, result, spec, data_version=info.data_version)
-            outcome = SeriesOutcome(service, metric, True, result.model, result.fallback, run_id=run_id)
-        except CapacityError as exc:
-            store.save_failed_forecast(service, metric, spec, str(exc))
-            outcome = SeriesOutcome(service, metric, False, error=str(exc))
-        except Exception as exc:  # a bug or a numeric failure in one series must not stop the fleet
-            reason = f"{type(exc).__name__}: {exc}"
-            store.save_failed_forecast(service, metric, spec, reason + "\n" + traceback.format_exc(limit=3))
-            outcome = SeriesOutcome(service, metric, False, error=reason)
+    own = runner is None
+    active = runner if runner is not None else make_runner(workers, scheduler)
+    window = active.slots() * QUEUE_PER_SLOT
+    queue = iter(todo)
+    pending: dict[Any, SeriesTask] = {}
+    finished = False
+
+    def finish(outcome: SeriesOutcome) -> None:
         outcomes.append(outcome)
         if on_done is not None:
             on_done(outcome)
+
+    try:
+        while True:
+            while len(pending) < window and (key := next(queue, None)) is not None:
+                try:
+                    task = _prepare(store, key, base, events)
+                except StoreError:
+                    raise
+                except CapacityError as exc:  # deleted meanwhile, or unreadable: recorded, not fatal
+                    finish(SeriesOutcome(key[0], key[1], False, error=str(exc)))
+                    continue
+                pending[active.submit(task)] = task
+            if not pending:
+                break
+            handle, done = active.next_done()
+            finish(_save(store, pending.pop(handle), done))
+        finished = True
+    finally:
+        if own:
+            active.close(cancel=not finished)
     return outcomes
