@@ -1,0 +1,421 @@
+"""Breach risk: will a series cross its threshold in a window, when first, how high, and what capacity to add.
+
+Pure: forecasts (frame + sample paths), thresholds and a window in; frozen dataclasses and a ranked frame out.
+
+The breach probability is the share of sample paths whose maximum over the window reaches the threshold, so a
+crossing at *any* step counts (not only at one step). It is then passed through a monotone calibration map
+(:class:`RiskSettings` ``calibration_*``), which keeps the two invariants a planner relies on: the probability
+never falls when the threshold falls, and never falls when the window grows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from capacity.errors import InvalidConfig, describe_value
+from capacity.schema import MEAN, PERCENT, TS, quantile_column, unit_for
+
+BREACH_LIKELY = "breach likely"
+AT_RISK = "at risk"
+OK = "ok"
+UNKNOWN = "unknown"
+STATUSES = (BREACH_LIKELY, AT_RISK, OK, UNKNOWN)
+
+
+def _setting(default: float, help_text: str) -> float:
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass(frozen=True)
+class RiskSettings:
+    """The cut-offs and margins of a risk run; each field's help text is in ``SETTINGS_HELP``."""
+
+    breach_likely: float = _setting(0.5, "breach probability at or above which a series is 'breach likely'")
+    at_risk: float = _setting(0.1, "breach probability at or above which a series is 'at risk'")
+    min_headroom_pct: float = _setting(
+        10.0, "a series whose headroom (threshold minus p95 peak) is below this percent is at least 'at risk'"
+    )
+    risk_level: float = _setting(
+        0.5, "the first likely breach is the earliest step whose cumulative crossing probability reaches this"
+    )
+    margin: float = _setting(
+        0.1, "capacity margin: instances are sized so that the p95 peak x (1 + margin) stays under the limit"
+    )
+    calibration_a: float = _setting(0.0, "calibration intercept on the logit scale (0 = none)")
+    calibration_b: float = _setting(1.0, "calibration slope on the logit scale (1 = none; must be > 0)")
+
+    def __post_init__(self) -> None:
+        for name in ("breach_likely", "at_risk", "risk_level"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 1.0:
+                raise InvalidConfig(f"{name} must be in (0, 1], got {describe_value(value)}", field=name)
+        if self.at_risk > self.breach_likely:
+            raise InvalidConfig(
+                f"at_risk ({self.at_risk}) must not exceed breach_likely ({self.breach_likely})",
+                field="at_risk",
+            )
+        if not 0.0 <= self.margin < 10.0:
+            raise InvalidConfig(
+                f"margin must be in [0, 10), got {describe_value(self.margin)}", field="margin"
+            )
+        if not self.calibration_b > 0.0:
+            raise InvalidConfig(
+                f"calibration_b must be > 0 (a monotone map), got {describe_value(self.calibration_b)}",
+                field="calibration_b",
+            )
+
+
+#: Every setting with its default and help text, in one table (for ``--help``, the README and the API).
+SETTINGS_HELP: dict[str, tuple[float, str]] = {
+    f.name: (f.default, f.metadata["help"])  # type: ignore[misc]
+    for f in fields(RiskSettings)
+}
+
+
+@dataclass(frozen=True)
+class RiskWindow:
+    """The window a risk is assessed over: from ``start`` (None = the forecast's first step) until ``end``.
+
+    Attributes:
+        end: exclusive end of the window (UTC), or None for the whole forecast horizon.
+        start: first instant of the window, or None for the forecast start.
+        label: how the window was chosen, e.g. ``until end of Black Friday (2026-11-28 00:00)``.
+        event: the event name when the window is an event's, else None.
+        event_start: the event occurrence's start (for shading charts), when the window is an event's.
+    """
+
+    end: pd.Timestamp | None = None
+    start: pd.Timestamp | None = None
+    label: str = "forecast horizon"
+    event: str | None = None
+    event_start: pd.Timestamp | None = None
+
+
+@dataclass(frozen=True)
+class RiskInput:
+    """One series to assess: its forecast and what the planner declared.
+
+    Attributes:
+        service: service name.
+        metric: metric name.
+        threshold: scaling threshold in the metric's unit, None when unknown.
+        frame: forecast frame (``ts``, ``mean``, quantile columns), or None when the series has no forecast.
+        paths: sample paths ``(n_paths, horizon)`` aligned with ``frame``, or None.
+        instances: current instance count, when known.
+        instance_capacity: what one instance serves in the metric's unit, when known.
+        unknown_uplift: events in the window whose uplift could not be learned nor was given.
+        notes: extra notes carried into the result (e.g. which uplift was used).
+    """
+
+    service: str
+    metric: str
+    threshold: float | None
+    frame: pd.DataFrame | None
+    paths: np.ndarray | None = None
+    instances: int | None = None
+    instance_capacity: float | None = None
+    unknown_uplift: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SeriesRisk:
+    """The risk of one series in one window."""
+
+    service: str
+    metric: str
+    threshold: float | None
+    status: str
+    breach_probability: float | None = None
+    first_breach: pd.Timestamp | None = None
+    first_breach_early: pd.Timestamp | None = None
+    first_breach_late: pd.Timestamp | None = None
+    peak_p50: float | None = None
+    peak_p90: float | None = None
+    peak_p95: float | None = None
+    headroom: float | None = None
+    headroom_pct: float | None = None
+    instances: int | None = None
+    instances_needed: int | None = None
+    instances_to_add: int | None = None
+    window_start: pd.Timestamp | None = None
+    window_end: pd.Timestamp | None = None
+    note: str = ""
+
+
+def calibrate(p: np.ndarray | float, settings: RiskSettings) -> np.ndarray:
+    """Map raw path shares to calibrated probabilities: ``sigmoid(a + b * logit(p))``, monotone increasing.
+
+    0 and 1 stay 0 and 1 only when the map is the identity; otherwise they are squeezed by half a path's worth
+    first, so a calibration learned on finite paths never returns certainty it did not see.
+    """
+    arr = np.asarray(p, dtype="float64")
+    if settings.calibration_a == 0.0 and settings.calibration_b == 1.0:
+        return arr
+    eps = 1e-3
+    clipped = np.clip(arr, eps, 1.0 - eps)
+    z = settings.calibration_a + settings.calibration_b * np.log(clipped / (1.0 - clipped))
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+def window_mask(ts: pd.Series | pd.DatetimeIndex, window: RiskWindow) -> np.ndarray:
+    """Which forecast steps lie in the window (``start <= ts < end``)."""
+    idx = pd.DatetimeIndex(ts)
+    mask = np.ones(len(idx), dtype=bool)
+    if window.start is not None:
+        mask &= np.asarray(idx >= window.start)
+    if window.end is not None:
+        mask &= np.asarray(idx < window.end)
+    return mask
+
+
+def crossing_curve(paths: np.ndarray, threshold: float) -> np.ndarray:
+    """Cumulative crossing probability by step: the share of paths that have reached ``threshold`` by each step.
+
+    Non-decreasing by construction; its last value is the (raw) breach probability of the whole span.
+    """
+    if paths.size == 0:
+        return np.zeros(paths.shape[1] if paths.ndim == 2 else 0)
+    crossed = np.maximum.accumulate(paths >= threshold, axis=1)
+    return np.asarray(crossed.mean(axis=0), dtype="float64")
+
+
+def breach_probability(paths: np.ndarray, threshold: float, settings: RiskSettings | None = None) -> float:
+    """The calibrated probability that a path reaches ``threshold`` at least once (any step counts).
+
+    Args:
+        paths: sample paths ``(n_paths, steps)`` over the window.
+        threshold: the level.
+        settings: for the calibration map; default no calibration.
+
+    Returns:
+        A probability in [0, 1]; 0 for an empty window.
+    """
+    if paths.ndim != 2 or paths.shape[1] == 0 or paths.shape[0] == 0:
+        return 0.0
+    raw = float((paths.max(axis=1) >= threshold).mean())
+    return float(calibrate(raw, settings or RiskSettings()))
+
+
+def _quantile_exceedance(frame: pd.DataFrame, threshold: float) -> np.ndarray:
+    """Per-step probability of exceeding ``threshold``, interpolated from the quantile columns."""
+    qcols = sorted(
+        (float(c[1:]), c)
+        for c in frame.columns
+        if isinstance(c, str) and c.startswith("q") and _is_float(c[1:])
+    )
+    if not qcols:
+        return (frame[MEAN].to_numpy(dtype="float64") >= threshold).astype("float64")
+    levels = np.array([q for q, _ in qcols])
+    values = frame[[c for _, c in qcols]].to_numpy(dtype="float64")
+    out = np.empty(len(frame))
+    for i, row in enumerate(values):
+        cdf = np.interp(threshold, row, levels, left=0.0, right=1.0) if np.all(np.diff(row) >= 0) else 0.5
+        out[i] = 1.0 - cdf
+    return out
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def instances_needed(
+    peak: float,
+    *,
+    metric: str,
+    threshold: float | None,
+    instances: int | None,
+    instance_capacity: float | None,
+    margin: float,
+) -> int | None:
+    """How many instances keep the p95 peak (times ``1 + margin``) under the limit; None when unknowable.
+
+    With a per-instance capacity the metric is taken as the fleet's total load (e.g. requests/s):
+    ``ceil(peak * (1 + margin) / instance_capacity)``. Without one, a percent metric (cpu, memory) is the
+    average utilization of ``instances`` equal instances, and load spreads evenly:
+    ``ceil(instances * peak * (1 + margin) / threshold)``.
+
+    Raises:
+        InvalidConfig: on a non-positive capacity, instance count or threshold.
+    """
+    if instance_capacity is not None and instance_capacity <= 0:
+        raise InvalidConfig(
+            f"instance_capacity must be > 0, got {instance_capacity}", field="instance_capacity"
+        )
+    if instances is not None and instances < 1:
+        raise InvalidConfig(f"instances must be >= 1, got {instances}", field="instances")
+    target = max(0.0, peak) * (1.0 + margin)
+    if instance_capacity is not None:
+        return max(1, math.ceil(target / instance_capacity - 1e-9))
+    if instances is not None and threshold is not None and unit_for(metric) == PERCENT:
+        if threshold <= 0:
+            raise InvalidConfig(f"threshold must be > 0, got {threshold}", field="threshold")
+        return max(1, math.ceil(instances * target / threshold - 1e-9))
+    return None
+
+
+def assess(item: RiskInput, window: RiskWindow, settings: RiskSettings | None = None) -> SeriesRisk:
+    """The risk of one series over ``window``.
+
+    Args:
+        item: the series' forecast and declared threshold/capacity.
+        window: the window to assess.
+        settings: cut-offs, margin and calibration.
+
+    Returns:
+        A :class:`SeriesRisk`; status ``unknown`` (with a note saying why) when there is no threshold, no
+        forecast, no forecast step in the window, or an event in the window has an unknown uplift.
+    """
+    settings = settings or RiskSettings()
+    base: dict[str, Any] = {"service": item.service, "metric": item.metric, "threshold": item.threshold}
+    notes = list(item.notes)
+    if item.frame is None or len(item.frame) == 0:
+        return SeriesRisk(**base, status=UNKNOWN, note="; ".join([*notes, "no forecast"]))
+    ts = pd.DatetimeIndex(item.frame[TS])
+    mask = window_mask(ts, window)
+    if not mask.any():
+        return SeriesRisk(
+            **base, status=UNKNOWN, note="; ".join([*notes, "the forecast does not reach the window"])
+        )
+    wts = ts[mask]
+    if window.end is not None and ts[-1] + (ts[-1] - ts[-2] if len(ts) > 1 else pd.Timedelta(0)) < window.end:
+        notes.append(f"forecast covers the window only until {ts[-1]:%Y-%m-%d %H:%M}")
+    paths = item.paths
+    use_paths = paths is not None and paths.ndim == 2 and paths.shape[1] == len(ts) and paths.shape[0] > 0
+    if use_paths:
+        assert paths is not None
+        wpaths = paths[:, mask]
+        peaks = wpaths.max(axis=1)
+        p50, p90, p95 = (float(v) for v in np.quantile(peaks, [0.5, 0.9, 0.95]))
+    else:
+        wframe = item.frame.loc[mask]
+        notes.append("no sample paths: peak and probability from quantiles (probability is a lower bound)")
+
+        def col_max(q: float) -> float:
+            col = quantile_column(q)
+            return float(wframe[col].max() if col in wframe else wframe[MEAN].max())
+
+        p50, p90, p95 = col_max(0.5), col_max(0.9), col_max(0.95)
+    out: dict[str, Any] = {
+        **base,
+        "peak_p50": p50,
+        "peak_p90": p90,
+        "peak_p95": p95,
+        "instances": item.instances,
+        "window_start": wts[0],
+        "window_end": window.end if window.end is not None else wts[-1],
+    }
+    if item.threshold is None:
+        return SeriesRisk(**out, status=UNKNOWN, note="; ".join([*notes, "no threshold"]))
+    threshold = float(item.threshold)
+    if use_paths:
+        assert paths is not None
+        curve = calibrate(crossing_curve(paths[:, mask], threshold), settings)
+        first_steps = np.argmax(paths[:, mask] >= threshold, axis=1)
+        crossed = (paths[:, mask] >= threshold).any(axis=1)
+    else:
+        per_step = _quantile_exceedance(item.frame.loc[mask], threshold)
+        curve = calibrate(np.maximum.accumulate(per_step), settings)
+        first_steps, crossed = np.zeros(0, dtype=int), np.zeros(0, dtype=bool)
+    prob = float(curve[-1])
+    first = early = late = None
+    hit = np.flatnonzero(curve >= settings.risk_level)
+    if hit.size:
+        first = wts[int(hit[0])]
+        if crossed.any():
+            lo, hi = np.quantile(first_steps[crossed], [0.1, 0.9])
+            early, late = wts[math.floor(lo)], wts[math.ceil(hi)]
+    headroom = threshold - p95
+    needed = instances_needed(
+        p95,
+        metric=item.metric,
+        threshold=threshold,
+        instances=item.instances,
+        instance_capacity=item.instance_capacity,
+        margin=settings.margin,
+    )
+    to_add = max(0, needed - item.instances) if needed is not None and item.instances is not None else None
+    headroom_pct = 100.0 * headroom / threshold if threshold > 0 else None
+    if item.unknown_uplift:
+        status = UNKNOWN
+        notes.append(
+            f"unknown uplift for {', '.join(item.unknown_uplift)}: no past occurrence and no planner multiplier; "
+            "the probability shown assumes a normal day and is a lower bound"
+        )
+    elif prob >= settings.breach_likely:
+        status = BREACH_LIKELY
+    elif prob >= settings.at_risk or (headroom_pct is not None and headroom_pct < settings.min_headroom_pct):
+        status = AT_RISK
+    else:
+        status = OK
+    return SeriesRisk(
+        **out,
+        status=status,
+        breach_probability=prob,
+        first_breach=first,
+        first_breach_early=early,
+        first_breach_late=late,
+        headroom=headroom,
+        headroom_pct=headroom_pct,
+        instances_needed=needed,
+        instances_to_add=to_add,
+        note="; ".join(notes),
+    )
+
+
+#: Columns of the ranked risk frame, in order.
+RISK_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(SeriesRisk))
+
+
+def rank(risks: Sequence[SeriesRisk]) -> pd.DataFrame:
+    """The fleet ranking: by breach probability (highest first), then first breach time (earliest first), then
+    headroom percent (smallest first); series without a probability go last."""
+    frame = pd.DataFrame(
+        [{c: getattr(r, c) for c in RISK_COLUMNS} for r in risks], columns=list(RISK_COLUMNS)
+    )
+    if frame.empty:
+        return frame
+    for col in ("first_breach", "first_breach_early", "first_breach_late", "window_start", "window_end"):
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    key = pd.DataFrame(
+        {
+            "p": -pd.to_numeric(frame["breach_probability"], errors="coerce").fillna(-1.0),
+            "t": frame["first_breach"].fillna(pd.Timestamp.max.tz_localize("UTC")),
+            "h": pd.to_numeric(frame["headroom_pct"], errors="coerce").fillna(np.inf),
+        }
+    )
+    order = key.sort_values(["p", "t", "h"], kind="mergesort").index
+    return frame.loc[order].reset_index(drop=True)
+
+
+def fleet_risks(
+    items: Iterable[RiskInput], window: RiskWindow, settings: RiskSettings | None = None
+) -> pd.DataFrame:
+    """Assess every series over one window and rank them (see :func:`rank` for the order).
+
+    Args:
+        items: the series to assess.
+        window: the shared window.
+        settings: cut-offs, margin and calibration.
+
+    Returns:
+        One row per series with the columns of :data:`RISK_COLUMNS`.
+    """
+    settings = settings or RiskSettings()
+    return rank([assess(item, window, settings) for item in items])
+
+
+def status_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """How many series have each status, in the order of :data:`STATUSES`."""
+    counts = frame["status"].value_counts() if len(frame) else pd.Series(dtype=int)
+    return {s: int(counts.get(s, 0)) for s in STATUSES}

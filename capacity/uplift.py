@@ -1,0 +1,414 @@
+"""Peak-event uplift: learned from an event's past occurrences, applied to its upcoming one.
+
+For each upcoming occurrence of an event inside the forecast horizon:
+
+1. **Learn.** Every past occurrence of the same event in the series' own regularized history gives a ratio profile
+   by hour of day: the observed value over a "normal day" counterfactual (the median of the same hour one, two and
+   three weeks before and after, skipping hours that fall in any event window). Ratios are averaged on the log
+   scale across the days of an occurrence, lightly smoothed across neighbouring hours, then averaged across
+   occurrences. What the occurrences disagree on (their log-scale spread, floored by the ordinary week-to-week
+   noise) becomes the uplift's uncertainty.
+2. **Or take the planner's band.** When the occurrence carries a planner multiplier band (``multiplier_low`` ..
+   ``multiplier_high``) it is used instead (read as an 80% interval of a log-normal multiplier); the learned
+   hour-of-day shape, when there is one, spreads it over the day with the same mean.
+3. **Or say it is unknown.** With no past occurrence and no band, nothing is applied and the result records an
+   ``unknown`` uplift, which the risk ranking reports as such (never as a normal day).
+
+The uplift multiplies the sample paths in the window, each path drawing one uplift level (an event's level is
+shared by its hours), so the intervals widen by the occurrences' disagreement. Mean and quantiles are the
+engine's, scaled by the uplift, plus the extra spread the uplift's uncertainty adds. Pure: no I/O.
+
+Which uplift was used is written into the result's diagnostics as one ``uplift:`` line per occurrence
+(:func:`format_diagnostic`); :func:`parse_diagnostics` reads them back from a stored forecast.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from capacity.events import EventOccurrence
+from capacity.forecast import ForecastResult
+from capacity.schema import MEAN, TS, quantile_column
+
+LEARNED = "learned"
+PLANNER = "planner"
+UNKNOWN = "unknown"
+
+#: Prefix of the diagnostic line that records an uplift.
+DIAGNOSTIC_PREFIX = "uplift: "
+
+#: z of the 90th percentile: a planner band [low, high] is read as the 10%..90% range of the multiplier.
+_Z80 = 1.2815515655446004
+
+
+@dataclass(frozen=True)
+class UpliftSettings:
+    """How uplifts are learned.
+
+    Attributes:
+        baseline_weeks: weeks before and after an occurrence whose same hours make its normal-day baseline.
+        min_coverage: share of an occurrence's hours that must be present in history for it to count.
+        smooth_hours: half-width (hours) of the circular moving average over the hour-of-day profile.
+        seed: seed of the per-path uplift draws.
+    """
+
+    baseline_weeks: int = 3
+    min_coverage: float = 0.5
+    smooth_hours: int = 1
+    seed: int = 7
+
+
+@dataclass(frozen=True)
+class Uplift:
+    """The uplift applied (or not) to one upcoming occurrence.
+
+    Attributes:
+        event: event name.
+        start: occurrence start (UTC).
+        end: occurrence end (UTC, exclusive).
+        source: ``learned``, ``planner`` or ``unknown``.
+        occurrences: how many past occurrences it was learned from (0 for planner/unknown without history).
+        profile: multiplier by hour of day (24 values; empty when unknown).
+        log_sd: log-scale standard deviation of the uplift level by hour of day (empty when unknown).
+        multiplier: the peak hour's multiplier (for tables), None when unknown.
+        band: the planner band when one was used.
+    """
+
+    event: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    source: str
+    occurrences: int = 0
+    profile: tuple[float, ...] = ()
+    log_sd: tuple[float, ...] = ()
+    multiplier: float | None = None
+    band: tuple[float, float] | None = None
+
+    def describe(self) -> str:
+        """One human line: which uplift was used."""
+        when = f"{self.start:%Y-%m-%d}"
+        if self.source == UNKNOWN:
+            return f"{self.event} ({when}): unknown uplift (no past occurrence, no planner multiplier)"
+        if self.source == PLANNER:
+            assert self.band is not None
+            return f"{self.event} ({when}): planner multiplier {self.band[0]:g}x-{self.band[1]:g}x"
+        spread = max(self.log_sd) if self.log_sd else 0.0
+        return (
+            f"{self.event} ({when}): learned from {self.occurrences} past occurrence"
+            f"{'s' if self.occurrences != 1 else ''}, peak-hour x{self.multiplier:.2f} (log sd {spread:.2f})"
+        )
+
+
+def format_diagnostic(uplift: Uplift) -> str:
+    """The diagnostic line that records ``uplift`` (human text, then a JSON payload after `` | ``)."""
+    payload = {
+        "event": uplift.event,
+        "start": uplift.start.isoformat(),
+        "end": uplift.end.isoformat(),
+        "source": uplift.source,
+        "occurrences": uplift.occurrences,
+        "multiplier": None if uplift.multiplier is None else round(uplift.multiplier, 4),
+        "band": list(uplift.band) if uplift.band else None,
+        "profile": [round(v, 4) for v in uplift.profile],
+        "log_sd": [round(v, 4) for v in uplift.log_sd],
+    }
+    return f"{DIAGNOSTIC_PREFIX}{uplift.describe()} | {json.dumps(payload)}"
+
+
+def parse_diagnostics(diagnostics: Iterable[str]) -> tuple[Uplift, ...]:
+    """Read back the uplifts recorded in a forecast's diagnostics (lines that do not parse are skipped)."""
+    out = []
+    for line in diagnostics:
+        if not line.startswith(DIAGNOSTIC_PREFIX) or " | " not in line:
+            continue
+        try:
+            raw = json.loads(line.rsplit(" | ", 1)[1])
+            out.append(
+                Uplift(
+                    event=str(raw["event"]),
+                    start=pd.Timestamp(raw["start"]),
+                    end=pd.Timestamp(raw["end"]),
+                    source=str(raw["source"]),
+                    occurrences=int(raw.get("occurrences", 0)),
+                    profile=tuple(float(v) for v in raw.get("profile") or ()),
+                    log_sd=tuple(float(v) for v in raw.get("log_sd") or ()),
+                    multiplier=None if raw.get("multiplier") is None else float(raw["multiplier"]),
+                    band=tuple(raw["band"]) if raw.get("band") else None,
+                )
+            )
+        except (ValueError, KeyError, TypeError):
+            continue
+    return tuple(out)
+
+
+def _in_any(index: pd.DatetimeIndex, windows: Sequence[EventOccurrence]) -> np.ndarray:
+    mask = np.zeros(len(index), dtype=bool)
+    for w in windows:
+        mask |= np.asarray((index >= w.start) & (index < w.end))
+    return mask
+
+
+def _smooth_circular(values: np.ndarray, half: int) -> np.ndarray:
+    if half <= 0:
+        return values
+    n = len(values)
+    out = np.empty(n)
+    for h in range(n):
+        idx = [(h + k) % n for k in range(-half, half + 1)]
+        vals = values[idx]
+        vals = vals[np.isfinite(vals)]
+        out[h] = vals.mean() if vals.size else np.nan
+    return out
+
+
+def _occurrence_profile(
+    y: pd.Series, occ: EventOccurrence, blocked: np.ndarray, settings: UpliftSettings, floor: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Log-ratio by hour of day for one past occurrence, and the log-ratios of the same hours in normal weeks
+    (for the noise floor); None when the occurrence is not covered well enough."""
+    idx = pd.DatetimeIndex(y.index)
+    inside = np.asarray((idx >= occ.start) & (idx < occ.end))
+    if not inside.any():
+        return None
+    step = idx[1] - idx[0] if len(idx) > 1 else pd.Timedelta(hours=1)
+    expected = max(1, int((occ.end - occ.start) / step))
+    if inside.sum() < settings.min_coverage * expected:
+        return None
+    values = y.to_numpy(dtype="float64")
+    positions = np.flatnonzero(inside)
+    per_week = int(pd.Timedelta(days=7) / step)
+    logs = np.full(len(positions), np.nan)
+    hours = idx[positions].hour
+    for i, pos in enumerate(positions):
+        base = []
+        for k in range(1, settings.baseline_weeks + 1):
+            for j in (pos - k * per_week, pos + k * per_week):
+                if 0 <= j < len(values) and not blocked[j] and np.isfinite(values[j]):
+                    base.append(values[j])
+        if len(base) >= 2 and np.isfinite(values[pos]):
+            logs[i] = math.log(max(values[pos], floor)) - math.log(max(float(np.median(base)), floor))
+    profile = np.full(24, np.nan)
+    for h in range(24):
+        sel = logs[(hours == h) & np.isfinite(logs)]
+        if sel.size:
+            profile[h] = sel.mean()
+    if not np.isfinite(profile).any():
+        return None
+    return profile, logs[np.isfinite(logs)]
+
+
+def _noise_sd(y: pd.Series, blocked: np.ndarray, floor: float) -> float:
+    """Week-over-week log-ratio spread on normal hours: how much one occurrence's ratio varies by chance."""
+    step = y.index[1] - y.index[0] if len(y) > 1 else pd.Timedelta(hours=1)
+    lag = int(pd.Timedelta(days=7) / step)
+    values = np.maximum(y.to_numpy(dtype="float64"), floor)
+    if len(values) <= lag + 24:
+        return 0.1
+    ok = ~blocked[lag:] & ~blocked[:-lag]
+    diff = np.log(values[lag:]) - np.log(values[:-lag])
+    diff = diff[ok & np.isfinite(diff)]
+    if diff.size < 24:
+        return 0.1
+    # A robust sd (MAD), halved by sqrt(2) because a difference of two noisy values has twice the variance.
+    mad = float(np.median(np.abs(diff - np.median(diff))))
+    return 1.4826 * mad / math.sqrt(2.0)
+
+
+def learn_uplift(
+    history: pd.Series,
+    occurrence: EventOccurrence,
+    calendar: Sequence[EventOccurrence],
+    settings: UpliftSettings | None = None,
+) -> Uplift:
+    """The uplift of ``occurrence`` learned from the earlier occurrences of its event in ``history``.
+
+    Args:
+        history: the regularized series (regular UTC index, no gaps).
+        occurrence: the upcoming occurrence.
+        calendar: the whole calendar (past occurrences of every event are kept out of the baselines).
+        settings: learning settings.
+
+    Returns:
+        An :class:`Uplift`; ``source`` is ``planner`` when the occurrence carries a multiplier band, ``learned``
+        when at least one past occurrence is covered by history, else ``unknown``.
+    """
+    settings = settings or UpliftSettings()
+    y = history.sort_index()
+    past = [
+        e
+        for e in calendar
+        if e.name.lower() == occurrence.name.lower()
+        and e.end <= (y.index[-1] + (y.index[1] - y.index[0] if len(y) > 1 else pd.Timedelta(0)))
+        and e.start < occurrence.start
+        and (occurrence.service is None or e.applies_to(occurrence.service))
+    ]
+    learned: Uplift | None = None
+    if past and len(y) > 1:
+        blocked = _in_any(pd.DatetimeIndex(y.index), calendar)
+        scale = float(np.nanmean(np.abs(y.to_numpy(dtype="float64")))) or 1.0
+        floor = max(1e-9, 0.01 * scale)
+        profiles = []
+        for occ in past:
+            got = _occurrence_profile(y, occ, blocked, settings, floor)
+            if got is not None:
+                profiles.append(got[0])
+        if profiles:
+            stack = np.vstack(profiles)
+            # Fill hours an occurrence did not cover from its own mean, so the average is over the same hours.
+            for row in stack:
+                row[~np.isfinite(row)] = np.nanmean(row)
+            mean_log = _smooth_circular(stack.mean(axis=0), settings.smooth_hours)
+            noise = _noise_sd(y, blocked, floor)
+            if len(profiles) >= 2:
+                between = _smooth_circular(stack.std(axis=0, ddof=1), settings.smooth_hours)
+                sd = np.maximum(between, noise / math.sqrt(len(profiles)))
+            else:
+                sd = np.full(24, noise)
+            profile = np.exp(mean_log)
+            learned = Uplift(
+                event=occurrence.name,
+                start=occurrence.start,
+                end=occurrence.end,
+                source=LEARNED,
+                occurrences=len(profiles),
+                profile=tuple(float(v) for v in profile),
+                log_sd=tuple(float(v) for v in sd),
+                multiplier=float(profile.max()),
+            )
+    if occurrence.has_multiplier:
+        low = float(occurrence.multiplier_low)  # type: ignore[arg-type]
+        high = float(occurrence.multiplier_high if occurrence.multiplier_high is not None else low)
+        center = math.log(math.sqrt(low * high))
+        sd = math.log(high / low) / (2.0 * _Z80)
+        if learned is not None:
+            # Keep the learned hour-of-day shape, rescaled so its daily mean equals the planner's centre.
+            shape = np.log(np.asarray(learned.profile))
+            shape = shape - shape.mean()
+        else:
+            shape = np.zeros(24)
+        profile = np.exp(center + shape)
+        return Uplift(
+            event=occurrence.name,
+            start=occurrence.start,
+            end=occurrence.end,
+            source=PLANNER,
+            occurrences=learned.occurrences if learned else 0,
+            profile=tuple(float(v) for v in profile),
+            log_sd=tuple(sd for _ in range(24)),
+            multiplier=float(profile.max()),
+            band=(low, high),
+        )
+    if learned is not None:
+        return learned
+    return Uplift(event=occurrence.name, start=occurrence.start, end=occurrence.end, source=UNKNOWN)
+
+
+def _apply_one(
+    frame: pd.DataFrame,
+    paths: np.ndarray,
+    uplift: Uplift,
+    rng: np.random.Generator,
+    quantiles: Sequence[float],
+) -> tuple[pd.DataFrame, np.ndarray]:
+    ts = pd.DatetimeIndex(frame[TS])
+    inside = np.asarray((ts >= uplift.start) & (ts < uplift.end))
+    if not inside.any() or uplift.source == UNKNOWN:
+        return frame, paths
+    pos = np.flatnonzero(inside)
+    hours = ts[pos].hour
+    level = np.log(np.asarray(uplift.profile))[hours]
+    sd = np.asarray(uplift.log_sd)[hours]
+    n = paths.shape[0] if paths.ndim == 2 else 0
+    z = rng.standard_normal(n)  # one draw per path: an event's level is shared by its hours
+    frame = frame.copy()
+    paths = paths.copy()
+    if n:
+        scaled = paths[:, pos] * np.exp(level)[None, :]
+        drawn = paths[:, pos] * np.exp(level[None, :] + sd[None, :] * z[:, None])
+        extra_mean = drawn.mean(axis=0) - scaled.mean(axis=0)
+        extra_q = np.quantile(drawn, quantiles, axis=0) - np.quantile(scaled, quantiles, axis=0)
+        paths[:, pos] = drawn
+    else:
+        extra_mean = np.zeros(len(pos))
+        extra_q = np.zeros((len(quantiles), len(pos)))
+    factor = np.exp(level)
+    rows = frame.index[pos]
+    frame.loc[rows, MEAN] = frame.loc[rows, MEAN].to_numpy(dtype="float64") * factor + extra_mean
+    qcols = [quantile_column(q) for q in quantiles]
+    present = [i for i, c in enumerate(qcols) if c in frame.columns]
+    if present:
+        block = np.vstack(
+            [frame.loc[rows, qcols[i]].to_numpy(dtype="float64") * factor + extra_q[i] for i in present]
+        )
+        block = np.sort(block, axis=0)  # keep quantiles monotone after adding the uplift spread
+        for row_i, i in enumerate(present):
+            frame.loc[rows, qcols[i]] = block[row_i]
+    return frame, paths
+
+
+def upcoming_occurrences(
+    calendar: Iterable[EventOccurrence], start: pd.Timestamp, end: pd.Timestamp
+) -> tuple[EventOccurrence, ...]:
+    """Occurrences that overlap ``[start, end)``, sorted by start."""
+    return tuple(sorted((e for e in calendar if e.start < end and e.end > start), key=lambda e: e.start))
+
+
+def apply_uplift(
+    result: ForecastResult,
+    history: pd.Series,
+    calendar: Sequence[EventOccurrence],
+    quantiles: Sequence[float],
+    settings: UpliftSettings | None = None,
+) -> ForecastResult:
+    """Apply every upcoming occurrence's uplift to a forecast; returns a new result.
+
+    Args:
+        result: the engine's forecast (frame, paths, history_end).
+        history: the regularized history the forecast was made from.
+        calendar: the events that apply to this series (past and upcoming).
+        quantiles: the quantile levels of ``result.frame``.
+        settings: learning settings.
+
+    Returns:
+        A new :class:`ForecastResult` with mean, quantiles and paths uplifted inside each occurrence, and one
+        ``uplift:`` diagnostic line per occurrence saying which uplift was used (``unknown`` when none could be).
+    """
+    settings = settings or UpliftSettings()
+    if not calendar or len(result.frame) == 0:
+        return result
+    ts = pd.DatetimeIndex(result.frame[TS])
+    step = ts[1] - ts[0] if len(ts) > 1 else pd.Timedelta(hours=1)
+    upcoming = upcoming_occurrences(calendar, ts[0], ts[-1] + step)
+    if not upcoming:
+        return result
+    rng = np.random.default_rng(settings.seed)
+    frame, paths = result.frame, result.paths
+    notes = []
+    for occ in upcoming:
+        uplift = learn_uplift(history, occ, calendar, settings)
+        frame, paths = _apply_one(frame, paths, uplift, rng, quantiles)
+        notes.append(format_diagnostic(uplift))
+    return replace(result, frame=frame, paths=paths, diagnostics=(*result.diagnostics, *notes))
+
+
+def unknown_events(
+    uplifts: Iterable[Uplift], start: pd.Timestamp | None, end: pd.Timestamp | None
+) -> tuple[str, ...]:
+    """Names of the unknown-uplift occurrences that overlap ``[start, end)`` (None = unbounded)."""
+    out = []
+    for u in uplifts:
+        if u.source != UNKNOWN:
+            continue
+        if end is not None and u.start >= end:
+            continue
+        if start is not None and u.end <= start:
+            continue
+        if u.event not in out:
+            out.append(u.event)
+    return tuple(out)
