@@ -1,22 +1,50 @@
-"""The engine's front door: forecast one regularized series with automatic model selection.
+"""The engine's front door: forecast one series with automatic model selection and calibrated intervals.
 
 ``forecast_series(values, spec)`` takes a series of raw samples (a ``DatetimeIndex`` in UTC, float values) and a
 :class:`ForecastSpec`, and returns a :class:`ForecastResult`: the forecast frame (``ts, mean`` and quantile
 columns), the chosen model, its backtest scores, diagnostics, and sample paths (for breach probabilities).
-It is pure: no files, database, clock or environment.
+
+The steps: regularize (:mod:`capacity.series`), backtest every candidate model from a few rolling origins
+(:mod:`capacity.select`), choose the best model or a mean ensemble of the best few by MASE, refit the choice on the
+whole history, calibrate the quantiles per horizon step from the choice's backtest errors, and draw correlated
+sample paths consistent with them. It never crashes on a usable series: failing models fall back to the next and
+every fallback is recorded in ``diagnostics``. It is pure: no files, database, clock or environment.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from capacity.errors import InvalidInput, NotEnoughHistory
 from capacity.events import EventOccurrence
-from capacity.schema import DEFAULT_QUANTILES, MEAN, TS, quantile_column
+from capacity.models import (
+    DEFAULT_MODELS,
+    FALLBACK_ORDER,
+    REGISTRY,
+    FitInput,
+    ModelFailed,
+    get_model,
+    run_model,
+    usable,
+)
+from capacity.schema import DEFAULT_QUANTILES, MEAN, TS, quantile_column, validate_quantiles
+from capacity.select import (
+    Calibration,
+    backtest,
+    backtest_plan,
+    calibrate,
+    choose,
+    quantile_forecast,
+    sample_paths,
+)
+from capacity.series import RegularSeries, regularize
+
+#: Candidates are backtested from this many rolling origins.
+DEFAULT_FOLDS = 4
 
 
 @dataclass(frozen=True)
@@ -32,6 +60,7 @@ class ForecastSpec:
         seed: random seed of the sample paths.
         models: candidate model names; empty means the automatic default set.
         events: the events calendar (past and upcoming occurrences) for uplifts.
+        folds: how many rolling origins the model selection backtests from.
     """
 
     horizon: int = 24 * 14
@@ -42,6 +71,7 @@ class ForecastSpec:
     seed: int = 0
     models: tuple[str, ...] = ()
     events: tuple[EventOccurrence, ...] = ()
+    folds: int = DEFAULT_FOLDS
 
 
 @dataclass(frozen=True)
@@ -51,13 +81,16 @@ class ForecastResult:
     Attributes:
         frame: ``ts, mean`` and one column per quantile, ``horizon`` rows.
         model: the name of the chosen model (or ensemble).
-        scores: backtest scores of the chosen model (``mase``, ``smape``, ``coverage_80`` ...).
+        scores: backtest scores of the chosen model (``mase``, ``smape``, ``wape``).
         diagnostics: what the engine did that a user should know (fallbacks, warnings, filled gaps).
         paths: sample paths, shape ``(n_paths, horizon)``, for breach probabilities.
         periods: the seasonal periods used, in steps.
         history_end: the last timestamp of the regularized history.
         candidates: every candidate's backtest scores, by model name.
         fallback: True when the engine fell back to a baseline because better models failed or data was short.
+        members: the single models averaged by the chosen ensemble (one name for a single model).
+        backtest_horizon: steps per backtest window.
+        backtest_folds: how many backtest windows the choice and the intervals rest on.
     """
 
     frame: pd.DataFrame
@@ -69,69 +102,193 @@ class ForecastResult:
     history_end: pd.Timestamp
     candidates: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     fallback: bool = False
+    members: tuple[str, ...] = ()
+    backtest_horizon: int = 0
+    backtest_folds: int = 0
 
 
-def _regular(values: pd.Series, spec: ForecastSpec) -> pd.Series:
-    s = values.sort_index()
-    how = {"mean": "mean", "max": "max", "p95": lambda x: x.quantile(0.95)}[spec.agg]
-    out = s.resample(spec.freq).agg(how)  # type: ignore[arg-type]
-    return out.interpolate(limit_direction="both")
+def _check_spec(spec: ForecastSpec) -> None:
+    if not isinstance(spec.horizon, int) or spec.horizon < 1:
+        raise InvalidInput(
+            f"horizon must be a positive number of steps, got {spec.horizon!r}", field="horizon"
+        )
+    if spec.n_paths < 1:
+        raise InvalidInput(f"n_paths must be at least 1, got {spec.n_paths!r}", field="n_paths")
+    validate_quantiles(spec.quantiles)
+    unknown = [m for m in spec.models if m not in REGISTRY]
+    if unknown:
+        raise InvalidInput(
+            f"unknown model {unknown[0]!r}; known: {', '.join(sorted(REGISTRY))}", field="models"
+        )
+
+
+def regularize_for(values: pd.Series, spec: ForecastSpec) -> RegularSeries:
+    """The regularized history ``forecast_series`` fits on (same frequency, aggregation and cleaning).
+
+    Raises:
+        NotEnoughHistory: when fewer than three steps hold data.
+        InvalidHistory: when ``values`` is not a time-indexed series or ``spec.agg`` is unknown.
+    """
+    return regularize(values, spec.freq, spec.agg)
+
+
+def event_regressors(index: pd.DatetimeIndex, events: Sequence[EventOccurrence]) -> np.ndarray | None:
+    """One 0/1 column per event name: 1 at the steps of ``index`` inside one of its windows; None without events."""
+    names = sorted({e.name for e in events})
+    if not names:
+        return None
+    out = np.zeros((len(index), len(names)))
+    for e in events:
+        j = names.index(e.name)
+        out[:, j] = np.maximum(out[:, j], ((index >= e.start) & (index < e.end)).astype("float64"))
+    return out
+
+
+def _future_index(history_end: pd.Timestamp, spec: ForecastSpec) -> pd.DatetimeIndex:
+    step = pd.tseries.frequencies.to_offset(spec.freq)
+    return pd.date_range(history_end + step, periods=spec.horizon, freq=spec.freq)
+
+
+def _fit_final(
+    members: Sequence[str], data: FitInput, notes: list[str]
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Refit each member on the whole history and average; drops members that fail now (recorded)."""
+    means, kept = [], []
+    for name in members:
+        try:
+            run = run_model(get_model(name), data)
+        except ModelFailed as exc:
+            notes.append(f"final fit failed, dropped from the forecast: {exc}")
+            continue
+        notes.extend(run.warnings)
+        means.append(run.mean)
+        kept.append(name)
+    if not means:
+        raise ModelFailed("every chosen model failed on the full history")
+    return np.mean(means, axis=0), tuple(kept)
+
+
+def _fallback(data: FitInput, notes: list[str]) -> tuple[np.ndarray, str]:
+    for name in FALLBACK_ORDER:
+        spec = get_model(name)
+        if not usable(spec, len(data.y), data.periods):
+            continue
+        try:
+            run = run_model(spec, data)
+        except ModelFailed as exc:
+            notes.append(str(exc))
+            continue
+        return run.mean, name
+    return np.full(data.horizon, float(data.y[-1])), "naive"
+
+
+def _heuristic_calibration(y: np.ndarray, horizon: int, periods: tuple[int, ...]) -> Calibration:
+    """Calibration from in-sample seasonal (or one-step) differences when no backtest window fits."""
+    lag = min(periods) if periods and len(y) > min(periods) else 1
+    diffs = y[lag:] - y[:-lag] if len(y) > lag else np.zeros(1)
+    floor = 1e-9 + 1e-3 * float(np.mean(np.abs(y)))
+    return calibrate(diffs.reshape(-1, 1), horizon, floor)
+
+
+def _plain_forecast(values: pd.Series, spec: ForecastSpec) -> tuple[ForecastResult, RegularSeries]:
+    """Regularize, select, refit, calibrate and sample; returns the result and the regularized history."""
+    _check_spec(spec)
+    regular = regularize_for(values, spec)
+    y = regular.values.to_numpy(dtype="float64")
+    periods = regular.periods
+    notes: list[str] = list(regular.notes)
+    future = _future_index(regular.values.index[-1], spec)
+    exog = event_regressors(pd.DatetimeIndex(regular.values.index.append(future)), spec.events)
+    data = FitInput(y=y, horizon=spec.horizon, periods=periods, exog=exog)
+    names = [m for m in (spec.models or DEFAULT_MODELS) if usable(get_model(m), len(y), periods)]
+    if not periods:
+        notes.append("no daily season detected (or under two days of history): only non-seasonal models")
+    hb, cutoffs = backtest_plan(len(y), spec.horizon, periods, spec.folds)
+    floor = 1e-9 + 1e-4 * float(np.mean(np.abs(y)))
+    fallback = False
+    members: tuple[str, ...] = ()
+    scores: Mapping[str, float] = {}
+    candidates: Mapping[str, Mapping[str, float]] = {}
+    cal: Calibration | None = None
+    mean: np.ndarray | None = None
+    if cutoffs and names:
+        bt = backtest(y, periods, names, hb, cutoffs, exog[: len(y)] if exog is not None else None)
+        notes.extend(bt.failures.values())
+        notes.extend(bt.warnings)
+        if bt.forecasts:
+            choice = choose(bt)
+            candidates, scores = choice.candidates, choice.scores
+            try:
+                mean, members = _fit_final(choice.members, data, notes)
+            except ModelFailed as exc:
+                notes.append(str(exc))
+            else:
+                errors = bt.actuals - np.mean([bt.forecasts[m] for m in members], axis=0)
+                cal = calibrate(errors, spec.horizon, floor)
+                if hb < spec.horizon:
+                    notes.append(
+                        f"backtested {hb} of {spec.horizon} steps (short history); wider steps extrapolated"
+                    )
+    if mean is None:
+        fallback = True
+        mean, name = _fallback(data, notes)
+        members = (name,)
+        notes.append(f"fell back to {name}: no candidate could be backtested and refitted on {len(y)} steps")
+    if cal is None:
+        cal = _heuristic_calibration(y, spec.horizon, periods)
+    model = members[0] if len(members) == 1 else f"ensemble({'+'.join(members)})"
+    quantiles = tuple(sorted(spec.quantiles))
+    qs = quantile_forecast(mean, cal, quantiles)
+    paths = sample_paths(mean, cal, spec.n_paths, spec.seed)
+    if float(np.min(y)) >= 0.0:  # a non-negative history (utilization, rates) stays non-negative
+        mean, qs, paths = np.maximum(mean, 0.0), np.maximum(qs, 0.0), np.maximum(paths, 0.0)
+    frame = pd.DataFrame({TS: future, MEAN: mean})
+    for q, row in zip(quantiles, qs, strict=True):
+        frame[quantile_column(q)] = row
+    result = ForecastResult(
+        frame=frame,
+        model=model,
+        scores=dict(scores),
+        diagnostics=tuple(dict.fromkeys(notes)),
+        paths=paths,
+        periods=periods,
+        history_end=regular.values.index[-1],
+        candidates={k: dict(v) for k, v in candidates.items()},
+        fallback=fallback,
+        members=members,
+        backtest_horizon=hb if cutoffs else 0,
+        backtest_folds=len(cutoffs),
+    )
+    return result, regular
 
 
 def forecast_series(values: pd.Series, spec: ForecastSpec) -> ForecastResult:
-    """Forecast one series (v0: Holt-Winters with a daily season, seasonal naive as fallback).
+    """Forecast one series: regularize, choose a model by backtest, calibrate quantiles, sample paths.
 
     Args:
-        values: raw samples indexed by UTC timestamps.
+        values: raw samples indexed by UTC timestamps (irregular, duplicated or gappy samples are fine).
         spec: what to forecast.
 
     Returns:
-        The forecast with its model name, diagnostics and sample paths.
-    """
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+        The forecast with its model name, backtest scores, diagnostics and sample paths.
 
-    y = _regular(values, spec)
-    step = pd.tseries.frequencies.to_offset(spec.freq)
-    index = pd.date_range(y.index[-1] + step, periods=spec.horizon, freq=spec.freq)
-    diagnostics: list[str] = []
-    period = 24 if len(y) >= 48 else 1
-    arr = y.to_numpy(dtype="float64")
-    model = "holt_winters"
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            fit = ExponentialSmoothing(
-                arr,
-                trend="add",
-                damped_trend=True,
-                seasonal="add" if period > 1 else None,
-                seasonal_periods=period if period > 1 else None,
-            ).fit()
-        diagnostics += [f"holt_winters: {w.message}" for w in caught]
-        mean = np.asarray(fit.forecast(spec.horizon))
-        resid = arr - np.asarray(fit.fittedvalues)
-        if not np.isfinite(mean).all() or np.abs(mean).max() > 10 * max(1.0, np.abs(arr).max()):
-            raise ValueError("forecast exploded")
-    except Exception as exc:  # statsmodels raises many kinds; fall back and record why
-        diagnostics.append(f"holt_winters failed ({exc}); fell back to seasonal_naive")
-        model = "seasonal_naive"
-        reps = int(np.ceil(spec.horizon / period))
-        mean = np.tile(arr[-period:], reps)[: spec.horizon]
-        resid = arr[period:] - arr[:-period] if len(arr) > period else np.zeros(1)
-    sigma = float(np.nanstd(resid)) or 1e-9
-    rng = np.random.default_rng(spec.seed)
-    steps = np.sqrt(np.arange(1, spec.horizon + 1))
-    paths = mean + rng.standard_normal((spec.n_paths, spec.horizon)) * sigma * np.minimum(steps, 3.0)
-    frame = pd.DataFrame({TS: index, MEAN: mean})
-    qs = np.quantile(paths, spec.quantiles, axis=0)
-    for q, row in zip(spec.quantiles, qs, strict=True):
-        frame[quantile_column(q)] = row
-    return ForecastResult(
-        frame=frame,
-        model=model,
-        scores={},
-        diagnostics=tuple(diagnostics),
-        paths=paths,
-        periods=(period,),
-        history_end=y.index[-1],
-    )
+    Raises:
+        NotEnoughHistory: when fewer than three steps hold data.
+        InvalidInput: for a bad spec (horizon, quantiles, model names) or values that are not a time series.
+    """
+    from capacity.uplift import apply_uplift  # here, not at the top: capacity.uplift reads ForecastResult
+
+    result, regular = _plain_forecast(values, spec)
+    # Peak events: each upcoming occurrence gets the uplift learned from its past occurrences (or the planner's
+    # band), recorded in the diagnostics; an event with neither is recorded as an unknown uplift.
+    return apply_uplift(result, regular.values, spec.events, spec.quantiles)
+
+
+__all__ = [
+    "ForecastResult",
+    "ForecastSpec",
+    "NotEnoughHistory",
+    "event_regressors",
+    "forecast_series",
+    "regularize_for",
+]

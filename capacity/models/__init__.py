@@ -1,0 +1,53 @@
+"""Forecasting models: one module per family, one small interface (:mod:`capacity.models.base`), a registry.
+
+Importing this package registers every model. ``DEFAULT_MODELS`` is the automatic candidate set, in fallback
+order: when every candidate fails, the engine falls back along ``FALLBACK_ORDER``.
+"""
+
+from __future__ import annotations
+
+from capacity.models import baseline, ets, harmonic, mstl, theta
+from capacity.models.base import (
+    REGISTRY,
+    FitInput,
+    ModelFailed,
+    ModelRun,
+    ModelSpec,
+    get_model,
+    run_model,
+    usable,
+)
+
+#: The candidates of the automatic selection.
+DEFAULT_MODELS: tuple[str, ...] = (
+    "seasonal_naive_daily",
+    "seasonal_naive_weekly",
+    "seasonal_mean",
+    "ets_damped",
+    "mstl_ets",
+    "mstl_ar",
+    "harmonic",
+    "theta",
+    "drift",
+)
+
+#: The last resorts, tried in order when no candidate produced a forecast.
+FALLBACK_ORDER: tuple[str, ...] = ("seasonal_naive_daily", "drift", "naive")
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "FALLBACK_ORDER",
+    "REGISTRY",
+    "FitInput",
+    "ModelFailed",
+    "ModelRun",
+    "ModelSpec",
+    "baseline",
+    "ets",
+    "get_model",
+    "harmonic",
+    "mstl",
+    "run_model",
+    "theta",
+    "usable",
+]
