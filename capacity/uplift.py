@@ -28,13 +28,16 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from capacity.events import EventOccurrence
-from capacity.forecast import ForecastResult
 from capacity.schema import MEAN, TS, quantile_column
+
+if TYPE_CHECKING:  # capacity.forecast imports this module: no import cycle at run time
+    from capacity.forecast import ForecastResult
 
 LEARNED = "learned"
 PLANNER = "planner"
