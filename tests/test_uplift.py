@@ -159,7 +159,7 @@ def test_event_without_history_or_multiplier_is_unknown_not_a_normal_day():
 
 
 def test_learning_does_not_mutate_inputs(doubled):
-    y, calendar, upcoming = doubled
+    y, calendar, _ = doubled
     spec = ForecastSpec(horizon=HORIZON, models=FAST, events=calendar)
     plain = forecast_series(y, ForecastSpec(horizon=HORIZON, models=FAST))
     before_frame, before_paths = plain.frame.copy(), plain.paths.copy()
