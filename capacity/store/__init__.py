@@ -18,12 +18,13 @@ from capacity.store.calendar import EventStore
 from capacity.store.db import default_db_path, make_engine, migrate, redact, to_url, translate_errors
 from capacity.store.forecasts import ForecastStore, StoredForecast
 from capacity.store.jobs import JobStore
+from capacity.store.loadtests import LoadTestStore
 from capacity.store.series import IngestReport, SeriesInfo, SeriesStore
 
 __all__ = ["IngestReport", "SeriesInfo", "Store", "StoredForecast", "default_db_path"]
 
 
-class Store(SeriesStore, ForecastStore, EventStore, TokenStore, JobStore):
+class Store(SeriesStore, ForecastStore, EventStore, TokenStore, JobStore, LoadTestStore):
     """A handle on the database. Thread-safe: each call checks a connection out of the engine's pool."""
 
     def __init__(self, engine: Engine) -> None:
