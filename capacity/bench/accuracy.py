@@ -1,0 +1,229 @@
+"""The accuracy benchmark: this engine against seasonal naive, Prophet and statsforecast on the same folds.
+
+Protocol (issue 3): each series is resampled to ``freq`` with the mean. For fold ``k = 1..K`` the cutoff is
+``end - (K - k + 1) * horizon``; everything before it is training data and the next ``horizon`` steps are the
+test window. A series with under three horizons of training before the first cutoff is skipped with the reason.
+Per series and method (mean over folds): MASE scaled by the training part's in-sample daily seasonal-naive MAE,
+sMAPE, scaled pinball loss over the quantiles 0.1..0.9, coverage of the 80% (0.1..0.9) and 95% (0.025..0.975)
+intervals, and fit-and-forecast wall seconds. The summary covers the series on which every method ran: geometric
+mean MASE (each per-series MASE floored at 0.1), the same relative to each other method, mean coverages, mean
+scaled pinball, median and total seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from capacity.bench.peers import PEERS, PeerForecast, PeerUnavailable
+from capacity.errors import CapacityError
+from capacity.forecast import ForecastSpec, forecast_series
+from capacity.metrics import coverage, mase, scaled_pinball, seasonal_scale, smape
+from capacity.schema import quantile_column
+from capacity.series import steps_per
+
+#: Quantiles every method forecasts: the pinball set 0.1..0.9 and the 95% interval's ends.
+BENCH_QUANTILES: tuple[float, ...] = (0.025, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.975)
+PINBALL_QUANTILES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+METRIC_KEYS: tuple[str, ...] = ("mase", "smape", "spl", "coverage_80", "coverage_95", "seconds")
+#: The MASE floor before logs, so an intermittent all-zero window cannot dominate a geometric mean.
+MASE_FLOOR = 0.1
+
+
+def capacity_method(freq: str) -> Callable[[pd.Series, int, int, Sequence[float]], PeerForecast]:
+    """This engine as a benchmark method: automatic selection, as users get it."""
+
+    def fit(train: pd.Series, horizon: int, day: int, quantiles: Sequence[float]) -> PeerForecast:
+        result = forecast_series(train, ForecastSpec(horizon=horizon, freq=freq, quantiles=tuple(quantiles)))
+        frame = result.frame
+        return PeerForecast(
+            mean=frame["mean"].to_numpy(),
+            quantiles={q: frame[quantile_column(q)].to_numpy() for q in quantiles},
+        )
+
+    return fit
+
+
+def fold_cutoffs(n: int, horizon: int, folds: int) -> list[int]:
+    """Positions of the fold cutoffs, oldest first: ``n - (K - k + 1) * horizon`` for ``k = 1..K``."""
+    return [n - (folds - k + 1) * horizon for k in range(1, folds + 1)]
+
+
+def score_fold(actual: np.ndarray, forecast: PeerForecast, scale: float) -> dict[str, float]:
+    """The per-fold metrics of one method's forecast."""
+    q = forecast.quantiles
+    return {
+        "mase": mase(actual, forecast.mean, scale),
+        "smape": smape(actual, forecast.mean),
+        "spl": scaled_pinball(actual, {p: q[p] for p in PINBALL_QUANTILES}, scale),
+        "coverage_80": coverage(actual, q[0.1], q[0.9]),
+        "coverage_95": coverage(actual, q[0.025], q[0.975]),
+    }
+
+
+def evaluate_series(
+    y: pd.Series, horizon: int, folds: int, methods: Sequence[str], freq: str
+) -> dict[str, Any]:
+    """Run every method on every fold of one regular series; returns ``{"skipped", "methods"}``."""
+    n = len(y)
+    cutoffs = fold_cutoffs(n, horizon, folds)
+    if cutoffs[0] < 3 * horizon:
+        return {
+            "skipped": f"{n} steps: under 3 horizons of training before the first cutoff "
+            f"(needs {(3 + folds) * horizon})",
+            "methods": {},
+        }
+    day = steps_per(freq, "1D")
+    fns = {m: capacity_method(freq) if m == "capacity" else PEERS[m] for m in methods}
+    out: dict[str, Any] = {}
+    for method, fn in fns.items():
+        rows = []
+        try:
+            for c in cutoffs:
+                train, actual = y.iloc[:c], y.iloc[c : c + horizon].to_numpy(dtype="float64")
+                started = time.perf_counter()
+                forecast = fn(train, horizon, day, BENCH_QUANTILES)
+                seconds = time.perf_counter() - started
+                if not np.isfinite(forecast.mean).all():
+                    raise ValueError("forecast is not finite")
+                row = score_fold(actual, forecast, seasonal_scale(train.to_numpy(dtype="float64"), day))
+                row["seconds"] = seconds
+                rows.append(row)
+        except PeerUnavailable as exc:
+            out[method] = {"error": str(exc)}
+            continue
+        except (CapacityError, ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
+            out[method] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
+            continue
+        out[method] = {k: float(np.mean([r[k] for r in rows])) for k in METRIC_KEYS}
+    return {"skipped": None, "methods": out}
+
+
+def _gmean(values: Sequence[float]) -> float:
+    return float(np.exp(np.mean(np.log(np.maximum(values, MASE_FLOOR))))) if len(values) else float("nan")
+
+
+def summarize(series: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> dict[str, Any]:
+    """The per-method summary over the series on which every method ran."""
+    complete = [
+        s
+        for s in series
+        if s["skipped"] is None and all(m in s["methods"] and "error" not in s["methods"][m] for m in methods)
+    ]
+    summary: dict[str, Any] = {}
+    for m in methods:
+        rows = [s["methods"][m] for s in complete]
+        mases = [r["mase"] for r in rows]
+        relative = {}
+        for other in methods:
+            if other == m:
+                continue
+            ratios = [
+                max(s["methods"][m]["mase"], MASE_FLOOR) / max(s["methods"][other]["mase"], MASE_FLOOR)
+                for s in complete
+            ]
+            relative[other] = float(np.exp(np.mean(np.log(ratios)))) if ratios else float("nan")
+        seconds = [r["seconds"] for r in rows]
+        summary[m] = {
+            "series": len(rows),
+            "mase_gmean": _gmean(mases),
+            "relative_mase_gmean": relative,
+            "coverage_80": float(np.mean([r["coverage_80"] for r in rows])) if rows else float("nan"),
+            "coverage_95": float(np.mean([r["coverage_95"] for r in rows])) if rows else float("nan"),
+            "spl_mean": float(np.mean([r["spl"] for r in rows])) if rows else float("nan"),
+            "seconds_median": float(np.median(seconds)) if rows else float("nan"),
+            "seconds_total": float(np.sum(seconds)) if rows else float("nan"),
+        }
+    return summary
+
+
+def run_accuracy(
+    series: Mapping[str, pd.Series],
+    *,
+    horizon: int,
+    folds: int,
+    methods: Sequence[str],
+    freq: str = "1h",
+    config: Mapping[str, Any] | None = None,
+    on_series: Callable[[str, Mapping[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark over regular series (already resampled to ``freq``); returns the JSON-ready result.
+
+    Args:
+        series: name -> regular series.
+        horizon: test-window length in steps.
+        folds: number of folds.
+        methods: ``capacity`` and peer names (see :data:`capacity.bench.peers.PEERS`).
+        freq: the step of the series.
+        config: extra configuration recorded in the result.
+        on_series: called with each series' name and entry as soon as it is done (progress).
+
+    Returns:
+        ``{"config", "series", "summary"}`` in the shape documented in the module docstring.
+    """
+    entries = []
+    for name, y in series.items():
+        entry = {"name": name, **evaluate_series(y, horizon, folds, methods, freq)}
+        entries.append(entry)
+        if on_series is not None:
+            on_series(name, entry)
+    conf = {
+        "horizon_steps": horizon,
+        "folds": folds,
+        "freq": freq,
+        "methods": list(methods),
+        **(config or {}),
+    }
+    return {"config": conf, "series": entries, "summary": summarize(entries, methods)}
+
+
+def resample_mean(frame: pd.DataFrame, freq: str) -> pd.Series:
+    """A ``timestamp,value`` frame resampled to ``freq`` with the mean (empty steps interpolated)."""
+    ts = pd.to_datetime(frame["timestamp"], utc=True)
+    s = pd.Series(pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype="float64"), index=ts)
+    s = s[np.isfinite(s.to_numpy())].sort_index()
+    out = s.resample(freq).mean()
+    return out.interpolate(limit_direction="both")
+
+
+def markdown_table(result: Mapping[str, Any]) -> str:
+    """The summary as a Markdown table."""
+    summary = result["summary"]
+    methods = list(summary)
+    head = [
+        "method",
+        "series",
+        "MASE (gmean)",
+        *[f"rel. {m}" for m in methods],
+        "cov 80%",
+        "cov 95%",
+        "SPL",
+        "median s",
+        "total s",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in methods:
+        s = summary[m]
+        rel = [("-" if o == m else f"{s['relative_mase_gmean'].get(o, float('nan')):.3f}") for o in methods]
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    m,
+                    str(s["series"]),
+                    f"{s['mase_gmean']:.3f}",
+                    *rel,
+                    f"{s['coverage_80']:.3f}",
+                    f"{s['coverage_95']:.3f}",
+                    f"{s['spl_mean']:.3f}",
+                    f"{s['seconds_median']:.2f}",
+                    f"{s['seconds_total']:.1f}",
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,139 @@
+"""The peers the accuracy benchmark compares against: seasonal naive, Prophet, statsforecast AutoETS and MSTL.
+
+Each peer is ``fit(train, horizon, steps_per_day, quantiles) -> PeerForecast``. Prophet and statsforecast are
+optional dependencies (the ``bench`` extra) imported lazily; a missing one raises :class:`PeerUnavailable`, which
+the benchmark reports instead of failing. Prophet's cmdstanpy logging is silenced.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+class PeerUnavailable(Exception):
+    """A peer's package is not installed."""
+
+
+@dataclass(frozen=True)
+class PeerForecast:
+    """A peer's point forecast and its quantile forecasts by level."""
+
+    mean: np.ndarray
+    quantiles: dict[float, np.ndarray]
+
+
+PeerFn = Callable[[pd.Series, int, int, Sequence[float]], PeerForecast]
+
+
+def seasonal_naive(train: pd.Series, horizon: int, day: int, quantiles: Sequence[float]) -> PeerForecast:
+    """Weekly seasonal naive with three weeks of training, else daily; quantiles from its in-sample errors."""
+    y = train.to_numpy(dtype="float64")
+    period = 7 * day if len(y) >= 21 * day else day
+    period = period if len(y) > period else 1
+    mean = np.tile(y[-period:], int(np.ceil(horizon / period)))[:horizon]
+    errors = y[period:] - y[:-period] if len(y) > period else np.zeros(1)
+    return PeerForecast(mean=mean, quantiles={q: mean + np.quantile(errors, q) for q in quantiles})
+
+
+def _levels(quantiles: Sequence[float]) -> list[int]:
+    return sorted({round(abs(1 - 2 * q) * 100) for q in quantiles if abs(q - 0.5) > 1e-9})
+
+
+def _from_levels(out: dict[str, np.ndarray], quantiles: Sequence[float]) -> dict[float, np.ndarray]:
+    result = {}
+    for q in quantiles:
+        if abs(q - 0.5) < 1e-9:
+            result[q] = np.asarray(out["mean"])
+            continue
+        level = round(abs(1 - 2 * q) * 100)
+        result[q] = np.asarray(out[f"lo-{level}" if q < 0.5 else f"hi-{level}"])
+    return result
+
+
+def _statsforecast() -> tuple[type, type]:
+    try:
+        from statsforecast.models import MSTL, AutoETS
+    except ImportError as exc:
+        raise PeerUnavailable(
+            f"statsforecast is not installed ({exc}); pip install capacity-planner[bench]"
+        ) from None
+    return AutoETS, MSTL
+
+
+def statsforecast_autoets(
+    train: pd.Series, horizon: int, day: int, quantiles: Sequence[float]
+) -> PeerForecast:
+    """statsforecast AutoETS with a daily season."""
+    auto_ets, _ = _statsforecast()
+    y = train.to_numpy(dtype="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = auto_ets(season_length=day).forecast(y=y, h=horizon, level=_levels(quantiles))
+    return PeerForecast(mean=np.asarray(out["mean"]), quantiles=_from_levels(out, quantiles))
+
+
+def statsforecast_mstl(train: pd.Series, horizon: int, day: int, quantiles: Sequence[float]) -> PeerForecast:
+    """statsforecast MSTL with daily (+ weekly with three weeks of training) seasons and an AutoETS trend."""
+    auto_ets, mstl = _statsforecast()
+    y = train.to_numpy(dtype="float64")
+    seasons = [day, 7 * day] if len(y) >= 21 * day else day
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = mstl(season_length=seasons, trend_forecaster=auto_ets(model="ZZN"))
+        out = model.forecast(y=y, h=horizon, level=_levels(quantiles))
+    return PeerForecast(mean=np.asarray(out["mean"]), quantiles=_from_levels(out, quantiles))
+
+
+def _quiet_prophet() -> None:
+    for name in ("cmdstanpy", "prophet", "prophet.plot"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.CRITICAL)
+        logger.propagate = False
+        logger.disabled = True
+
+
+def prophet(train: pd.Series, horizon: int, day: int, quantiles: Sequence[float]) -> PeerForecast:
+    """Prophet with its defaults; quantiles from its predictive samples."""
+    try:
+        from prophet import Prophet
+    except ImportError as exc:
+        raise PeerUnavailable(
+            f"prophet is not installed ({exc}); pip install capacity-planner[bench]"
+        ) from None
+    _quiet_prophet()
+    index = pd.DatetimeIndex(train.index)
+    index = index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index
+    frame = pd.DataFrame({"ds": index, "y": train.to_numpy(dtype="float64")})
+    step = index[-1] - index[-2] if len(index) > 1 else pd.Timedelta("1h")
+    future = pd.DataFrame({"ds": pd.date_range(index[-1] + step, periods=horizon, freq=step)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = Prophet()
+        model.fit(frame)
+        mean = model.predict(future)["yhat"].to_numpy()
+        samples = model.predictive_samples(future)["yhat"]
+    return PeerForecast(mean=mean, quantiles={q: np.quantile(samples, q, axis=1) for q in quantiles})
+
+
+#: Peer methods by their benchmark name; a ``--peers`` group name selects several.
+PEERS: dict[str, PeerFn] = {
+    "seasonal_naive": seasonal_naive,
+    "prophet": prophet,
+    "statsforecast_autoets": statsforecast_autoets,
+    "statsforecast_mstl": statsforecast_mstl,
+}
+
+#: ``--peers`` names and the methods they stand for.
+PEER_GROUPS: dict[str, tuple[str, ...]] = {
+    "prophet": ("prophet",),
+    "statsforecast": ("statsforecast_autoets", "statsforecast_mstl"),
+    "statsforecast_autoets": ("statsforecast_autoets",),
+    "statsforecast_mstl": ("statsforecast_mstl",),
+    "seasonal_naive": ("seasonal_naive",),
+}
