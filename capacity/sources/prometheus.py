@@ -9,6 +9,7 @@ Prometheus' own error text; an unreachable server, refused credentials and an em
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -76,6 +77,12 @@ def plan_chunks(
 def _labels_text(labels: Mapping[str, str]) -> str:
     inner = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     return "{" + inner + "}"
+
+
+def _connection_reason(exc: BaseException) -> str:
+    # requests wraps the OS error several layers deep; the "[Errno 111] Connection refused" part is what helps.
+    match = re.search(r"\[Errno -?\d+\] [^'\")\]]+", str(exc))
+    return match.group(0).strip() if match else type(exc).__name__
 
 
 def _fmt_time(seconds: float) -> str:
@@ -159,7 +166,7 @@ class PrometheusClient:
                     ) from None
             except requests.ConnectionError as exc:
                 if attempt >= self.retries:
-                    reason = str(exc.args[0] if exc.args else exc).splitlines()[0][:200]
+                    reason = _connection_reason(exc)
                     raise SourceError(
                         f"cannot reach Prometheus at {self.url} ({attempt + 1} attempts): {reason}",
                         field="url",
