@@ -31,7 +31,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[dev,postgres,dask,bench]'
 	@touch $@ $(VENV)/.installed-runtime
 
-data/fleet/history.csv: data/generate_fleet.py | $(VENV)/.installed-runtime
+data/fleet/history.csv: data/generate_fleet.py data/fleet.toml | $(VENV)/.installed-runtime
 	$(BIN)/python data/generate_fleet.py --out data/fleet
 
 fleet: data/fleet/history.csv
