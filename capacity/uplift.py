@@ -39,6 +39,9 @@ from capacity.schema import MEAN, TS, quantile_column
 if TYPE_CHECKING:  # capacity.forecast imports this module: no import cycle at run time
     from capacity.forecast import ForecastResult
 
+HOUR = "hour"
+OFFSET = "offset"
+
 LEARNED = "learned"
 PLANNER = "planner"
 UNKNOWN = "unknown"
@@ -77,10 +80,13 @@ class Uplift:
         end: occurrence end (UTC, exclusive).
         source: ``learned``, ``planner`` or ``unknown``.
         occurrences: how many past occurrences it was learned from (0 for planner/unknown without history).
-        profile: multiplier by hour of day (24 values; empty when unknown).
-        log_sd: log-scale standard deviation of the uplift level by hour of day (empty when unknown).
+        profile: multiplier by hour of day (24 values) or by step since the start (one per step of the window),
+            see ``by``; empty when unknown.
+        log_sd: log-scale standard deviation of the uplift level, aligned with ``profile``.
         multiplier: the peak hour's multiplier (for tables), None when unknown.
         band: the planner band when one was used.
+        by: ``hour`` (profile by hour of day) or ``offset`` (by step since the start: every past occurrence
+            spanned the same steps, so each day of a multi-day event keeps its own hour-of-day shape).
     """
 
     event: str
@@ -92,6 +98,7 @@ class Uplift:
     log_sd: tuple[float, ...] = ()
     multiplier: float | None = None
     band: tuple[float, float] | None = None
+    by: str = "hour"
 
     def describe(self) -> str:
         """One human line: which uplift was used."""
@@ -120,6 +127,7 @@ def format_diagnostic(uplift: Uplift) -> str:
         "band": list(uplift.band) if uplift.band else None,
         "profile": [round(v, 4) for v in uplift.profile],
         "log_sd": [round(v, 4) for v in uplift.log_sd],
+        "by": uplift.by,
     }
     return f"{DIAGNOSTIC_PREFIX}{uplift.describe()} | {json.dumps(payload)}"
 
@@ -143,6 +151,7 @@ def parse_diagnostics(diagnostics: Iterable[str]) -> tuple[Uplift, ...]:
                     log_sd=tuple(float(v) for v in raw.get("log_sd") or ()),
                     multiplier=None if raw.get("multiplier") is None else float(raw["multiplier"]),
                     band=tuple(raw["band"]) if raw.get("band") else None,
+                    by=str(raw.get("by", HOUR)),
                 )
             )
         except (ValueError, KeyError, TypeError):
@@ -157,24 +166,11 @@ def _in_any(index: pd.DatetimeIndex, windows: Sequence[EventOccurrence]) -> np.n
     return mask
 
 
-def _smooth_circular(values: np.ndarray, half: int) -> np.ndarray:
-    if half <= 0:
-        return values
-    n = len(values)
-    out = np.empty(n)
-    for h in range(n):
-        idx = [(h + k) % n for k in range(-half, half + 1)]
-        vals = values[idx]
-        vals = vals[np.isfinite(vals)]
-        out[h] = vals.mean() if vals.size else np.nan
-    return out
-
-
-def _occurrence_profile(
+def _occurrence_logs(
     y: pd.Series, occ: EventOccurrence, blocked: np.ndarray, settings: UpliftSettings, floor: float
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Log-ratio by hour of day for one past occurrence, and the log-ratios of the same hours in normal weeks
-    (for the noise floor); None when the occurrence is not covered well enough."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Log-ratios (observed over the normal-week baseline) of one past occurrence's steps, with each step's
+    offset from the start and its hour of day; None when the occurrence is not covered well enough."""
     idx = pd.DatetimeIndex(y.index)
     inside = np.asarray((idx >= occ.start) & (idx < occ.end))
     if not inside.any():
@@ -187,23 +183,47 @@ def _occurrence_profile(
     positions = np.flatnonzero(inside)
     per_week = int(pd.Timedelta(days=7) / step)
     logs = np.full(len(positions), np.nan)
-    hours = idx[positions].hour
     for i, pos in enumerate(positions):
-        base = []
-        for k in range(1, settings.baseline_weeks + 1):
-            for j in (pos - k * per_week, pos + k * per_week):
-                if 0 <= j < len(values) and not blocked[j] and np.isfinite(values[j]):
-                    base.append(values[j])
+        base = [
+            values[j]
+            for k in range(1, settings.baseline_weeks + 1)
+            for j in (pos - k * per_week, pos + k * per_week)
+            if 0 <= j < len(values) and not blocked[j] and np.isfinite(values[j])
+        ]
         if len(base) >= 2 and np.isfinite(values[pos]):
             logs[i] = math.log(max(values[pos], floor)) - math.log(max(float(np.median(base)), floor))
-    profile = np.full(24, np.nan)
-    for h in range(24):
-        sel = logs[(hours == h) & np.isfinite(logs)]
-        if sel.size:
-            profile[h] = sel.mean()
-    if not np.isfinite(profile).any():
+    ok = np.isfinite(logs)
+    if not ok.any():
         return None
-    return profile, logs[np.isfinite(logs)]
+    offsets = np.asarray((idx[positions] - occ.start) // step, dtype=int)
+    hours = np.asarray(idx[positions].hour, dtype=int)
+    return offsets[ok], hours[ok], logs[ok]
+
+
+def _profile(keys: np.ndarray, logs: np.ndarray, size: int) -> np.ndarray:
+    out = np.full(size, np.nan)
+    for k in range(size):
+        sel = logs[keys == k]
+        if sel.size:
+            out[k] = sel.mean()
+    return out
+
+
+def _smooth(values: np.ndarray, half: int, circular: bool) -> np.ndarray:
+    if half <= 0:
+        return values
+    n = len(values)
+    out = np.empty(n)
+    for h in range(n):
+        idx = (
+            [(h + k) % n for k in range(-half, half + 1)]
+            if circular
+            else range(max(0, h - half), min(n, h + half + 1))
+        )
+        vals = values[list(idx)]
+        vals = vals[np.isfinite(vals)]
+        out[h] = vals.mean() if vals.size else np.nan
+    return out
 
 
 def _noise_sd(y: pd.Series, blocked: np.ndarray, floor: float) -> float:
@@ -253,44 +273,50 @@ def learn_uplift(
     ]
     learned: Uplift | None = None
     if past and len(y) > 1:
+        step = y.index[1] - y.index[0]
         blocked = _in_any(pd.DatetimeIndex(y.index), calendar)
         scale = float(np.nanmean(np.abs(y.to_numpy(dtype="float64")))) or 1.0
         floor = max(1e-9, 0.01 * scale)
-        profiles = []
-        for occ in past:
-            got = _occurrence_profile(y, occ, blocked, settings, floor)
-            if got is not None:
-                profiles.append(got[0])
-        if profiles:
-            stack = np.vstack(profiles)
-            # Fill hours an occurrence did not cover from its own mean, so the average is over the same hours.
+        used = [(occ, got) for occ in past if (got := _occurrence_logs(y, occ, blocked, settings, floor))]
+        if used:
+            # Shape by step of the event when every occurrence spans the same steps from the same hour (then day 2
+            # of a weekend event gets its own profile); otherwise by hour of day.
+            length = int((occurrence.end - occurrence.start) / step)
+            by_offset = all(
+                int((o.end - o.start) / step) == length and o.start.hour == occurrence.start.hour
+                for o, _ in used
+            )
+            size = length if by_offset else 24
+            stack = np.vstack([_profile(got[0] if by_offset else got[1], got[2], size) for _, got in used])
+            # Fill steps an occurrence did not cover from its own mean, so the average is over the same steps.
             for row in stack:
                 row[~np.isfinite(row)] = np.nanmean(row)
-            mean_log = _smooth_circular(stack.mean(axis=0), settings.smooth_hours)
+            mean_log = _smooth(stack.mean(axis=0), settings.smooth_hours, circular=not by_offset)
             noise = _noise_sd(y, blocked, floor)
-            if len(profiles) >= 2:
-                between = _smooth_circular(stack.std(axis=0, ddof=1), settings.smooth_hours)
-                sd = np.maximum(between, noise / math.sqrt(len(profiles)))
+            if len(used) >= 2:
+                between = _smooth(stack.std(axis=0, ddof=1), settings.smooth_hours, circular=not by_offset)
+                sd = np.maximum(between, noise / math.sqrt(len(used)))
             else:
-                sd = np.full(24, noise)
+                sd = np.full(size, noise)
             profile = np.exp(mean_log)
             learned = Uplift(
                 event=occurrence.name,
                 start=occurrence.start,
                 end=occurrence.end,
                 source=LEARNED,
-                occurrences=len(profiles),
+                occurrences=len(used),
                 profile=tuple(float(v) for v in profile),
                 log_sd=tuple(float(v) for v in sd),
                 multiplier=float(profile.max()),
+                by=OFFSET if by_offset else HOUR,
             )
     if occurrence.has_multiplier:
         low = float(occurrence.multiplier_low)  # type: ignore[arg-type]
         high = float(occurrence.multiplier_high if occurrence.multiplier_high is not None else low)
         center = math.log(math.sqrt(low * high))
-        sd = math.log(high / low) / (2.0 * _Z80)
+        band_sd = math.log(high / low) / (2.0 * _Z80)
         if learned is not None:
-            # Keep the learned hour-of-day shape, rescaled so its daily mean equals the planner's centre.
+            # Keep the learned shape, rescaled so its mean equals the planner's centre.
             shape = np.log(np.asarray(learned.profile))
             shape = shape - shape.mean()
         else:
@@ -303,9 +329,10 @@ def learn_uplift(
             source=PLANNER,
             occurrences=learned.occurrences if learned else 0,
             profile=tuple(float(v) for v in profile),
-            log_sd=tuple(sd for _ in range(24)),
+            log_sd=tuple(band_sd for _ in profile),
             multiplier=float(profile.max()),
             band=(low, high),
+            by=learned.by if learned else HOUR,
         )
     if learned is not None:
         return learned
@@ -316,17 +343,22 @@ def _apply_one(
     frame: pd.DataFrame,
     paths: np.ndarray,
     uplift: Uplift,
+    owned: np.ndarray,
     rng: np.random.Generator,
     quantiles: Sequence[float],
 ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Multiply the ``owned`` steps of the frame and paths by the uplift (each path draws one uplift level)."""
     ts = pd.DatetimeIndex(frame[TS])
-    inside = np.asarray((ts >= uplift.start) & (ts < uplift.end))
-    if not inside.any() or uplift.source == UNKNOWN:
+    if not owned.any() or uplift.source == UNKNOWN or not uplift.profile:
         return frame, paths
-    pos = np.flatnonzero(inside)
-    hours = ts[pos].hour
-    level = np.log(np.asarray(uplift.profile))[hours]
-    sd = np.asarray(uplift.log_sd)[hours]
+    pos = np.flatnonzero(owned)
+    if uplift.by == OFFSET:
+        step = ts[1] - ts[0] if len(ts) > 1 else pd.Timedelta(hours=1)
+        keys = np.clip(np.asarray((ts[pos] - uplift.start) // step, dtype=int), 0, len(uplift.profile) - 1)
+    else:
+        keys = np.asarray(ts[pos].hour, dtype=int) % len(uplift.profile)
+    level = np.log(np.asarray(uplift.profile))[keys]
+    sd = np.asarray(uplift.log_sd)[keys]
     n = paths.shape[0] if paths.ndim == 2 else 0
     z = rng.standard_normal(n)  # one draw per path: an event's level is shared by its hours
     frame = frame.copy()
@@ -378,6 +410,9 @@ def apply_uplift(
         quantiles: the quantile levels of ``result.frame``.
         settings: learning settings.
 
+    Where occurrences overlap, each step takes the uplift of the shortest occurrence (with a known uplift) that
+    covers it.
+
     Returns:
         A new :class:`ForecastResult` with mean, quantiles and paths uplifted inside each occurrence, and one
         ``uplift:`` diagnostic line per occurrence saying which uplift was used (``unknown`` when none could be).
@@ -391,12 +426,22 @@ def apply_uplift(
     if not upcoming:
         return result
     rng = np.random.default_rng(settings.seed)
+    uplifts = [learn_uplift(history, occ, calendar, settings) for occ in upcoming]
+    # Where occurrences overlap (Cyber Monday inside a Black Friday weekend) the shortest known one owns the step:
+    # its uplift is measured against a normal day too, so multiplying both would count the overlap twice.
+    owner = np.full(len(ts), -1)
+    span = np.full(len(ts), np.inf)
+    for i, u in enumerate(uplifts):
+        if u.source == UNKNOWN:
+            continue
+        inside = np.asarray((ts >= u.start) & (ts < u.end))
+        length = (u.end - u.start).total_seconds()
+        take = inside & (length < span)
+        owner[take], span[take] = i, length
     frame, paths = result.frame, result.paths
-    notes = []
-    for occ in upcoming:
-        uplift = learn_uplift(history, occ, calendar, settings)
-        frame, paths = _apply_one(frame, paths, uplift, rng, quantiles)
-        notes.append(format_diagnostic(uplift))
+    for i, uplift in enumerate(uplifts):
+        frame, paths = _apply_one(frame, paths, uplift, owner == i, rng, quantiles)
+    notes = [format_diagnostic(u) for u in uplifts]
     return replace(result, frame=frame, paths=paths, diagnostics=(*result.diagnostics, *notes))
 
 
