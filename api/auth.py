@@ -1,0 +1,106 @@
+"""Bearer-token authentication with scopes (read < write < admin).
+
+Missing or unknown tokens give 401 with a ``WWW-Authenticate: Bearer`` challenge; a valid token without the
+needed scope gives 403. The check runs before a view looks anything up, so a caller without ``read`` learns
+nothing about which services exist.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import g, request
+
+from api.context import state
+from api.problems import Problem
+from capacity.store.auth import SCOPES, TokenInfo
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+REALM = 'Bearer realm="capacity"'
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def current_token() -> TokenInfo:
+    """Authenticate the request; returns the token.
+
+    Raises:
+        Problem: 401 when the token is missing, unknown or revoked.
+    """
+    if "token" in g:
+        return g.token
+    secret = _bearer()
+    if secret is None:
+        raise Problem(
+            401,
+            "this endpoint needs a token: send Authorization: Bearer TOKEN (create one with capacity token create)",
+            headers={"WWW-Authenticate": REALM},
+        )
+    st = state()
+    key = hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
+    token = st.tokens.get(key)
+    if token is None:
+        token = st.store.verify_token(secret)
+        if token is None:
+            raise Problem(
+                401,
+                "the token is not valid (unknown, malformed or revoked)",
+                headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
+            )
+        st.tokens.put(key, token)
+    _touch(token)
+    g.token = token
+    return token
+
+
+def _touch(token: TokenInfo) -> None:
+    st = state()
+    touched: dict[int, float] = st.extras.setdefault("touched", {})
+    now = time.monotonic()
+    if now - touched.get(token.id, -1e9) >= st.settings.token_touch_s:
+        touched[token.id] = now
+        st.store.touch_token(token.id)
+
+
+def check_scope(scope: str) -> TokenInfo:
+    """Authenticate and require ``scope``.
+
+    Raises:
+        Problem: 401 (no valid token) or 403 (the token lacks ``scope``).
+    """
+    token = current_token()
+    if not token.allows(scope):
+        raise Problem(
+            403,
+            f"this needs a token with the {scope!r} scope; this token has {', '.join(token.scopes)}",
+            headers={"WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{scope}"'},
+        )
+    return token
+
+
+def require(scope: str) -> Callable[[F], F]:
+    """Decorator: the view needs a token with ``scope`` (recorded for the OpenAPI document)."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            check_scope(scope)
+            return view(*args, **kwargs)
+
+        wrapper._required_scope = scope  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

@@ -1,0 +1,188 @@
+"""Every error the API returns, as one RFC 9457 ``application/problem+json`` document, produced here and only here.
+
+Sources of errors and how they map:
+
+- :class:`capacity.errors.CapacityError` (bad input, unknown series, store down): its ``status``, ``title`` and
+  ``field``;
+- :class:`Problem`: raised by views for HTTP-level conditions (401, 403, 406, 304 is not an error);
+- ``apiflask.HTTPError`` (request validation by schemas, ``abort``) and werkzeug's HTTP exceptions (404 for an
+  unknown route, 405, 413 for a body over the size limit);
+- anything else: logged server-side with its traceback, answered with a generic 500 that reveals nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, json, request
+from werkzeug.exceptions import HTTPException
+
+from capacity.errors import CapacityError
+
+log = logging.getLogger("capacity.api")
+
+PROBLEM_JSON = "application/problem+json"
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+class Problem(Exception):
+    """An HTTP-level error raised by a view: status, title, detail, the offending field and extra headers."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        title: str | None = None,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        slug: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title or _TITLES.get(status, "Error")
+        self.field = field
+        self.headers = dict(headers or {})
+        self.slug = slug
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    field: str | None = None,
+    row: int | None = None,
+    headers: Mapping[str, str] | None = None,
+    slug: str | None = None,
+) -> Response:
+    """Build the problem document response; the one function every error goes through."""
+    plain = slug is None and title == _TITLES.get(status)
+    body: dict[str, Any] = {
+        "type": "about:blank" if plain else f"urn:capacity:problem:{slug or _slug(title)}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if field is not None:
+        body["field"] = field
+    if row is not None:
+        body["row"] = row
+    with contextlib.suppress(RuntimeError):  # outside a request (documents built by hand)
+        body["instance"] = request.path
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for key, value in (headers or {}).items():
+        if key.lower() != "content-type":
+            response.headers[key] = value
+    return response
+
+
+def _validation_detail(detail: Any) -> tuple[str, str | None]:
+    """Flatten apiflask/marshmallow validation detail ``{location: {field: [msg]}}`` to one line and a field."""
+    if isinstance(detail, Mapping):
+        for location, errors in detail.items():
+            if isinstance(errors, Mapping):
+                for field, messages in errors.items():
+                    text, path = messages, str(field)
+                    while isinstance(text, Mapping):  # nested: {index or key: [msg]}
+                        key, text = next(iter(text.items()))
+                        path += f"[{key}]" if isinstance(key, int) else f".{key}"
+                    if isinstance(text, list | tuple):
+                        text = "; ".join(str(m) for m in text)
+                    where = "query parameter" if location == "query" else "body field"
+                    return f"{where} {path}: {text}", str(field)
+            return f"{location}: {errors}", None
+    return str(detail or "invalid request"), None
+
+
+def register(app: Flask) -> None:
+    """Install the error handlers and the unknown-route 404 on ``app``."""
+    from apiflask import HTTPError
+
+    @app.errorhandler(CapacityError)
+    def _capacity(exc: CapacityError) -> Response:
+        status = int(getattr(exc, "status", 400))
+        if status >= 500:
+            log.warning("%s on %s %s: %s", type(exc).__name__, request.method, request.path, exc)
+        return problem_response(
+            status, exc.title, str(exc), field=exc.field, row=exc.row, slug=_slug(exc.title)
+        )
+
+    @app.errorhandler(Problem)
+    def _problem(exc: Problem) -> Response:
+        return problem_response(
+            exc.status, exc.title, exc.detail, field=exc.field, headers=exc.headers, slug=exc.slug
+        )
+
+    def _http_error(error: HTTPError) -> Response:
+        status = int(error.status_code)
+        if status == 422 or (status == 400 and isinstance(error.detail, Mapping) and error.detail):
+            detail, field = _validation_detail(error.detail)
+            return problem_response(
+                status, "Invalid request", detail, field=field, headers=_str_headers(error.headers)
+            )
+        title = _TITLES.get(status, error.message or "Error")
+        return problem_response(
+            status, title, _http_detail(status, error.message), headers=_str_headers(error.headers)
+        )
+
+    app.error_processor(_http_error)  # type: ignore[attr-defined]
+
+    @app.errorhandler(HTTPException)
+    def _werkzeug(exc: HTTPException) -> Response:
+        status = int(exc.code or 500)
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return problem_response(
+            status, _TITLES.get(status, exc.name), _http_detail(status, exc.name), headers=headers
+        )
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        if isinstance(exc, HTTPException):  # pragma: no cover - routed above
+            return _werkzeug(exc)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem_response(
+            500, "Internal server error", "the server failed to handle this request; the error was logged"
+        )
+
+
+def _http_detail(status: int, message: str | None) -> str:
+    if status == 404:
+        return f"no resource at {request.path}"
+    if status == 405:
+        return f"{request.method} is not allowed on {request.path}"
+    if status == 413:
+        limit = request.max_content_length
+        return f"request body is over the {limit} byte limit" if limit else "request body too large"
+    return message or _TITLES.get(status, "error")
+
+
+def _str_headers(headers: Any) -> dict[str, str]:
+    if not headers:
+        return {}
+    items = headers.items() if hasattr(headers, "items") else headers
+    return {str(k): str(v) for k, v in items}

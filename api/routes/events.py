@@ -1,0 +1,144 @@
+"""The peak-event calendar: list, create, read, replace and delete named events and their occurrences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Float, List, Nested, String
+from apiflask.validators import Length
+from flask import url_for
+
+from api import openapi
+from api.auth import require
+from api.context import state, store
+from api.forecasting import iso
+from api.routes.common import event_key
+from capacity.errors import InvalidConfig, UnknownEvent
+from capacity.events import EventOccurrence, make_occurrence
+
+bp = APIBlueprint("events", __name__, tag="Events")
+
+
+class OccurrenceIn(Schema):
+    """One occurrence: a window, an optional multiplier band and an optional service scope."""
+
+    start = String(required=True, validate=Length(1, 64), metadata={"description": "ISO date or time (UTC)"})
+    end = String(
+        required=True,
+        validate=Length(1, 64),
+        metadata={"description": "ISO date (inclusive) or time (exclusive)"},
+    )
+    multiplier_low = Float(allow_none=True, allow_nan=False)
+    multiplier_high = Float(allow_none=True, allow_nan=False)
+    service = String(allow_none=True, validate=Length(1, 128), metadata={"description": "Only this service"})
+
+
+class EventIn(OccurrenceIn):
+    """A new event occurrence, named."""
+
+    name = String(required=True, validate=Length(1, 128))
+
+
+class EventPut(Schema):
+    """Every occurrence of an event (replaces what is stored)."""
+
+    occurrences = List(Nested(OccurrenceIn), required=True, validate=Length(1, 1000))
+
+
+def occurrence_json(occ: EventOccurrence) -> dict[str, Any]:
+    """An occurrence as JSON."""
+    return {
+        "start": iso(occ.start),
+        "end": iso(occ.end),
+        "multiplier_low": occ.multiplier_low,
+        "multiplier_high": occ.multiplier_high,
+        "service": occ.service,
+    }
+
+
+def event_json(name: str, occurrences: list[EventOccurrence]) -> dict[str, Any]:
+    """An event with its occurrences."""
+    return {"name": name, "occurrences": [occurrence_json(o) for o in occurrences]}
+
+
+def _make(name: str, raw: dict[str, Any], where: str) -> EventOccurrence:
+    return make_occurrence(
+        name,
+        raw["start"],
+        raw["end"],
+        raw.get("multiplier_low"),
+        raw.get("multiplier_high"),
+        raw.get("service"),
+        where=where,
+    )
+
+
+def _changed() -> None:
+    # Events change forecasts (uplifts) and risks: drop rendered caches.
+    st = state()
+    st.forecasts.clear()
+    st.extras.pop("fleet_gauges", None)
+
+
+@bp.get("/events")
+@require("read")
+@bp.doc(responses=openapi.ok(openapi.EVENT_LIST))
+def list_events() -> Any:
+    """List events with their occurrences."""
+    grouped: dict[str, list[EventOccurrence]] = {}
+    for occ in store().list_events():
+        grouped.setdefault(occ.name, []).append(occ)
+    return {"events": [event_json(n, occs) for n, occs in grouped.items()]}
+
+
+@bp.post("/events")
+@require("write")
+@bp.input(EventIn, arg_name="body")
+@bp.doc(responses=openapi.ok(openapi.EVENT, "Occurrence stored", status=201))
+def create_event(body: dict[str, Any]) -> Any:
+    """Add an occurrence of an event (the same name, start and scope updates it)."""
+    occ = _make(body["name"], body, "body")
+    store().add_events([occ], source="api")
+    _changed()
+    location = url_for("events.get_event", name=occ.name)
+    return event_json(occ.name, store().list_events(occ.name)), 201, {"Location": location}
+
+
+@bp.get("/events/<name>")
+@require("read")
+@bp.doc(responses=openapi.ok(openapi.EVENT))
+def get_event(name: str) -> Any:
+    """An event and its occurrences."""
+    name = event_key(name)
+    occs = store().list_events(name)
+    if not occs:
+        raise UnknownEvent(f"unknown event {name!r}", field="event")
+    return event_json(occs[0].name, occs)
+
+
+@bp.put("/events/<name>")
+@require("write")
+@bp.input(EventPut, arg_name="body")
+@bp.doc(responses=openapi.ok(openapi.EVENT))
+def put_event(name: str, body: dict[str, Any]) -> Any:
+    """Replace every occurrence of an event (creates it when new)."""
+    name = event_key(name)
+    occs = [_make(name, raw, f"occurrences[{i}]") for i, raw in enumerate(body["occurrences"])]
+    keys = {(o.start, o.service) for o in occs}
+    if len(keys) != len(occs):
+        raise InvalidConfig("two occurrences share a start and a service", field="occurrences")
+    store().replace_event(name, occs, source="api")
+    _changed()
+    return event_json(name, store().list_events(name))
+
+
+@bp.delete("/events/<name>")
+@require("admin")
+@bp.doc(responses=openapi.no_content())
+def delete_event(name: str) -> Any:
+    """Delete an event and all its occurrences (admin)."""
+    name = event_key(name)
+    store().delete_event(name)
+    _changed()
+    return "", 204

@@ -1,0 +1,167 @@
+"""Forecasts of one series: JSON (with an ETag), the chart as PNG, and a flat point list for Grafana."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import Response, request
+
+from api import openapi
+from api.auth import require
+from api.context import state, store
+from api.forecasting import Computing, band, etag_matches, iso, render, resolve, window
+from api.routes.common import ForecastQuery, WindowQuery, ms_to_ts, series_key
+from capacity.errors import CapacityError, InvalidInput
+from capacity.schema import DEFAULT_QUANTILES, TS, quantile_column, validate_quantiles
+
+bp = APIBlueprint("forecasts", __name__, tag="Forecasts")
+
+
+def _quantiles(text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        levels = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InvalidInput(
+            f"quantiles must be comma-separated numbers in (0, 1), got {text[:60]!r}", field="quantiles"
+        ) from None
+    if not levels:
+        raise InvalidInput("quantiles must name at least one level", field="quantiles")
+    return validate_quantiles(levels)
+
+
+def _window(query: dict[str, Any]) -> tuple[int | None, int | None]:
+    start, end = query.get("from_"), query.get("to")
+    if start is not None and end is not None and end < start:
+        raise InvalidInput(f"to ({end}) must not be before from ({start})", field="to")
+    return start, end
+
+
+def _computing(exc: Computing) -> Response:
+    from flask import json
+
+    body = {"status": "computing", "retry_after": exc.retry_after}
+    return Response(
+        json.dumps(body),
+        status=202,
+        mimetype="application/json",
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+@bp.get("/series/<service>/<metric>/forecast")
+@require("read")
+@bp.input(ForecastQuery, location="query", arg_name="query")
+@bp.doc(responses=openapi.forecast_responses())
+def get_forecast(service: str, metric: str, query: dict[str, Any]) -> Any:
+    """The forecast of a series: fresh when its data changed, else stored; ETag / If-None-Match give 304."""
+    service, metric = series_key(service, metric)
+    quantiles = _quantiles(query.get("quantiles"))
+    start, end = _window(query)
+    st = state()
+    try:
+        fc, steps, qs, stale, fresh = resolve(st, service, metric, query.get("horizon"), quantiles)
+    except Computing as exc:
+        return _computing(exc)
+    key = (service, metric, fc.run_id, steps, qs, stale, start, end, fresh.info.threshold)
+    rendered = st.forecasts.get(key)
+    if rendered is None:
+        rendered = render(fc, steps, qs, stale, fresh, start, end)
+        st.forecasts.put(key, rendered)
+    headers = {
+        "ETag": rendered.etag,
+        "Cache-Control": "private, no-cache",
+        "X-Forecast-Run": str(rendered.run_id),
+        "X-Forecast-Stale": "true" if stale else "false",
+    }
+    if etag_matches(request.headers.get("If-None-Match"), rendered.etag):
+        return Response(status=304, headers=headers)
+    return Response(rendered.body, status=200, mimetype="application/json", headers=headers)
+
+
+@bp.get("/series/<service>/<metric>/forecast.png")
+@require("read")
+@bp.input(ForecastQuery, location="query", arg_name="query")
+@bp.doc(responses=openapi.png_responses())
+def get_forecast_png(service: str, metric: str, query: dict[str, Any]) -> Any:
+    """The forecast chart: history, forecast with its band, threshold and events (PNG)."""
+    from api.charts import forecast_png
+
+    service, metric = series_key(service, metric)
+    st = state()
+    try:
+        fc, steps, qs, _stale, fresh = resolve(
+            st, service, metric, query.get("horizon"), _quantiles(query.get("quantiles"))
+        )
+    except Computing as exc:
+        return _computing(exc)
+    key = ("png", service, metric, fc.run_id, steps, qs, fresh.info.threshold)
+    png = st.forecasts.get(key)
+    if png is None:
+        png = forecast_png(store(), fresh.info, fc, steps, qs)
+        st.forecasts.put(key, png)
+    etag = f'"png-{fc.run_id}-{steps}-{len(png)}"'
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if etag_matches(request.headers.get("If-None-Match"), etag):
+        return Response(status=304, headers=headers)
+    return Response(png, status=200, mimetype="image/png", headers=headers)
+
+
+@bp.get("/series/<service>/<metric>/points")
+@require("read")
+@bp.input(WindowQuery, location="query", arg_name="query")
+@bp.doc(responses=openapi.ok(openapi.POINTS))
+def get_points(service: str, metric: str, query: dict[str, Any]) -> Any:
+    """Actuals and forecast as one flat list of points (for Grafana's Infinity datasource)."""
+    service, metric = series_key(service, metric)
+    start, end = _window(query)
+    st = state()
+    info = st.store.describe(service, metric)
+    history = st.store.load_history(
+        service, metric, ms_to_ts(start), ms_to_ts(end + 1) if end is not None else None
+    )
+    points: list[dict[str, Any]] = [
+        {
+            "ts": iso(ts),
+            "actual": float(v),
+            "forecast": None,
+            "lower": None,
+            "upper": None,
+            "threshold": info.threshold,
+        }
+        for ts, v in zip(history.index, history.to_numpy(), strict=True)
+    ]
+    if info.samples:
+        try:
+            fc, steps, qs, _stale, _fresh = resolve(st, service, metric, None, None)
+        except (Computing, CapacityError):  # actuals are still worth plotting
+            fc = None
+        if fc is not None:
+            frame = window(fc.frame.iloc[:steps], start, end)
+            lo_hi = band(qs) or (min(DEFAULT_QUANTILES), max(DEFAULT_QUANTILES))
+            lo_col, hi_col = quantile_column(lo_hi[0]), quantile_column(lo_hi[1])
+            for ts, mean, lo, hi in zip(frame[TS], frame["mean"], frame[lo_col], frame[hi_col], strict=True):
+                points.append(
+                    {
+                        "ts": iso(ts),
+                        "actual": None,
+                        "forecast": float(mean),
+                        "lower": float(lo),
+                        "upper": float(hi),
+                        "threshold": info.threshold,
+                    }
+                )
+    return points
+
+
+@bp.get("/series/<service>/<metric>/accuracy")
+@require("read")
+@bp.doc(responses=openapi.ok(openapi.ACCURACY))
+def get_accuracy(service: str, metric: str) -> Any:
+    """Backtest scores of the newest forecast, and live accuracy of stored forecasts against later actuals."""
+    from api.accuracy import live_accuracy
+
+    service, metric = series_key(service, metric)
+    return live_accuracy(store(), service, metric, state().settings.drift_ratio)

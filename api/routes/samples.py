@@ -1,0 +1,162 @@
+"""Bulk ingest of samples into one series: JSON or CSV, one transaction, idempotent on (series, timestamp).
+
+JSON bodies take any of three shapes (rows are numbered from 1 in error messages)::
+
+    {"samples": [{"ts": "2026-01-01T00:00:00Z", "value": 41.5}, ...]}
+    {"samples": [[1767225600, 41.5], ...]}            # [ts, value] pairs; ts as epoch seconds or ISO text
+    {"ts": [1767225600, ...], "value": [41.5, ...]}   # columns (fastest)
+
+A ``text/csv`` body is ``timestamp,value`` (or ``timestamp,service,metric,value`` naming this series only);
+its rows are numbered as lines of the file (the header is line 1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from apiflask import APIBlueprint
+from flask import request
+
+from api import openapi
+from api.auth import require
+from api.context import state, store
+from api.problems import Problem
+from api.routes.common import series_key
+from capacity.errors import InvalidHistory, describe_value
+from capacity.schema import METRIC, SERVICE, TS, VALUE, validate_history
+from capacity.sources.files import parse_csv_text
+
+bp = APIBlueprint("samples", __name__, tag="Samples")
+
+
+def _bad(message: str, field: str, row: int | None = None) -> InvalidHistory:
+    return InvalidHistory(message, field=field, row=row)
+
+
+def _columns(body: Any) -> tuple[list[Any], list[Any]]:
+    """Pull the ts and value columns out of any of the JSON shapes."""
+    if not isinstance(body, dict):
+        raise _bad(f"body must be a JSON object, got {type(body).__name__}", "body")
+    if "samples" in body:
+        rows = body["samples"]
+        if not isinstance(rows, list):
+            raise _bad(f"samples must be a list, got {type(rows).__name__}", "samples")
+        ts: list[Any] = []
+        values: list[Any] = []
+        for i, row in enumerate(rows, start=1):
+            if isinstance(row, dict):
+                if "ts" not in row and "timestamp" not in row:
+                    raise _bad(f"row {i}: missing ts", "ts", i)
+                if "value" not in row:
+                    raise _bad(f"row {i}: missing value", "value", i)
+                ts.append(row["ts"] if "ts" in row else row["timestamp"])
+                values.append(row["value"])
+            elif isinstance(row, list) and len(row) == 2:
+                ts.append(row[0])
+                values.append(row[1])
+            else:
+                raise _bad(
+                    f"row {i}: a sample is {{'ts': ..., 'value': ...}} or [ts, value], got {describe_value(row)}",
+                    "samples",
+                    i,
+                )
+        return ts, values
+    if "ts" in body and "value" in body:
+        ts, values = body["ts"], body["value"]
+        if not isinstance(ts, list) or not isinstance(values, list):
+            raise _bad("ts and value must be lists", "ts")
+        if len(ts) != len(values):
+            raise _bad(f"ts has {len(ts)} items but value has {len(values)}", "value")
+        return ts, values
+    raise _bad('body must hold "samples" (a list) or "ts" and "value" lists', "samples")
+
+
+def _timestamps(raw: list[Any]) -> pd.Series | list[Any]:
+    """Fast paths for all-numeric (epoch seconds) and all-ISO-text timestamps; the raw list otherwise."""
+    kinds = {type(t) for t in raw}
+    if kinds <= {int, float}:
+        arr = np.asarray(raw, dtype="float64")
+        if np.isfinite(arr).all() and (arr >= 631_152_000).all() and (arr < 4_102_444_800).all():
+            return pd.Series(pd.to_datetime(arr, unit="s", utc=True))
+        return [
+            pd.Timestamp(float(t), unit="s", tz="UTC") if np.isfinite(t) and 0 <= t < 4e9 else str(t)
+            for t in raw
+        ]
+    if kinds == {str}:
+        try:
+            return pd.Series(pd.to_datetime(pd.Series(raw), utc=True, format="ISO8601"))
+        except (ValueError, TypeError):
+            return raw  # validate_history finds and names the bad row
+    return raw
+
+
+def _from_json(body: Any, service: str, metric: str) -> pd.DataFrame:
+    ts_raw, values = _columns(body)
+    if not ts_raw:
+        raise _bad("no samples in the body", "samples")
+    if len(ts_raw) > 5_000_000:
+        raise _bad(f"at most 5,000,000 samples per request, got {len(ts_raw)}", "samples")
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or v is None or isinstance(v, dict | list):
+            raise _bad(f"row {i + 1}: value is not a number, got {describe_value(v)}", VALUE, i + 1)
+    frame = pd.DataFrame({SERVICE: service, METRIC: metric, TS: _timestamps(ts_raw), VALUE: values})
+    return validate_history(frame, first_row=1, source="samples")
+
+
+def _from_csv(text: str, service: str, metric: str) -> pd.DataFrame:
+    frame = parse_csv_text(text, source="body", service=service, metric=metric)
+    other = frame[(frame[SERVICE] != service) | (frame[METRIC] != metric)]
+    if len(other):
+        first = other.iloc[0]
+        raise _bad(
+            f"body names series {first[SERVICE]}/{first[METRIC]} but this endpoint takes {service}/{metric} only",
+            "series",
+        )
+    return frame
+
+
+@bp.post("/series/<service>/<metric>/samples")
+@require("write")
+@bp.doc(
+    responses={
+        **openapi.ok(openapi.INGEST, "Samples stored (all of them, in one transaction)"),
+        **openapi.ok(openapi.INGEST, "Samples stored into a new series", status=201),
+    }
+)
+@openapi.request_body(openapi.SAMPLES_BODY, csv=True)
+def post_samples(service: str, metric: str) -> Any:
+    """Ingest samples into a series (JSON or text/csv); one transaction, idempotent on (series, timestamp)."""
+    service, metric = series_key(service, metric)
+    mimetype = request.mimetype
+    if mimetype == "text/csv":
+        try:
+            text = request.get_data(cache=False).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InvalidHistory(f"body is not UTF-8 text (byte {exc.start})", field="body") from None
+        frame = _from_csv(text, service, metric)
+    elif mimetype == "application/json" or mimetype.endswith("+json"):
+        body = request.get_json(silent=True)
+        if body is None:
+            raise Problem(400, "body is not valid JSON", field="body")
+        frame = _from_json(body, service, metric)
+    else:
+        raise Problem(
+            415,
+            f"send application/json or text/csv, got {mimetype or 'no Content-Type'}",
+            field="Content-Type",
+        )
+    report = store().ingest(frame)
+    state().invalidate_series(service, metric)
+    info = store().describe(service, metric)
+    out = {
+        "service": service,
+        "metric": metric,
+        "rows": report.rows,
+        "inserted": report.inserted,
+        "updated": report.updated,
+        "samples": info.samples,
+        "data_version": info.data_version,
+    }
+    return out, 201 if report.created_series else 200

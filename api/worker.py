@@ -1,0 +1,121 @@
+"""The job worker: a daemon thread in each server process that claims queued jobs from the database and runs them.
+
+Jobs survive a restart: they live in the ``jobs`` table, progress is recorded after every series, and on start
+(and then every poll) the worker puts back in the queue the running jobs whose heartbeat went stale (their worker
+died); a resumed forecast job skips the series already forecast from their current data.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import traceback
+
+from flask import Flask
+
+from api.context import AppState
+from capacity.store.jobs import JobInfo
+
+log = logging.getLogger("capacity.api.worker")
+
+FORECASTS = "forecasts"
+
+
+def worker_id() -> str:
+    """This process's worker name: host, pid and a thread-unique suffix."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
+
+
+def run_forecast_job(st: AppState, job: JobInfo) -> None:
+    """Run one fleet forecast job to the end, recording progress after each series.
+
+    Series whose newest run already forecasts their current data are counted as done without work: what a
+    restarted job finished before the restart, and (unless the job is forced) what was already fresh.
+    """
+    from capacity.batch import SeriesOutcome, forecast_stored, stale_keys
+    from capacity.forecast import ForecastSpec
+
+    existing = {(s.service, s.metric) for s in st.store.list_series()}
+    keys = [(str(s), str(m)) for s, m in job.params.get("keys", []) if (str(s), str(m)) in existing]
+    base = ForecastSpec(horizon=int(job.params.get("horizon_steps", 24 * 14)))
+    force = bool(job.params.get("force", False)) and job.attempts <= 1
+    todo = keys if force else stale_keys(st.store, keys)
+    failures: list[dict[str, str]] = []
+    done, failed = len(keys) - len(todo), 0
+    st.store.job_progress(job.id, done, failed, {**job.params, "failures": failures})
+
+    def on_done(outcome: SeriesOutcome) -> None:
+        nonlocal done, failed
+        done += 1
+        if not outcome.ok:
+            failed += 1
+            failures.append(
+                {"series": f"{outcome.service}/{outcome.metric}", "error": str(outcome.error)[:300]}
+            )
+        st.store.job_progress(job.id, done, failed, {**job.params, "failures": failures[-50:]})
+        st.invalidate_series(outcome.service, outcome.metric)
+
+    forecast_stored(st.store, todo, base, on_done)
+
+
+class JobWorker(threading.Thread):
+    """Claims and runs jobs until stopped; beats each running job's heartbeat from a side thread."""
+
+    def __init__(self, st: AppState) -> None:
+        super().__init__(name="capacity-job-worker", daemon=True)
+        self.st = st
+        self.stop_event = threading.Event()
+        self.worker = worker_id()
+        self.current: str | None = None
+
+    def _beat(self) -> None:
+        interval = max(1.0, self.st.settings.job_stale_s / 4)
+        while not self.stop_event.wait(interval):
+            job = self.current
+            if job is not None:
+                try:
+                    self.st.store.heartbeat_job(job, self.worker)
+                except Exception:  # a busy database must not kill the heartbeat thread
+                    log.warning("heartbeat of job %s failed", job, exc_info=True)
+
+    def run(self) -> None:
+        threading.Thread(target=self._beat, name="capacity-job-heartbeat", daemon=True).start()
+        settings = self.st.settings
+        while not self.stop_event.is_set():
+            try:
+                self.st.store.recover_stale_jobs(settings.job_stale_s, settings.job_max_attempts)
+                job = self.st.store.claim_job(self.worker, (FORECASTS,))
+            except Exception:
+                log.warning("job queue unavailable", exc_info=True)
+                job = None
+            if job is None:
+                self.stop_event.wait(settings.worker_poll_s)
+                continue
+            self.current = job.id
+            try:
+                run_forecast_job(self.st, job)
+                self.st.store.finish_job(job.id)
+            except Exception as exc:
+                log.error("job %s failed:\n%s", job.id, traceback.format_exc())
+                try:
+                    self.st.store.fail_job(job.id, f"{type(exc).__name__}: {exc}")
+                except Exception:
+                    log.warning("could not record the failure of job %s", job.id, exc_info=True)
+            finally:
+                self.current = None
+
+    def stop(self) -> None:
+        """Ask the worker to stop after the current job."""
+        self.stop_event.set()
+
+
+def start(app: Flask) -> JobWorker:
+    """Recover jobs left running by a dead worker, then start this process's worker thread."""
+    st: AppState = app.extensions["capacity"]
+    st.store.recover_stale_jobs(st.settings.job_stale_s, st.settings.job_max_attempts)
+    worker = JobWorker(st)
+    st.extras["worker"] = worker
+    worker.start()
+    return worker
