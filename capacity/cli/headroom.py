@@ -5,6 +5,7 @@ The ``loadtests`` package is imported inside the commands only (Locust itself ru
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -218,9 +219,10 @@ def run_cmd(
     where = f"{workers} local + {remote_workers} remote workers" if workers + remote_workers else "1 process"
     console.print(
         f"headroom: {plan.service or host} target {plan.target_rps:g} req/s, {len(plan.steps)} steps x "
-        f"{plan.step_seconds:g} s, {where}; results in {out}/"
+        f"{plan.step_seconds:g} s, {where}; results in {out}/",
+        soft_wrap=True,
     )
-    widths = (4, 9, 10, 7, 7, 9, 7)
+    widths = (4, 9, 10, 7, 7, 7, 9)
     console.print(
         "  ".join(c.rjust(w) for c, w in zip(STEP_COLUMNS, widths, strict=False)) + "  SLO", soft_wrap=True
     )
@@ -252,13 +254,14 @@ def run_cmd(
         )
         for s in result["steps"]
     ]
-    print_table("steps (final)", ["step", "target/s", "achieved/s", "p95 ms", "failures", "verdict"], rows)
+    print_table("steps (final)", ["step", "target/s", "achieved/s", "p95 ms", "failures", "SLO"], rows)
     cap = result["measured_capacity_rps"]
     bound = " (at least: no step broke)" if result.get("capacity_is_lower_bound") else ""
     console.print(
         f"verdict: {result['verdict'].upper()} ({result['reason']}); measured capacity: "
         f"{fmt(cap)} req/s{bound}; took {outcome.seconds:.0f} s; exit {outcome.exit_code}",
         markup=False,
+        soft_wrap=True,
     )
     if post:
         assert api and plan.service and plan.metric
@@ -267,6 +270,7 @@ def run_cmd(
             f"stored as load test #{answer['id']}: measured capacity {fmt(answer.get('measured_capacity_rps'))} req/s"
             + (", applied to the series threshold" if answer.get("applied") else ""),
             markup=False,
+            soft_wrap=True,
         )
     ctx.exit(outcome.exit_code)
 
@@ -297,6 +301,7 @@ def stub(capacity_rps: float, port: int, host: str, workers: int, queue_ms: floa
         f"stub serving on {server.url} : capacity {capacity_rps:g} req/s ({workers} workers x "
         f"{settings.service_s * 1000:.1f} ms, queue up to {queue_ms:g} ms, then 503); Ctrl-C to stop"
     )
+    sys.stdout.flush()  # a test or script waiting for the URL reads it from a pipe
     try:
         server.serve_forever()
     except KeyboardInterrupt:
