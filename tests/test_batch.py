@@ -1,0 +1,107 @@
+"""Batch forecasting on the local process pool: same forecasts as in-process, failures recorded, resume, BLAS pinned."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from capacity import batch
+from capacity.batch import SeriesOutcome, forecast_stored, make_runner, stale_keys
+from capacity.config import SeriesConfig
+from capacity.errors import InvalidInput
+from capacity.forecast import ForecastSpec
+from capacity.store import Store
+from tests.conftest import hourly_history
+
+# A small candidate set keeps the tests quick; the batch layer is what is under test, not model selection.
+SPEC = ForecastSpec(horizon=48, n_paths=50, models=("seasonal_naive_daily", "harmonic"), folds=2)
+
+
+def fill(store: Store, n: int, days: int = 14) -> list[tuple[str, str]]:
+    store.ingest(pd.concat([hourly_history(f"svc{i}", "cpu", days=days, seed=i) for i in range(n)]))
+    return [(f"svc{i}", "cpu") for i in range(n)]
+
+
+def latest(
+    store: Store, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[pd.DataFrame, np.ndarray]]:
+    out = {}
+    for key in keys:
+        stored = store.latest_forecast(*key)
+        assert stored is not None and stored.paths is not None
+        out[key] = (stored.frame, stored.paths)
+    return out
+
+
+def assert_same_forecasts(a: dict, b: dict) -> None:  # type: ignore[type-arg]
+    assert a.keys() == b.keys()
+    for key in a:
+        pd.testing.assert_frame_equal(a[key][0], b[key][0], check_exact=True)
+        assert np.array_equal(a[key][1], b[key][1])
+
+
+def test_pool_gives_the_same_forecasts_as_in_process(store: Store) -> None:
+    keys = fill(store, 4)
+    seen: list[SeriesOutcome] = []
+    inline = forecast_stored(store, keys, SPEC, workers=1)
+    first = latest(store, keys)
+    pooled = forecast_stored(store, keys, SPEC, seen.append, workers=2)
+    assert all(o.ok for o in inline + pooled), [o.error for o in inline + pooled]
+    assert seen == pooled and sorted((o.service, o.metric) for o in pooled) == keys
+    assert len({o.worker for o in pooled}) >= 1 and all(o.seconds > 0 for o in pooled)
+    assert all(o.worker.split(":")[-1] != str(os.getpid()) for o in pooled)  # ran in other processes
+    assert_same_forecasts(first, latest(store, keys))
+    for key in keys:
+        frame = first[key][0]
+        assert len(frame) == SPEC.horizon and (frame["q0.025"] <= frame["q0.975"]).all()
+
+
+def test_a_failing_series_is_recorded_with_its_reason_and_the_rest_go_on(store: Store) -> None:
+    keys = fill(store, 2)
+    store.configure_series([SeriesConfig(service="empty", metric="cpu")])  # a series with no samples
+    outcomes = forecast_stored(store, [("empty", "cpu"), *keys], SPEC, workers=2)
+    by_key = {(o.service, o.metric): o for o in outcomes}
+    assert not by_key[("empty", "cpu")].ok
+    assert by_key[("empty", "cpu")].error == "the series has no samples"
+    status = store.latest_run_status("empty", "cpu")
+    assert (
+        status is not None and status["status"] == "failed" and status["error"] == "the series has no samples"
+    )
+    assert all(by_key[k].ok for k in keys)
+
+
+def test_resume_skips_fresh_forecasts_and_redoes_stale_or_failed_ones(store: Store) -> None:
+    keys = fill(store, 3)
+    assert stale_keys(store, keys) == keys
+    forecast_stored(store, keys[:2], SPEC, workers=1)
+    assert stale_keys(store, keys) == keys[2:]
+    store.ingest(hourly_history("svc0", "cpu", days=15, seed=0))  # new data: svc0's forecast is stale now
+    assert stale_keys(store, keys) == [keys[0], keys[2]]
+    done = forecast_stored(store, keys, SPEC, workers=2, resume=True)
+    assert sorted((o.service, o.metric) for o in done) == [keys[0], keys[2]]
+    assert stale_keys(store, keys) == []
+    assert forecast_stored(store, keys, SPEC, workers=2, resume=True) == []
+
+
+def test_pool_workers_run_blas_and_openmp_on_one_thread() -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(1, mp_context=ctx, initializer=batch._init_worker) as pool:
+        assert pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result() == "1"
+        assert pool.submit(os.getenv, "OMP_NUM_THREADS").result() == "1"
+        pool.submit(np.dot, np.ones((50, 50)), np.ones((50, 50))).result()  # BLAS loaded for sure
+        info = pool.submit(threadpoolctl.threadpool_info).result()
+    assert info, "no BLAS/OpenMP library found in the worker"
+    assert {lib["num_threads"] for lib in info} == {1}, info
+
+
+def test_bad_worker_counts_and_schedulers_are_input_errors() -> None:
+    with pytest.raises(InvalidInput, match="workers must be at least 1, got 0"):
+        make_runner(0)
+    with pytest.raises(InvalidInput, match="scheduler must be an address like tcp://HOST:8786"):
+        make_runner(2, "localhost:8786")
