@@ -275,7 +275,7 @@ class _DaskRunner:
                 f"cannot reach the Dask scheduler at {address}: {first}", field="scheduler"
             ) from None
         self._client.run(pin_threads)
-        self._completed = as_completed()
+        self._completed = as_completed(loop=self._client.loop)
 
     def slots(self) -> int:
         return max(1, sum(self._client.nthreads().values()))
