@@ -21,9 +21,12 @@ import numpy as np
 import pandas as pd
 
 from api.context import AppState
-from capacity.errors import CapacityError, NotEnoughHistory
+from capacity.errors import CapacityError, InvalidInput, NotEnoughHistory
 from capacity.schema import DEFAULT_QUANTILES, MEAN, TS, duration_steps, quantile_column
 from capacity.store import SeriesInfo, StoredForecast
+
+#: The longest horizon a request may ask for.
+MAX_HORIZON = "366d"
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,8 @@ def resolve(
     ok = fresh.ok
     freq = ok.freq if ok is not None else "1h"
     steps = duration_steps(horizon or st.settings.default_horizon, freq=freq)
+    if steps > duration_steps(MAX_HORIZON, freq=freq):
+        raise InvalidInput(f"horizon must be at most {MAX_HORIZON}, got {horizon}", field="horizon")
     wanted_q = quantiles or (_stored_quantiles(ok) if ok is not None else DEFAULT_QUANTILES)
     needs = (
         ok is None

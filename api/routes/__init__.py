@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
-from api.routes import events, forecasts, jobs, risks, samples, series, tokens
+from api.routes import events, forecasts, jobs, loadtests, reports, risks, samples, series, tokens
 
-BLUEPRINTS = [series.bp, samples.bp, forecasts.bp, risks.bp, events.bp, jobs.bp, tokens.bp]
+BLUEPRINTS = [
+    series.bp,
+    samples.bp,
+    forecasts.bp,
+    risks.bp,
+    events.bp,
+    reports.bp,
+    loadtests.bp,
+    jobs.bp,
+    tokens.bp,
+]

@@ -131,7 +131,7 @@ class TokenStore:
                     scopes=",".join(granted),
                     created_at=now(),
                 )
-            ).inserted_primary_key[0]  # type: ignore[index]
+            ).inserted_primary_key[0]
             row = conn.execute(select(tokens).where(tokens.c.id == token_id)).mappings().one()
         return _info(row), secret
 

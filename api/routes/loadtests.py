@@ -1,0 +1,127 @@
+"""Load tests: the load plan of a series (forecast peak x margin), and recording a load-test result."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Boolean, Dict, Float, String
+from apiflask.validators import Length, Range
+
+from api import openapi
+from api.auth import require
+from api.context import state, store
+from api.forecasting import Computing, resolve
+from api.problems import Problem
+from api.routes.common import series_key
+from capacity.errors import InvalidInput
+from capacity.schema import MEAN, RATE, TS, quantile_column, unit_for, validate_event_name
+
+bp = APIBlueprint("loadtests", __name__, tag="Load tests")
+
+
+class PlanQuery(Schema):
+    """Which peak to plan for and how hard to push."""
+
+    event = String(validate=Length(1, 128), metadata={"description": "Plan for this event's next occurrence"})
+    margin = Float(validate=Range(1.0, 100.0), metadata={"description": "Target = p95 peak x margin (1.3)"})
+    step_seconds = Float(validate=Range(1.0, 3600.0), metadata={"description": "Seconds per ramp step (10)"})
+
+
+class LoadTestIn(Schema):
+    """A load-test result to record."""
+
+    service = String(required=True, validate=Length(1, 128))
+    metric = String(required=True, validate=Length(1, 128))
+    result = Dict(required=True, metadata={"description": "The result.json document of capacity headroom"})
+    apply = Boolean(load_default=False, metadata={"description": "Make the measured capacity the threshold"})
+
+
+def _event_window(service: str, event: str, after: pd.Timestamp) -> tuple[str, pd.Timestamp, pd.Timestamp]:
+    from capacity.events import next_occurrence
+
+    calendar = tuple(store().list_events())
+    occ = next_occurrence(calendar, validate_event_name(event), after, service)
+    return occ.name, occ.start, occ.end
+
+
+@bp.get("/series/<service>/<metric>/loadtest-plan")
+@require("read")
+@bp.input(PlanQuery, location="query", arg_name="query")
+@bp.doc(responses=openapi.ok(openapi.PLAN))
+def get_plan(service: str, metric: str, query: dict[str, Any]) -> Any:
+    """The Locust load plan of a request-rate series: target = forecast p95 peak (in the event) x margin."""
+    from loadtests.plan import DEFAULT_MARGIN, plan_from_peak
+
+    service, metric = series_key(service, metric)
+    st = state()
+    info = st.store.describe(service, metric)
+    if unit_for(metric) != RATE:
+        raise InvalidInput(
+            f"load plans need a request-rate series (e.g. rps); {service}/{metric} is {info.unit}",
+            field="metric",
+        )
+    horizon = None
+    window: tuple[str, pd.Timestamp, pd.Timestamp] | None = None
+    if query.get("event"):
+        after = info.last_ts if info.last_ts is not None else pd.Timestamp(0, tz="UTC")
+        window = _event_window(service, query["event"], after)
+        hours = math.ceil((window[2] - after).total_seconds() / 3600)
+        horizon = f"{max(hours, 1)}h"
+    try:
+        fc, steps, _qs, _stale, _fresh = resolve(st, service, metric, horizon, None)
+    except Computing as exc:
+        raise Problem(
+            503,
+            "the forecast is being computed; retry shortly",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
+    frame = fc.frame.iloc[:steps]
+    if window is not None:
+        frame = frame[(frame[TS] >= window[1]) & (frame[TS] < window[2])]
+        if frame.empty:
+            raise InvalidInput(
+                f"the forecast does not reach {window[0]} ({window[1]:%Y-%m-%d})", field="event"
+            )
+    column = quantile_column(0.95) if quantile_column(0.95) in frame.columns else MEAN
+    peak = float(np.nanmax(frame[column].to_numpy(dtype="float64")))
+    fields: dict[str, Any] = {"service": service, "metric": metric}
+    if window is not None:
+        fields["event"] = window[0]
+    plan = plan_from_peak(
+        max(peak, 0.001),
+        margin=query.get("margin", DEFAULT_MARGIN),
+        step_seconds=query.get("step_seconds", 10.0),
+        **fields,
+    )
+    return plan.to_dict()
+
+
+@bp.post("/loadtests")
+@require("write")
+@bp.input(LoadTestIn, arg_name="body")
+@bp.doc(responses=openapi.ok(openapi.LOADTEST, "Result stored", status=201))
+def post_loadtest(body: dict[str, Any]) -> Any:
+    """Record a load-test result; with apply, its measured capacity becomes the series' threshold."""
+    from loadtests.verdict import validate_result
+
+    service, metric = series_key(body["service"], body["metric"])
+    result = validate_result(body["result"])
+    test_id = store().save_loadtest(service, metric, result, bool(body.get("apply")))
+    state().invalidate_series(service, metric)
+    state().extras.pop("fleet_gauges", None)
+    info = store().describe(service, metric)
+    stored = next((t for t in store().list_loadtests(service, metric) if t.id == test_id), None)
+    return {
+        "id": test_id,
+        "service": service,
+        "metric": metric,
+        "verdict": stored.verdict if stored else result.get("verdict"),
+        "measured_capacity_rps": stored.measured_capacity_rps if stored else None,
+        "applied": stored.applied if stored else False,
+        "threshold": info.threshold,
+        "instance_capacity": info.instance_capacity,
+    }, 201

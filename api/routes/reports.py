@@ -1,0 +1,115 @@
+"""The readiness report of an event: HTML for browsers, JSON for programs (chosen by ``Accept`` or ``?format=``).
+
+The page is the one ``capacity report`` writes (``capacity.report``): self-contained, charts embedded as PNG data
+URIs, every user-supplied string escaped. It is served with a Content-Security-Policy that allows nothing but
+inline styles and data: images.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pandas as pd
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import String
+from apiflask.validators import OneOf
+from flask import Response, request
+
+from api import openapi
+from api.auth import require
+from api.context import LRU, state, store
+from api.problems import Problem
+from api.routes.common import event_key
+
+bp = APIBlueprint("reports", __name__, tag="Reports")
+
+#: Seconds a rendered report is reused (it reads every forecast and draws charts).
+REPORT_TTL = 30.0
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+_CHART_LOCK = threading.Lock()  # capacity.plots draws with pyplot, whose global state is not thread-safe
+
+
+REPORT_RESPONSES: Any = {
+    200: {
+        "description": "The readiness report (HTML or JSON by Accept)",
+        "content": {
+            "text/html": {"schema": {"type": "string"}},
+            "application/json": {"schema": openapi.REPORT},
+        },
+    },
+    406: {"description": "Neither HTML nor JSON is acceptable"},
+}
+
+
+class ReportQuery(Schema):
+    """Output format (else chosen by the Accept header)."""
+
+    format = String(validate=OneOf(["html", "json"]), metadata={"description": "html or json"})
+
+
+def build_report(event: str) -> Any:
+    """The ``capacity.report.ReportInput`` of an event's next occurrence, charts included."""
+    from capacity.cli.risk import chart_png, load_fleet_risks
+    from capacity.report import ReportInput, flagged
+    from capacity.risk import RiskSettings
+    from capacity.uplift import parse_diagnostics
+
+    settings = RiskSettings()
+    run = load_fleet_risks(store(), event=event, settings=settings)
+    charts: dict[tuple[str, str], bytes] = {}
+    for service, metric in flagged(run.frame) if len(run.frame) else []:
+        if (service, metric) in run.forecasts:
+            with _CHART_LOCK:
+                charts[(service, metric)] = chart_png(store(), run, service, metric)
+    event_name = next((w.event for w in run.windows.values() if w.event), event)
+    return ReportInput(
+        title=f"Peak readiness: {event_name}",
+        window=run.label,
+        frame=run.frame,
+        charts=charts,
+        uplifts={
+            k: [u.describe() for u in parse_diagnostics(s.diagnostics)] for k, s in run.forecasts.items()
+        },
+        settings={
+            k: getattr(settings, k)
+            for k in ("breach_likely", "at_risk", "min_headroom_pct", "risk_level", "margin")
+        },
+        generated_at=f"{pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC",
+        event=event_name,
+    )
+
+
+@bp.get("/events/<name>/report")
+@require("read")
+@bp.input(ReportQuery, location="query", arg_name="query")
+@bp.doc(responses=REPORT_RESPONSES)
+def get_report(name: str, query: dict[str, Any]) -> Any:
+    """The readiness report of an event: ranked risks and a chart per at-risk series."""
+    from capacity.report import render_html, render_json
+
+    name = event_key(name)
+    fmt = query.get("format")
+    if fmt is None and not request.accept_mimetypes:
+        fmt = "json"  # no Accept header: a program
+    if fmt is None:
+        best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+        if best is None:
+            raise Problem(406, "this resource is available as text/html or application/json", field="Accept")
+        fmt = "html" if best == "text/html" else "json"
+    cache: LRU[str, Any] = state().extras.setdefault("reports", LRU(16, ttl=REPORT_TTL))
+    report = cache.get(name.lower())
+    if report is None:
+        report = build_report(name)
+        cache.put(name.lower(), report)
+    if fmt == "html":
+        return Response(
+            render_html(report),
+            mimetype="text/html",
+            headers={
+                "Content-Security-Policy": CSP,
+                "X-Frame-Options": "DENY",
+                "Cache-Control": "private, max-age=30",
+            },
+        )
+    return Response(render_json(report), mimetype="application/json")
