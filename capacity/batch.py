@@ -160,16 +160,31 @@ def pin_threads() -> None:
 
 
 def _watch_parent(parent: int) -> None:
-    # A worker whose parent was killed (SIGKILL leaves no chance to shut the pool down) is re-parented:
-    # exit then instead of lingering as an orphan.
-    while os.getppid() == parent:
-        time.sleep(1.0)
+    # A worker whose parent was killed (SIGKILL leaves no chance to shut the pool down) exits instead of lingering
+    # as an orphan. The parent is the process that made the pool, not the forkserver (which outlives it).
+    try:
+        fd = os.pidfd_open(parent)  # readable once the process has ended, reaped or not (Linux 5.3+)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        import select
+
+        select.select([fd], [], [])
+    else:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:
+                pass
     os._exit(0)
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
     pin_threads()
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True, name="watch-parent").start()
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="watch-parent").start()
 
 
 class _Runner(Protocol):
@@ -220,7 +235,9 @@ class _PoolRunner:
     def _new_executor(self) -> Any:
         from concurrent.futures import ProcessPoolExecutor
 
-        return ProcessPoolExecutor(max_workers=self._workers, mp_context=self._ctx, initializer=_init_worker)
+        return ProcessPoolExecutor(
+            max_workers=self._workers, mp_context=self._ctx, initializer=_init_worker, initargs=(os.getpid(),)
+        )
 
     def slots(self) -> int:
         return self._workers
@@ -253,14 +270,24 @@ class _PoolRunner:
         self._executor.shutdown(wait=not cancel, cancel_futures=cancel)
 
 
+def check_scheduler_address(address: str) -> str:
+    """Check that ``address`` looks like a Dask scheduler address (``tcp://HOST:PORT``, ``tls://...``).
+
+    Raises:
+        InvalidInput: naming the scheduler option and echoing the value.
+    """
+    if "://" not in address or not address.split("://", 1)[1]:
+        raise InvalidInput(
+            f"scheduler must be an address like tcp://HOST:8786, got {address!r}", field="scheduler"
+        )
+    return address
+
+
 class _DaskRunner:
     """An existing Dask cluster, reached through its scheduler's address."""
 
     def __init__(self, address: str) -> None:
-        if "://" not in address:
-            raise InvalidInput(
-                f"scheduler must be an address like tcp://HOST:8786, got {address!r}", field="scheduler"
-            )
+        check_scheduler_address(address)
         try:
             from distributed import Client, as_completed
         except ImportError:

@@ -91,7 +91,9 @@ def test_resume_skips_fresh_forecasts_and_redoes_stale_or_failed_ones(store: Sto
 def test_pool_workers_run_blas_and_openmp_on_one_thread() -> None:
     threadpoolctl = pytest.importorskip("threadpoolctl")
     ctx = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(1, mp_context=ctx, initializer=batch._init_worker) as pool:
+    with ProcessPoolExecutor(
+        1, mp_context=ctx, initializer=batch._init_worker, initargs=(os.getpid(),)
+    ) as pool:
         assert pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result() == "1"
         assert pool.submit(os.getenv, "OMP_NUM_THREADS").result() == "1"
         pool.submit(np.dot, np.ones((50, 50)), np.ones((50, 50))).result()  # BLAS loaded for sure

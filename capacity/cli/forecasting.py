@@ -21,7 +21,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from capacity.batch import SeriesOutcome, default_workers, forecast_stored, stale_keys
+from capacity.batch import (
+    SeriesOutcome,
+    check_scheduler_address,
+    default_workers,
+    forecast_stored,
+    stale_keys,
+)
 from capacity.cli.common import console, db_option, open_store, print_table
 from capacity.errors import InvalidInput, UnknownSeries
 from capacity.forecast import ForecastSpec
@@ -180,9 +186,14 @@ def forecast(
         validate_name(metric, "metric")
     if workers is not None and workers < 1:
         raise InvalidInput(f"--workers must be at least 1, got {workers}", field="workers")
+    if scheduler:
+        check_scheduler_address(scheduler)
     duration_steps(horizon)
     store = open_store(db)
     keys = [(s.service, s.metric) for s in store.list_series()]
+    if not keys:
+        console.print("no series stored yet; load some with: capacity ingest FILE")
+        return
     if service:
         keys = [k for k in keys if k[0] == service and (metric is None or k[1] == metric)]
         if not keys:
