@@ -119,7 +119,14 @@ def plan_cmd(
     token: str | None,
     as_json: bool,
 ) -> None:
-    """Print a load plan: from a plan file, or derived by the API from the series' forecast peak."""
+    """Print a load plan: from a plan file, or derived by the API from the series' forecast peak.
+
+    \b
+    Examples:
+      capacity headroom plan --plan loadtests/example-plan.toml
+      capacity headroom plan --api http://capacity:8000 --service checkout --metric rps --event "Black Friday"
+      capacity headroom plan --api http://capacity:8000 --service checkout --metric rps --json > plan.json
+    """
     import json
 
     plan = _load(plan_file, api, service, metric, event, margin, step_seconds, token)
@@ -133,7 +140,8 @@ def plan_cmd(
         (i, f"{f:g}", f"{t:g}", f"{plan.step_seconds:g}", "target" if f == 1.0 else "")
         for i, (f, t) in enumerate(zip(plan.steps, plan.step_targets, strict=True))
     ]
-    print_table(title, ["step", "x target", "req/s", "seconds", ""], rows)
+    console.print(title, soft_wrap=True, markup=False)
+    print_table(None, ["step", "x target", "req/s", "seconds", ""], rows)
     slo = plan.slo
     console.print(
         f"SLO: p95 <= {slo.p95_ms:g} ms"
@@ -201,6 +209,12 @@ def run_cmd(
     Exit code 0 when the target step met the SLOs, 1 when it (or an earlier step) missed them, 2 when the
     target rate could not be generated or the input was bad (nothing is sent then). Results go to --out:
     result.json, steps.jsonl, locust_stats.csv, locust.html, locust.log.
+
+    \b
+    Examples:
+      capacity headroom run --host https://staging.example --plan plan.toml --out headroom/
+      capacity headroom run --host https://staging.example --api http://capacity:8000 \\
+          --service checkout --metric rps --post --apply --workers 2
     """
     from loadtests.apiclient import post_result
     from loadtests.runner import check_host, run_headroom
