@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from capacity import batch
 from capacity.batch import forecast_stored
+from capacity.cli import cli
 from capacity.errors import InvalidInput
 from capacity.store import Store
 from tests.conftest import free_port
@@ -60,3 +64,33 @@ def test_an_unreachable_scheduler_is_an_input_error(monkeypatch: pytest.MonkeyPa
     address = f"tcp://127.0.0.1:{free_port()}"
     with pytest.raises(InvalidInput, match=f"cannot reach the Dask scheduler at {address}"):
         batch.make_runner(scheduler=address)
+
+
+def test_bench_scale_runs_through_the_scheduler(scheduler: str, tmp_path: Path) -> None:
+    out = tmp_path / "scale.json"
+    run = CliRunner().invoke(
+        cli,
+        [
+            "bench",
+            "scale",
+            "--series",
+            "2",
+            "--weeks",
+            "2",
+            "--horizon",
+            "24h",
+            "--scheduler",
+            scheduler,
+            "--json",
+            str(out),
+        ],
+    )
+    assert run.exit_code == 0, run.output
+    result = json.loads(out.read_text())
+    assert (
+        result["backend"] == "dask"
+        and result["workers"] == 2
+        and result["series"] == 2
+        and result["failed"] == 0
+    )
+    assert sum(name.startswith("worker") for name in result["memory_by_process_mb"]) >= 1

@@ -27,9 +27,20 @@ def cli() -> None:
 def _register() -> None:
     """Add each module's COMMANDS to the top group; BENCH_COMMANDS to ``capacity bench``; INGEST_COMMANDS to
     ``capacity ingest``. One line per module below."""
-    from capacity.cli import accuracy, bench, calendar, data, forecasting, headroom, prometheus, risk, serve
+    from capacity.cli import (
+        accuracy,
+        bench,
+        bench_scale,
+        calendar,
+        data,
+        forecasting,
+        headroom,
+        prometheus,
+        risk,
+        serve,
+    )
 
-    modules = [bench, data, forecasting, risk, calendar, prometheus, accuracy, serve, headroom]
+    modules = [bench, data, forecasting, risk, calendar, prometheus, accuracy, serve, headroom, bench_scale]
     for module in modules:
         for command in getattr(module, "COMMANDS", []):
             cli.add_command(command)

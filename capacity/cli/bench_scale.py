@@ -1,0 +1,236 @@
+"""``capacity bench scale``: forecast N synthetic series on the local pool or a Dask cluster; print and write the
+throughput, total time, peak memory (every process summed) and fallback share."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from capacity.batch import (
+    SeriesOutcome,
+    check_scheduler_address,
+    default_workers,
+    forecast_stored,
+    make_runner,
+    peak_rss_mb,
+)
+from capacity.cli.common import console, print_table
+from capacity.errors import InvalidInput
+from capacity.forecast import ForecastSpec
+from capacity.schema import duration_steps
+
+
+def _hwm_mb(pid: int) -> float | None:
+    """A process's peak resident memory from ``/proc`` (Linux), in MiB."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
+
+
+class TreeMemory:
+    """Samples the peak resident memory of this process and all its descendants (pool workers, the forkserver)
+    every ``interval`` seconds; each process keeps its highest value, even after it exits."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self.peaks: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="tree-memory")
+        self._host = socket.gethostname()
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def sample(self) -> None:
+        """Record the current peaks once."""
+        try:
+            import psutil
+        except ImportError:  # only this process then; workers report their own peaks with each result
+            self._note(os.getpid(), peak_rss_mb())
+            return
+        me = psutil.Process()
+        try:
+            family = [me, *me.children(recursive=True)]
+        except psutil.Error:
+            family = [me]
+        for proc in family:
+            try:
+                mb = _hwm_mb(proc.pid) or proc.memory_info().rss / 2**20
+            except psutil.Error:
+                continue
+            self._note(proc.pid, mb)
+
+    def _note(self, pid: int, mb: float) -> None:
+        key = f"{self._host}:{pid}"
+        self.peaks[key] = max(self.peaks.get(key, 0.0), mb)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+
+def process_peaks(parent: dict[str, float], outcomes: list[SeriesOutcome]) -> dict[str, float]:
+    """Peak memory per process: what was sampled locally, merged with what each worker reported (Dask workers
+    on other hosts are seen only that way). Keys name the role and ``host:pid``."""
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    merged = dict(parent)
+    merged[me] = max(merged.get(me, 0.0), peak_rss_mb())
+    workers = set()
+    for o in outcomes:
+        if o.worker:
+            workers.add(o.worker)
+            merged[o.worker] = max(merged.get(o.worker, 0.0), o.worker_peak_mb)
+    role = {k: ("parent" if k == me else "worker" if k in workers else "helper") for k in merged}
+    return {f"{role[k]} {k}": v for k, v in merged.items()}
+
+
+@click.command("scale")
+@click.option(
+    "--series", "n_series", type=int, default=1000, show_default=True, help="Synthetic series to forecast."
+)
+@click.option("--weeks", type=int, default=8, show_default=True, help="Weeks of hourly history per series.")
+@click.option("--horizon", default="14d", show_default=True, help="Forecast horizon.")
+@click.option(
+    "--workers", type=int, default=None, help="Local worker processes [default: the cores available]."
+)
+@click.option(
+    "--scheduler", metavar="tcp://HOST:PORT", help="Run on this Dask scheduler instead of local processes."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic fleet.")
+@click.option(
+    "--db", type=click.Path(path_type=Path), help="Keep the database here [default: a temporary file]."
+)
+@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the result as JSON.")
+def bench_scale(
+    n_series: int,
+    weeks: int,
+    horizon: str,
+    workers: int | None,
+    scheduler: str | None,
+    seed: int,
+    db: Path | None,
+    json_out: Path | None,
+) -> None:
+    """Forecast N synthetic hourly series (daily and weekly cycles) with automatic model selection, storing each
+    result as `capacity forecast --all` does; print series/s, total time, peak memory (all processes summed) and the
+    share that fell back.
+
+    \b
+    Examples:
+      capacity bench scale --series 1000 --weeks 8 --horizon 14d --workers 2 --json scale-pool.json
+      capacity bench scale --series 1000 --weeks 8 --horizon 14d --scheduler tcp://127.0.0.1:8786
+    """
+    from capacity.bench.scale import summarize, synthetic_fleet
+    from capacity.store import Store
+
+    steps = duration_steps(horizon)
+    if workers is not None and workers < 1:
+        raise InvalidInput(f"--workers must be at least 1, got {workers}", field="workers")
+    if scheduler:
+        check_scheduler_address(scheduler)
+    fleet = synthetic_fleet(n_series, weeks, seed)
+    with tempfile.TemporaryDirectory(prefix="capacity-scale-") as tmp:
+        store = Store.open(db or Path(tmp) / "scale.db")
+        try:
+            started = time.perf_counter()
+            store.ingest(fleet)
+            ingest_seconds = time.perf_counter() - started
+            keys = [(s.service, s.metric) for s in store.list_series()]
+            del fleet
+            result = _run(store, keys, steps, workers, scheduler, weeks, ingest_seconds, summarize)
+        finally:
+            store.close()
+    table = [
+        ("series", f"{result.series:,}"),
+        ("backend", f"{result.backend}, {result.workers} worker(s)"),
+        (
+            "history",
+            f"{weeks} weeks hourly ({weeks * 168:,} points/series), horizon {horizon} ({steps} steps)",
+        ),
+        ("total time", f"{result.seconds_total:.1f} s"),
+        ("series per second", f"{result.series_per_second:.2f}"),
+        (
+            "per-series compute (median / mean)",
+            f"{result.series_seconds_median:.2f} s / {result.series_seconds_mean:.2f} s",
+        ),
+        (
+            "peak memory (all processes)",
+            f"{result.peak_memory_mb:,.0f} MB over {len(result.memory_by_process_mb)} processes",
+        ),
+        ("fallback share", f"{result.fallback_share:.1%}"),
+        ("failed", f"{result.failed}"),
+        ("ingest (not in total)", f"{result.ingest_seconds:.1f} s"),
+    ]
+    print_table("bench scale", ["measure", "value"], table)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result.to_json(), indent=2))
+        console.print(f"wrote {json_out}")
+
+
+def _run(
+    store: Any,
+    keys: list[tuple[str, str]],
+    steps: int,
+    workers: int | None,
+    scheduler: str | None,
+    weeks: int,
+    ingest_seconds: float,
+    summarize: Any,
+) -> Any:
+    n_workers = min(workers or default_workers(), len(keys))
+    runner = make_runner(n_workers, scheduler)
+    backend = "dask" if scheduler else ("in-process" if n_workers == 1 else "local pool")
+    slots = runner.slots()
+    console.print(f"forecasting {len(keys):,} series ({steps} steps ahead) on {backend}, {slots} worker(s)")
+    outcomes: list[SeriesOutcome] = []
+    step = max(1, len(keys) // 10)
+
+    def on_done(outcome: SeriesOutcome) -> None:
+        outcomes.append(outcome)
+        if len(outcomes) % step == 0 or len(outcomes) == len(keys):
+            took = time.perf_counter() - started
+            console.print(
+                f"  {len(outcomes):,}/{len(keys):,} done in {took:.0f}s "
+                f"({len(outcomes) / took:.2f} series/s, {sum(not o.ok for o in outcomes)} failed)"
+            )
+
+    try:
+        with TreeMemory() as memory:
+            started = time.perf_counter()
+            forecast_stored(store, keys, ForecastSpec(horizon=steps), on_done, runner=runner)
+            took = time.perf_counter() - started
+    finally:
+        runner.close(cancel=False)
+    return summarize(
+        outcomes,
+        seconds=took,
+        process_peaks_mb=process_peaks(memory.peaks, outcomes),
+        backend=backend,
+        workers=slots,
+        weeks=weeks,
+        horizon_steps=steps,
+        ingest_seconds=ingest_seconds,
+    )
+
+
+BENCH_COMMANDS = [bench_scale]
