@@ -37,10 +37,23 @@ def _register() -> None:
         headroom,
         prometheus,
         risk,
+        riskbench,
         serve,
     )
 
-    modules = [bench, data, forecasting, risk, calendar, prometheus, accuracy, serve, headroom, bench_scale]
+    modules = [
+        bench,
+        data,
+        forecasting,
+        risk,
+        calendar,
+        riskbench,
+        prometheus,
+        accuracy,
+        serve,
+        headroom,
+        bench_scale,
+    ]
     for module in modules:
         for command in getattr(module, "COMMANDS", []):
             cli.add_command(command)
