@@ -419,6 +419,17 @@ def request_body(schema: dict[str, Any], *, csv: bool = False) -> Callable[[F], 
     return decorator
 
 
+_NAME = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$"}
+#: Path parameter schemas: what the routes accept (anything else is a 422 naming the parameter).
+PATH_PARAMS: dict[str, dict[str, Any]] = {
+    "service": _NAME,
+    "metric": _NAME,
+    "name": {"type": "string", "minLength": 1, "maxLength": 128},
+    "job_id": {"type": "string", "format": "uuid"},
+}
+PATH_EXAMPLES = {"service": "checkout", "metric": "cpu", "name": "Black Friday"}
+
+
 def _problem(description: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -476,5 +487,9 @@ def register(app: Flask) -> None:
                     op["requestBody"] = body
                 for params in op.get("parameters", []):
                     if params.get("in") == "path" and params.get("schema", {}).get("type") == "string":
-                        params["schema"] = {"type": "string", "minLength": 1, "maxLength": 128}
+                        params["schema"] = dict(
+                            PATH_PARAMS.get(params["name"], {"type": "string", "minLength": 1})
+                        )
+                        if params["name"] in PATH_EXAMPLES:
+                            params["example"] = PATH_EXAMPLES[params["name"]]
         return spec
