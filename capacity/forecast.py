@@ -203,8 +203,6 @@ def _plain_forecast(values: pd.Series, spec: ForecastSpec) -> tuple[ForecastResu
     exog = event_regressors(pd.DatetimeIndex(regular.values.index.append(future)), spec.events)
     data = FitInput(y=y, horizon=spec.horizon, periods=periods, exog=exog)
     names = [m for m in (spec.models or DEFAULT_MODELS) if usable(get_model(m), len(y), periods)]
-    if not periods:
-        notes.append("no daily season detected (or under two days of history): only non-seasonal models")
     hb, cutoffs = backtest_plan(len(y), spec.horizon, periods, spec.folds)
     floor = 1e-9 + 1e-4 * float(np.mean(np.abs(y)))
     fallback = False

@@ -21,7 +21,7 @@ from capacity.metrics import POINT_METRICS, seasonal_scale
 from capacity.models import FitInput, ModelFailed, get_model, run_model, usable
 
 #: How many of the best single models an ensemble may average.
-MAX_MEMBERS = 3
+MAX_MEMBERS = 5
 #: The levels on which the standardized error distribution is tabulated (paths interpolate between them).
 _GRID = np.concatenate([[0.001, 0.005], np.linspace(0.01, 0.99, 99), [0.995, 0.999]])
 

@@ -147,29 +147,29 @@ def _dampen_spikes(y: np.ndarray, period: int) -> tuple[np.ndarray, int]:
     return out, count
 
 
-def detect_periods(y: np.ndarray, freq: str) -> tuple[int, ...]:
-    """The seasonal periods worth modelling: daily with at least two days of data, weekly with at least two weeks.
+def seasonal_strength(y: np.ndarray, period: int) -> float:
+    """Autocorrelation of ``y`` at lag ``period`` (0 when undefined): near 1 for a strong, stable season."""
+    if period <= 0 or len(y) <= period + 2:
+        return 0.0
+    a = y[:-period] - y[:-period].mean()
+    b = y[period:] - y[period:].mean()
+    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denom) if denom > 0 else 0.0
 
-    A period is kept only if the series' autocorrelation at that lag is positive (a flat or pure-noise series gets
-    none). Sub-daily steps only: a daily series gets the weekly period alone.
+
+def detect_periods(y: np.ndarray, freq: str) -> tuple[int, ...]:
+    """The seasonal periods worth trying: daily with at least two days of data, weekly with at least two weeks.
+
+    The periods are chosen by length alone (under two weeks: daily only; under two days: none); whether a season
+    actually helps is for the backtest to decide, since seasonal models that do not help lose it. A flat series
+    gets none. A daily series (one step per day) gets the weekly period alone.
     """
     day = steps_per(freq, "1D")
     week = steps_per(freq, "7D")
     n = len(y)
-    found = []
-    sd = float(np.std(y))
-    for period, needed in ((day, 2 * day), (week, 2 * week)):
-        if period <= 1 or n < needed:
-            continue
-        if sd <= 0:
-            continue
-        a = y[:-period] - y[:-period].mean()
-        b = y[period:] - y[period:].mean()
-        denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
-        acf = float((a * b).sum() / denom) if denom > 0 else 0.0
-        if acf > 0.1:
-            found.append(period)
-    return tuple(found)
+    if n == 0 or float(np.std(y)) <= 0:
+        return ()
+    return tuple(p for p, needed in ((day, 2 * day), (week, 2 * week)) if p > 1 and n >= needed)
 
 
 def regularize(values: pd.Series, freq: str = "1h", agg: str = "mean") -> RegularSeries:
@@ -220,7 +220,11 @@ def regularize(values: pd.Series, freq: str = "1h", agg: str = "mean") -> Regula
     if count:
         notes.append(f"dampened {count} isolated spike(s)")
     periods = detect_periods(damped, freq)
-    notes.append(f"seasonal periods: {', '.join(map(str, periods)) if periods else 'none'} step(s)")
+    if periods:
+        strength = ", ".join(f"{p} (autocorrelation {seasonal_strength(damped, p):.2f})" for p in periods)
+        notes.append(f"seasonal periods tried: {strength} steps")
+    else:
+        notes.append("no seasonal period: under two days of history or a flat series")
     return RegularSeries(
         values=pd.Series(damped, index=grid.index, name=values.name),
         filled=missing,

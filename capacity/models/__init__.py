@@ -22,13 +22,16 @@ from capacity.models.base import (
 DEFAULT_MODELS: tuple[str, ...] = (
     "seasonal_naive_daily",
     "seasonal_naive_weekly",
-    "seasonal_mean",
+    "seasonal_median_weekly",
+    "seasonal_median_daily",
+    "recent_daily_mean",
     "ets_damped",
     "mstl_ets",
     "mstl_ar",
     "harmonic",
     "theta",
     "drift",
+    "naive",
 )
 
 #: The last resorts, tried in order when no candidate produced a forecast.

@@ -44,6 +44,8 @@ class ModelSpec:
         window: the trailing history it fits on, in steps, as a function of the periods (None: everything).
         needs_period: True when it only makes sense with at least one seasonal period.
         description: one line for tables and docs.
+        without_period_only: True for non-seasonal models that the seasonal ones supersede when there is a
+            period (drift chases noise in seasonal data); they stay available as fallbacks.
     """
 
     name: str
@@ -52,6 +54,7 @@ class ModelSpec:
     window: Callable[[tuple[int, ...]], int | None]
     needs_period: bool = False
     description: str = ""
+    without_period_only: bool = False
 
 
 class ModelFailed(Exception):
@@ -87,6 +90,8 @@ def get_model(name: str) -> ModelSpec:
 def usable(spec: ModelSpec, n: int, periods: tuple[int, ...]) -> bool:
     """True when ``spec`` can fit ``n`` steps of history with these periods."""
     if spec.needs_period and not periods:
+        return False
+    if spec.without_period_only and periods:
         return False
     return n >= spec.min_points(periods)
 

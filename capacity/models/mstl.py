@@ -3,7 +3,7 @@
 Reference: Bandara, Hyndman & Bergmeir, "MSTL: A Seasonal-Trend Decomposition Algorithm for Time Series with
 Multiple Seasonal Patterns" (2021); statsmodels ``MSTL``. The daily and weekly components are carried forward
 (each repeats its last cycle); the seasonally adjusted remainder is forecast by an additive damped-trend ETS
-(``mstl_ets``) or by an autoregression with a constant (``mstl_ar``), which reverts to the recent mean.
+(``mstl_ets``, the grid-fitted Holt recursions of :mod:`capacity.models.ets`) or by an autoregression with a constant (``mstl_ar``), which reverts to the recent mean.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections import OrderedDict
 import numpy as np
 
 from capacity.models.base import FitInput, ModelSpec, register
+from capacity.models.ets import holt_winters
 
 #: The last few decompositions, keyed by the history's bytes: mstl_ets and mstl_ar share one decomposition.
 _CACHE: OrderedDict[tuple[bytes, tuple[int, ...], int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
@@ -52,11 +53,8 @@ def _decompose_now(data: FitInput) -> tuple[np.ndarray, np.ndarray]:
 
 def mstl_ets(data: FitInput) -> np.ndarray:
     """MSTL seasons carried forward plus a damped-trend ETS of the adjusted series."""
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-
     adjusted, future = _decompose(data)
-    fit = ETSModel(adjusted, error="add", trend="add", damped_trend=True).fit(disp=False, maxiter=200)
-    return np.asarray(fit.forecast(data.horizon)) + future
+    return holt_winters(adjusted, data.horizon, 1) + future
 
 
 def mstl_ar(data: FitInput) -> np.ndarray:

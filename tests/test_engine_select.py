@@ -1,0 +1,123 @@
+"""Backtest pieces: cutoffs strictly before their windows, the backtest loop (with a fake model), selection,
+conformal calibration, monotone quantiles and sample paths consistent with them."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from capacity.models.base import REGISTRY, FitInput, ModelSpec, register
+from capacity.select import (
+    backtest,
+    backtest_plan,
+    calibrate,
+    choose,
+    make_cutoffs,
+    quantile_forecast,
+    sample_paths,
+)
+
+LEVELS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975)
+
+
+@given(
+    n=st.integers(3, 3000),
+    horizon=st.integers(1, 400),
+    folds=st.integers(1, 8),
+    spacing=st.integers(1, 200),
+    min_train=st.integers(1, 500),
+)
+def test_cutoffs_lie_strictly_before_their_test_windows(
+    n: int, horizon: int, folds: int, spacing: int, min_train: int
+) -> None:
+    cutoffs = make_cutoffs(n, horizon, folds, spacing, min_train)
+    assert list(cutoffs) == sorted(set(cutoffs))
+    for c in cutoffs:
+        assert c >= 1 and c >= min_train  # training part [0, c) is not empty
+        assert c + horizon <= n  # the test window [c, c + horizon) is inside the history
+
+
+@given(n=st.integers(3, 5000), horizon=st.integers(1, 500))
+@settings(max_examples=60)
+def test_backtest_plan_fits_inside_the_history(n: int, horizon: int) -> None:
+    for periods in ((), (24,), (24, 168)):
+        hb, cutoffs = backtest_plan(n, horizon, periods)
+        assert 1 <= hb <= horizon
+        assert all(c > 0 and c + hb <= n for c in cutoffs)
+
+
+def _register_fakes() -> None:
+    """Fake models that record the history they were given: a perfect oracle is impossible without the future."""
+
+    def last_value(data: FitInput) -> np.ndarray:
+        return np.full(data.horizon, data.y[-1])
+
+    def off_by_ten(data: FitInput) -> np.ndarray:
+        return np.full(data.horizon, data.y[-1] - 10.0)
+
+    def fails(data: FitInput) -> np.ndarray:
+        raise ValueError("cannot fit")
+
+    for name, fn in (("fake_last", last_value), ("fake_off", off_by_ten), ("fake_fails", fails)):
+        if name not in REGISTRY:
+            register(ModelSpec(name, fn, lambda p: 1, lambda p: None))
+
+
+def test_backtest_uses_only_the_past_drops_failures_and_choose_prefers_the_better_model() -> None:
+    _register_fakes()
+    y = np.arange(200, dtype="float64")  # a line: the training part's last value is y[c - 1]
+    cutoffs = (100, 150, 180)
+    bt = backtest(y, (), ["fake_last", "fake_off", "fake_fails"], 10, cutoffs)
+    assert set(bt.forecasts) == {"fake_last", "fake_off"}
+    assert "fake_fails" in bt.failures
+    for i, c in enumerate(cutoffs):
+        np.testing.assert_allclose(bt.forecasts["fake_last"][i], y[c - 1])
+        np.testing.assert_allclose(bt.actuals[i], y[c : c + 10])
+    choice = choose(bt)
+    assert choice.members[0] == "fake_last"
+    assert choice.name == "fake_last" and choice.scores == choice.candidates["fake_last"]
+    assert set(choice.candidates) >= {"fake_last", "fake_off"}
+    assert choice.candidates["fake_last"]["mase"] < choice.candidates["fake_off"]["mase"]
+
+
+def test_calibrated_quantiles_are_monotone_and_cover_as_stated() -> None:
+    rng = np.random.default_rng(1)
+    horizon = 24
+    # backtest errors of a random walk-ish forecaster: spread grows with the step
+    steps = np.sqrt(np.arange(1, horizon + 1))
+    errors = rng.standard_normal((40, horizon)) * steps
+    cal = calibrate(errors, horizon)
+    mean = np.zeros(horizon)
+    q = quantile_forecast(mean, cal, LEVELS)
+    assert (np.diff(q, axis=0) >= 0).all()
+    assert (q[0] <= q[4]).all() and (q[4] <= q[-1]).all()
+    assert (np.diff(cal.scale) >= 0).all()
+    fresh = rng.standard_normal((2000, horizon)) * steps
+    inside80 = np.mean((fresh >= q[2]) & (fresh <= q[6]))
+    inside95 = np.mean((fresh >= q[0]) & (fresh <= q[-1]))
+    assert 0.74 <= inside80 <= 0.88
+    assert 0.90 <= inside95 <= 0.99
+
+
+def test_paths_match_the_quantiles_and_carry_correlation() -> None:
+    rng = np.random.default_rng(2)
+    horizon = 48
+    walk = np.cumsum(rng.standard_normal((30, horizon)), axis=1)  # strongly autocorrelated errors
+    cal = calibrate(walk, horizon)
+    assert cal.phi > 0.5
+    mean = np.linspace(10, 20, horizon)
+    paths = sample_paths(mean, cal, 4000, seed=3)
+    q = quantile_forecast(mean, cal, LEVELS)
+    empirical = np.quantile(paths, LEVELS, axis=0)
+    spread = q[-1] - q[0]
+    assert np.max(np.abs(empirical - q) / spread) < 0.1
+    lag1 = np.corrcoef(paths[:, 20], paths[:, 21])[0, 1]
+    assert lag1 > 0.5
+    np.testing.assert_array_equal(paths, sample_paths(mean, cal, 4000, seed=3))  # seeded
+
+
+def test_few_errors_give_wide_student_t_intervals() -> None:
+    cal = calibrate(np.array([[1.0, -1.0, 0.5]]), 5)
+    q = quantile_forecast(np.zeros(5), cal, (0.025, 0.5, 0.975))
+    assert (q[2] - q[0] > 2 * 1.96 * 0.5).all()
