@@ -30,9 +30,11 @@ def _register() -> None:
     from capacity.cli import (
         accuracy,
         bench,
+        bench_api,
         bench_scale,
         calendar,
         data,
+        demo,
         forecasting,
         headroom,
         prometheus,
@@ -43,6 +45,7 @@ def _register() -> None:
 
     modules = [
         bench,
+        demo,
         data,
         forecasting,
         risk,
@@ -53,6 +56,7 @@ def _register() -> None:
         serve,
         headroom,
         bench_scale,
+        bench_api,
     ]
     for module in modules:
         for command in getattr(module, "COMMANDS", []):

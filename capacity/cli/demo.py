@@ -1,0 +1,131 @@
+"""``capacity demo``: the main job on the bundled sample fleet, start to finish.
+
+Generates the sample fleet when it is missing, loads it with its fleet config into an embedded SQLite database,
+forecasts every series through the next peak event with the automatic engine, prints the ranked risk table and
+writes the readiness report.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from capacity.cli.common import console, open_store
+from capacity.config import load_fleet_config
+from capacity.errors import SourceError
+from capacity.events import EventOccurrence
+from capacity.sources.files import read_path
+
+DEFAULT_DATA = Path("data/fleet/history.csv")
+DEFAULT_CONFIG = Path("data/fleet.toml")
+GENERATOR = Path("data/generate_fleet.py")
+
+
+def next_peak_event(calendar: tuple[EventOccurrence, ...], after: pd.Timestamp) -> EventOccurrence | None:
+    """The first fleet-wide event occurrence that starts after ``after`` (the end of history)."""
+    upcoming = sorted((e for e in calendar if e.start > after and e.service is None), key=lambda e: e.start)
+    return upcoming[0] if upcoming else None
+
+
+def horizon_through(event: EventOccurrence | None, history_end: pd.Timestamp, default_days: int = 14) -> str:
+    """A horizon that reaches one day past the end of ``event`` (or ``default_days`` without one)."""
+    if event is None:
+        return f"{default_days}d"
+    hours = math.ceil((event.end - history_end) / pd.Timedelta(hours=1)) + 24
+    return f"{max(hours, 24)}h"
+
+
+@click.command("demo")
+@click.option(
+    "--data",
+    "data_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_DATA,
+    show_default=True,
+    help="History file or folder of the sample fleet.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="Fleet config (thresholds, capacity, events).",
+)
+@click.option(
+    "--db", default=".demo/capacity.db", show_default=True, help="Database for the demo (SQLite file or URL)."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path(".demo/report"),
+    show_default=True,
+    help="Folder for the readiness report.",
+)
+@click.option("--workers", type=int, default=2, show_default=True, help="Forecast worker processes.")
+@click.pass_context
+def demo(
+    ctx: click.Context, data_path: Path, config_path: Path, db: str, out_dir: Path, workers: int
+) -> None:
+    """Run the main job on the bundled sample fleet: load, forecast, rank breach risks, write the report.
+
+    \b
+    Example (from a clone of the repository; `make demo` does exactly this):
+      capacity demo --db .demo/capacity.db --out .demo/report
+    """
+    started = time.perf_counter()
+    if not data_path.exists():
+        if data_path == DEFAULT_DATA and GENERATOR.exists():
+            console.print(f"generating the sample fleet with {GENERATOR} ...")
+            subprocess.run([sys.executable, str(GENERATOR), "--out", str(data_path.parent)], check=True)
+        else:
+            raise SourceError(
+                f"{data_path} does not exist; run the demo from the repository root", field="data"
+            )
+    config = load_fleet_config(config_path)
+    history = read_path(data_path)
+    store = open_store(db)
+    report = store.ingest(history)
+    store.configure_series(config.series)
+    store.add_events(config.events, source="config")
+    console.print(
+        f"[1/4] loaded {report.rows:,} rows into {report.series} series and {len(config.events)} event occurrences "
+        f"({time.perf_counter() - started:.1f}s)"
+    )
+
+    history_end = pd.Timestamp(history["ts"].max())
+    event = next_peak_event(config.events, history_end)
+    horizon = horizon_through(event, history_end)
+    keys = [(s.service, s.metric) for s in store.list_series()]
+    from capacity.cli.forecasting import forecast
+
+    console.print(
+        f"[2/4] forecasting {len(keys)} series {horizon} ahead (through {event.name if event else 'the horizon'}) ..."
+    )
+    ctx.invoke(forecast, all_series=True, horizon=horizon, db=db, workers=workers)
+
+    from capacity.cli.risk import risks_cmd
+
+    console.print(f"[3/4] breach risk before and during {event.name if event else 'the horizon'}")
+    ctx.invoke(risks_cmd, event=event.name if event else None, db=db)
+
+    if event is not None:
+        from capacity.cli.risk import report_cmd
+
+        console.print("[4/4] readiness report")
+        ctx.invoke(report_cmd, event=event.name, out_dir=out_dir, db=db)
+
+    console.print(f"\ndone in {time.perf_counter() - started:.0f}s. database: {store.path or store.url}")
+    if event is not None:
+        console.print(f"readiness report: {out_dir / 'report.html'}")
+    console.print(f"start the API on it:  capacity serve --db {db}   (or: make serve)")
+
+
+COMMANDS = [demo]
