@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -147,6 +148,12 @@ class StubServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], model: ServiceModel) -> None:
         super().__init__(address, make_handler(model))
         self.model = model
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a client drops its connection (load generators do, at the end of a run)."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:

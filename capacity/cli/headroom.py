@@ -268,7 +268,7 @@ def run_cmd(
         )
         for s in result["steps"]
     ]
-    print_table("steps (final)", ["step", "target/s", "achieved/s", "p95 ms", "failures", "SLO"], rows)
+    print_table("steps (final)", ["step", "target/s", "achieved/s", "p95 ms", "failures", "verdict"], rows)
     cap = result["measured_capacity_rps"]
     bound = " (at least: no step broke)" if result.get("capacity_is_lower_bound") else ""
     console.print(
