@@ -1,4 +1,8 @@
-"""``capacity bench accuracy`` (the engine against its peers) and ``capacity accuracy`` (chosen models, live accuracy)."""
+"""``capacity bench accuracy`` (the engine against its peers) and ``capacity accuracy`` (chosen models, live accuracy).
+
+Live accuracy: each stored forecast whose horizon has since been covered by actuals is scored against them (the
+actuals regularized like the forecast's history: same step, same aggregation).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ from typing import Any
 
 import click
 
-from capacity.cli.common import console
+from capacity.cli.common import console, db_option, open_store, print_table
 from capacity.errors import InvalidInput, SourceError
-from capacity.schema import duration_steps
+from capacity.schema import duration_steps, validate_name
 
 
 def _read_folder(data: Path, freq: str) -> dict[str, Any]:
@@ -117,4 +121,131 @@ def bench_accuracy(
         console.print(f"wrote {md_out}")
 
 
+def live_accuracy(store: Any, service: str, metric: str, agg: str, limit: int) -> dict[str, Any]:
+    """Score the stored forecasts of one series against the actuals that arrived after each was made.
+
+    Only forecasts whose whole horizon is covered by actuals count; returns the mean metrics and how many.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from capacity.metrics import score_stored_forecast, seasonal_scale
+    from capacity.series import regularize, steps_per
+
+    stored = [f for f in store.forecast_history(service, metric, limit=limit) if f.history_end is not None]
+    if not stored:
+        return {"forecasts": 0}
+    first = min(f.history_end for f in stored) - pd.Timedelta(days=28)
+    raw = store.load_history(service, metric, start=first)
+    if raw.empty:
+        return {"forecasts": 0}
+    last_actual = raw.index[-1]
+    scored = []
+    for f in stored:
+        if f.frame.empty or f.frame["ts"].iloc[-1] > last_actual:
+            continue  # the horizon is not covered yet
+        try:
+            regular = regularize(raw, f.freq, agg).values
+        except Exception:  # too few samples at this step: nothing to score
+            continue
+        past = regular[regular.index <= f.history_end].to_numpy()
+        scale = seasonal_scale(past[-28 * steps_per(f.freq, "1D") :], steps_per(f.freq, "1D"))
+        score = score_stored_forecast(f.frame, regular[regular.index > f.history_end], scale)
+        if score is not None:
+            scored.append(score)
+    if not scored:
+        return {"forecasts": 0}
+    keys = sorted(set.intersection(*(set(s) for s in scored)))
+    return {"forecasts": len(scored), **{k: float(np.mean([s[k] for s in scored])) for k in keys}}
+
+
+@click.command("accuracy")
+@click.argument("service", required=False)
+@click.argument("metric", required=False)
+@click.option(
+    "--limit",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Stored forecasts per series to score.",
+)
+@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the rows as JSON.")
+@db_option
+def accuracy(
+    service: str | None, metric: str | None, limit: int, json_out: Path | None, db: str | None
+) -> None:
+    """Each series' chosen model with its backtest scores, and the live accuracy of stored forecasts.
+
+    Live accuracy scores every stored forecast whose horizon has since been covered by actuals: MASE (scaled by
+    the seasonal-naive error of the four weeks before it), sMAPE and the share of actuals inside the 80% and 95%
+    intervals.
+
+    \b
+    Examples:
+      capacity accuracy
+      capacity accuracy checkout cpu
+    """
+    from capacity.errors import UnknownSeries
+
+    if service:
+        validate_name(service, "service")
+    if metric:
+        validate_name(metric, "metric")
+    store = open_store(db)
+    infos = [
+        i
+        for i in store.list_series()
+        if (not service or i.service == service) and (not metric or i.metric == metric)
+    ]
+    if not infos:
+        target = f"{service}/{metric}" if metric else service or "any series"
+        raise UnknownSeries(
+            f"unknown series {target}" if service else "the store has no series", field="service"
+        )
+    rows, records = [], []
+    for info in infos:
+        latest = store.latest_forecast(info.service, info.metric, with_paths=False)
+        chosen = (latest.scores.get("chosen") or {}) if latest else {}
+        live = (
+            live_accuracy(store, info.service, info.metric, info.agg, limit) if latest else {"forecasts": 0}
+        )
+        record = {
+            "service": info.service,
+            "metric": info.metric,
+            "model": latest.model if latest else None,
+            "backtest": chosen,
+            "live": live,
+        }
+        records.append(record)
+
+        def num(d: dict[str, Any], key: str, fmt: str = ".3f") -> str:
+            value = d.get(key)
+            return "-" if value is None else format(value, fmt)
+
+        rows.append(
+            [
+                info.service,
+                info.metric,
+                latest.model if latest else "(no forecast)",
+                num(chosen, "mase"),
+                num(chosen, "smape", ".1f"),
+                str(live.get("forecasts", 0)),
+                num(live, "mase"),
+                num(live, "smape", ".1f"),
+                num(live, "coverage_80", ".2f"),
+                num(live, "coverage_95", ".2f"),
+            ]
+        )
+    print_table(
+        "forecast accuracy: backtest of the chosen model, live = stored forecasts scored against later actuals",
+        ["service", "metric", "model", "backtest MASE", "backtest sMAPE", "live n", "live MASE", "live sMAPE",
+         "live cov80", "live cov95"],
+        rows,
+    )  # fmt: skip
+    if json_out:
+        json_out.write_text(json.dumps(records, indent=2, default=str))
+        console.print(f"wrote {json_out}")
+
+
+COMMANDS = [accuracy]
 BENCH_COMMANDS = [bench_accuracy]
