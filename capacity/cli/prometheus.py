@@ -139,12 +139,14 @@ def ingest_prometheus(
     console.print(
         f"pulled {history[SERVICE].nunique()} series, {len(history):,} samples from {client.url} in {stats.requests} "
         f"request(s), {stats.retries} retries, {pulled:.1f}s ({start_ts:%Y-%m-%d %H:%M} .. {end_ts:%Y-%m-%d %H:%M} "
-        f"UTC, step {step})" + (f"; dropped {stats.dropped} NaN/Inf samples" if stats.dropped else "")
+        f"UTC, step {step})" + (f"; dropped {stats.dropped} NaN/Inf samples" if stats.dropped else ""),
+        soft_wrap=True,
     )
     report = store.ingest(history)
     console.print(
         f"ingested {report.rows:,} rows into {report.series} series ({report.inserted:,} new, "
-        f"{report.updated:,} already stored or replaced, {report.created_series} new series)"
+        f"{report.updated:,} already stored or replaced, {report.created_series} new series)",
+        soft_wrap=True,
     )
     summary = history.groupby([SERVICE, METRIC])[TS].agg(["count", "min", "max"]).reset_index()
     print_table(
