@@ -65,6 +65,7 @@ class ProgressReport:
                 MofNCompleteColumn(),
                 TextColumn("[red]{task.fields[failed]} failed[/red]"),
                 TextColumn("{task.fields[rate]:.2f} series/s"),
+                TextColumn("elapsed"),
                 TimeElapsedColumn(),
                 TextColumn("left"),
                 TimeRemainingColumn(),
