@@ -9,6 +9,7 @@ finishes in the background and is stored. Rendered bodies are cached by (series,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -22,8 +23,16 @@ import pandas as pd
 
 from api.context import AppState
 from capacity.errors import CapacityError, InvalidInput, NotEnoughHistory
-from capacity.schema import DEFAULT_QUANTILES, MEAN, TS, duration_steps, quantile_column
+from capacity.schema import DEFAULT_QUANTILES, MEAN, TS, quantile_column
+from capacity.schema import duration_steps as _duration_steps
 from capacity.store import SeriesInfo, StoredForecast
+
+
+@functools.lru_cache(maxsize=256)
+def duration_steps(text: str, freq: str = "1h", field: str = "horizon") -> int:
+    """``capacity.schema.duration_steps``, memoized: every forecast read converts its horizon."""
+    return _duration_steps(text, freq, field)
+
 
 #: The longest horizon a request may ask for.
 MAX_HORIZON = "366d"
@@ -193,8 +202,13 @@ def resolve(
 
 
 def _stored_quantiles(fc: StoredForecast) -> tuple[float, ...]:
+    return _levels(tuple(fc.frame.columns))
+
+
+@functools.lru_cache(maxsize=64)
+def _levels(columns: tuple[str, ...]) -> tuple[float, ...]:
     out = []
-    for col in fc.frame.columns:
+    for col in columns:
         if col.startswith("q"):
             try:
                 out.append(float(col[1:]))

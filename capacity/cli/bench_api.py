@@ -1,0 +1,277 @@
+"""``capacity bench api``: the API under gunicorn on loopback, loaded by our own Locust suite, measured per endpoint.
+
+Two phases against one server on the sample fleet: cached forecast reads (``ReadUser``), then bulk ingest
+(``IngestUser``). Each phase is a headless Locust run in a subprocess; the table shows requests/s, p50/p95/p99
+latency and failures per endpoint, and the ingest phase's samples per second.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from capacity.cli.common import console, print_table
+from capacity.errors import InvalidInput, SourceError
+from capacity.schema import parse_duration
+
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "api_locustfile.py"
+FLEET = Path("data/fleet/history.csv")
+CONFIG = Path("data/fleet.toml")
+GENERATOR = Path("data/generate_fleet.py")
+#: Targets from the issue, on a 2-core machine with Locust on the same machine.
+TARGET_READ_RPS = 300.0
+TARGET_READ_P95_MS = 50.0
+TARGET_INGEST_SPS = 100_000.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def prepare_db(db: Path, n_series: int) -> tuple[str, list[str]]:
+    """Load the sample fleet into ``db``, forecast ``n_series`` series, return a write token and those series."""
+    from capacity.batch import forecast_stored
+    from capacity.config import load_fleet_config
+    from capacity.forecast import ForecastSpec
+    from capacity.sources.files import read_path
+    from capacity.store import Store
+
+    if not FLEET.exists():
+        if not GENERATOR.exists():
+            raise SourceError(f"{FLEET} is missing; run from the repository root (make fleet)", field="data")
+        subprocess.run([sys.executable, str(GENERATOR), "--out", str(FLEET.parent)], check=True)
+    store = Store.open(db)
+    store.ingest(read_path(FLEET))
+    if CONFIG.exists():
+        config = load_fleet_config(CONFIG)
+        store.configure_series(config.series)
+        store.add_events(config.events, source="config")
+    keys = [(s.service, s.metric) for s in store.list_series()][:n_series]
+    forecast_stored(store, keys, ForecastSpec(horizon=14 * 24))
+    _, token = store.create_token(["write"], "bench-api")
+    store.close()
+    return token, [f"{s}/{m}" for s, m in keys]
+
+
+def _start_server(db: Path, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as handle:
+        proc = subprocess.Popen(
+            [_bin("capacity"), "serve", "--db", str(db), "--port", str(port), "--workers", str(workers)],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    import requests
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SourceError(f"the API server exited at start; see {log}", field="server")
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return proc
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise SourceError(f"the API server did not start within 60 s; see {log}", field="server")
+
+
+def run_locust(
+    url: str, user_class: str, users: int, seconds: float, env: dict[str, str], prefix: Path
+) -> list[dict[str, Any]]:
+    """One headless Locust run; returns the rows of its stats CSV (one per endpoint, then Aggregated)."""
+    cmd = [
+        _bin("locust"),
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        url,
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{max(1, round(seconds))}s",
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        "--stop-timeout",
+        "5",
+        user_class,
+    ]
+    result = subprocess.run(
+        cmd, env={**os.environ, **env}, capture_output=True, text=True, timeout=seconds + 120
+    )
+    stats = Path(f"{prefix}_stats.csv")
+    if not stats.exists():
+        raise SourceError(
+            f"locust wrote no stats (exit {result.returncode}): {result.stderr[-500:]}", field="locust"
+        )
+    with stats.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _row(phase: str, raw: dict[str, Any]) -> dict[str, Any]:
+    def num(key: str) -> float:
+        try:
+            return float(raw.get(key) or 0.0)
+        except ValueError:
+            return 0.0
+
+    return {
+        "phase": phase,
+        "endpoint": raw["Name"] if raw["Name"] != "Aggregated" else "all",
+        "requests": int(num("Request Count")),
+        "failures": int(num("Failure Count")),
+        "rps": round(num("Requests/s"), 1),
+        "p50_ms": num("50%"),
+        "p95_ms": num("95%"),
+        "p99_ms": num("99%"),
+    }
+
+
+@click.command("api")
+@click.option(
+    "--duration", default="60s", show_default=True, help="Length of the read phase (ingest: a third)."
+)
+@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the numbers as JSON here.")
+@click.option(
+    "--users", default=24, show_default=True, type=click.IntRange(1, 1000), help="Read-phase users."
+)
+@click.option(
+    "--ingest-users", default=2, show_default=True, type=click.IntRange(1, 100), help="Ingest users."
+)
+@click.option(
+    "--batch", default=20_000, show_default=True, type=click.IntRange(1, 1_000_000), help="Samples/request."
+)
+@click.option(
+    "--series", "n_series", default=4, show_default=True, type=click.IntRange(1, 100), help="Series read."
+)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 16), help="gunicorn workers.")
+def bench_api(
+    duration: str,
+    json_out: Path | None,
+    users: int,
+    ingest_users: int,
+    batch: int,
+    n_series: int,
+    workers: int,
+) -> None:
+    """Load the API (gunicorn on loopback, sample fleet) with our Locust suite: cached forecast reads, then bulk
+    ingest; print requests/s, p50/p95/p99 and failures per endpoint.
+
+    \b
+    Example:
+      nice -n 10 capacity bench api --duration 60s --json bench-results/api.json
+    """
+    seconds = parse_duration(duration, "duration").total_seconds()
+    if seconds > 3600:
+        raise InvalidInput(f"duration must be at most 1h, got {duration}", field="duration")
+    with tempfile.TemporaryDirectory(prefix="capacity-bench-api-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        console.print(f"preparing the sample fleet and {n_series} stored forecasts ...")
+        token, series = prepare_db(tmp / "bench.db", n_series)
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = _start_server(tmp / "bench.db", port, workers, tmp / "server.log")
+        try:
+            import requests
+
+            for s in series:  # warm each worker's cache; a 200 proves the forecast is served
+                for _ in range(workers * 2):
+                    requests.get(
+                        f"{url}/api/v1/series/{s}/forecast",
+                        headers={"Authorization": f"Bearer {token}"},
+                        timeout=120,
+                    )
+            env = {
+                "CAPACITY_BENCH_TOKEN": token,
+                "CAPACITY_BENCH_SERIES": ",".join(series),
+                "CAPACITY_BENCH_BATCH": str(batch),
+            }
+            console.print(f"read phase: {users} users for {seconds:.0f}s against {url} ...")
+            reads = run_locust(url, "ReadUser", users, seconds, env, tmp / "reads")
+            ingest_seconds = max(5.0, seconds / 3)
+            console.print(
+                f"ingest phase: {ingest_users} users x {batch:,} samples/request for {ingest_seconds:.0f}s ..."
+            )
+            ingest = run_locust(url, "IngestUser", ingest_users, ingest_seconds, env, tmp / "ingest")
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    rows = [_row("read", r) for r in reads] + [_row("ingest", r) for r in ingest]
+    print_table(
+        f"API load test ({workers} gunicorn workers, Locust on the same machine)",
+        ["phase", "endpoint", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "failures"],
+        [
+            (
+                r["phase"],
+                r["endpoint"],
+                r["requests"],
+                r["rps"],
+                r["p50_ms"],
+                r["p95_ms"],
+                r["p99_ms"],
+                r["failures"],
+            )
+            for r in rows
+        ],
+    )
+    cached = next((r for r in rows if r["endpoint"] == "GET /forecast (cached)"), None)
+    ingest_row = next((r for r in rows if r["phase"] == "ingest" and r["endpoint"] != "all"), None)
+    samples_per_s = (ingest_row["rps"] * batch) if ingest_row else 0.0
+    summary = {
+        "cached_forecast_rps": cached["rps"] if cached else 0.0,
+        "cached_forecast_p95_ms": cached["p95_ms"] if cached else None,
+        "cached_forecast_failures": cached["failures"] if cached else None,
+        "ingest_samples_per_s": round(samples_per_s),
+        "ingest_failures": ingest_row["failures"] if ingest_row else None,
+    }
+    checks = [
+        ("cached forecast reads >= 300 req/s", summary["cached_forecast_rps"] >= TARGET_READ_RPS),
+        ("cached forecast p95 < 50 ms", (summary["cached_forecast_p95_ms"] or 1e9) < TARGET_READ_P95_MS),
+        ("no failed reads", summary["cached_forecast_failures"] == 0),
+        ("bulk ingest >= 100,000 samples/s", samples_per_s >= TARGET_INGEST_SPS),
+    ]
+    console.print(
+        f"cached forecast reads: {summary['cached_forecast_rps']} req/s, p95 {summary['cached_forecast_p95_ms']} ms; "
+        f"bulk ingest: {summary['ingest_samples_per_s']:,} samples/s"
+    )
+    for label, ok in checks:
+        console.print(f"  {'PASS' if ok else 'MISS'}  {label}")
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "duration_s": seconds,
+            "workers": workers,
+            "users": users,
+            "batch": batch,
+            "rows": rows,
+            "summary": summary,
+            "targets": {label: ok for label, ok in checks},
+        }
+        json_out.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        console.print(f"wrote {json_out}")
+
+
+BENCH_COMMANDS = [bench_api]
