@@ -240,7 +240,7 @@ def bench_api(
     cached = next((r for r in rows if r["endpoint"] == "GET /forecast (cached)"), None)
     ingest_row = next((r for r in rows if r["phase"] == "ingest" and r["endpoint"] != "all"), None)
     samples_per_s = (ingest_row["rps"] * batch) if ingest_row else 0.0
-    summary = {
+    summary: dict[str, Any] = {
         "cached_forecast_rps": cached["rps"] if cached else 0.0,
         "cached_forecast_p95_ms": cached["p95_ms"] if cached else None,
         "cached_forecast_failures": cached["failures"] if cached else None,
