@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -166,38 +167,60 @@ def _in_any(index: pd.DatetimeIndex, windows: Sequence[EventOccurrence]) -> np.n
     return mask
 
 
+def baseline_logs(
+    values: np.ndarray, blocked: np.ndarray, per_week: int, weeks: int, floor: float
+) -> np.ndarray:
+    """Each step's log-ratio to its normal-week baseline: the median of the same step 1..``weeks`` weeks before
+    and after, skipping blocked (event) steps; NaN where fewer than two such steps exist."""
+    n = len(values)
+    shifted = np.full((2 * weeks, n), np.nan)
+    clean = np.where(blocked | ~np.isfinite(values), np.nan, values)
+    row = 0
+    for k in range(1, weeks + 1):
+        lag = k * per_week
+        if lag < n:
+            shifted[row, lag:] = clean[:-lag]  # the same step k weeks before
+            shifted[row + 1, :-lag] = clean[lag:]  # ... and k weeks after
+        row += 2
+    enough = np.isfinite(shifted).sum(axis=0) >= 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns are masked just below
+        base = np.nanmedian(shifted, axis=0)
+    out = np.log(np.maximum(values, floor)) - np.log(np.maximum(base, floor))
+    return np.where(enough & np.isfinite(values), out, np.nan)
+
+
 def _occurrence_logs(
-    y: pd.Series, occ: EventOccurrence, blocked: np.ndarray, settings: UpliftSettings, floor: float
+    index: pd.DatetimeIndex, logs: np.ndarray, occ: EventOccurrence, settings: UpliftSettings
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Log-ratios (observed over the normal-week baseline) of one past occurrence's steps, with each step's
-    offset from the start and its hour of day; None when the occurrence is not covered well enough."""
-    idx = pd.DatetimeIndex(y.index)
-    inside = np.asarray((idx >= occ.start) & (idx < occ.end))
+    """One past occurrence's log-ratios with each step's offset from the start and its hour of day; None when
+    the occurrence is not covered well enough."""
+    inside = np.asarray((index >= occ.start) & (index < occ.end))
     if not inside.any():
         return None
-    step = idx[1] - idx[0] if len(idx) > 1 else pd.Timedelta(hours=1)
-    expected = max(1, int((occ.end - occ.start) / step))
-    if inside.sum() < settings.min_coverage * expected:
-        return None
-    values = y.to_numpy(dtype="float64")
+    step = index[1] - index[0] if len(index) > 1 else pd.Timedelta(hours=1)
     positions = np.flatnonzero(inside)
-    per_week = int(pd.Timedelta(days=7) / step)
-    logs = np.full(len(positions), np.nan)
-    for i, pos in enumerate(positions):
-        base = [
-            values[j]
-            for k in range(1, settings.baseline_weeks + 1)
-            for j in (pos - k * per_week, pos + k * per_week)
-            if 0 <= j < len(values) and not blocked[j] and np.isfinite(values[j])
-        ]
-        if len(base) >= 2 and np.isfinite(values[pos]):
-            logs[i] = math.log(max(values[pos], floor)) - math.log(max(float(np.median(base)), floor))
-    ok = np.isfinite(logs)
-    if not ok.any():
+    ok = np.isfinite(logs[positions])
+    if ok.sum() < settings.min_coverage * max(1, int((occ.end - occ.start) / step)):
         return None
-    offsets = np.asarray((idx[positions] - occ.start) // step, dtype=int)
-    hours = np.asarray(idx[positions].hour, dtype=int)
-    return offsets[ok], hours[ok], logs[ok]
+    positions = positions[ok]
+    offsets = np.asarray((index[positions] - occ.start) // step, dtype=int)
+    hours = np.asarray(index[positions].hour, dtype=int)
+    return offsets, hours, logs[positions]
+
+
+def level_noise(index: pd.DatetimeIndex, logs: np.ndarray, blocked: np.ndarray) -> float:
+    """How much a normal day's mean log-ratio to its baseline varies (robust sd): the noise of one occurrence's
+    level. Hours of a day move together (weather, incidents), so this is the day's, not one hour's, noise."""
+    ok = np.isfinite(logs) & ~blocked
+    if ok.sum() < 48:
+        return 0.1
+    days = pd.Series(logs[ok], index=index[ok]).groupby(index[ok].normalize()).agg(["mean", "count"])
+    means = days.loc[days["count"] >= max(1, int(0.8 * days["count"].max())), "mean"].to_numpy()
+    if means.size < 7:
+        return 0.1
+    mad = float(np.median(np.abs(means - np.median(means))))
+    return max(1e-3, 1.4826 * mad)
 
 
 def _profile(keys: np.ndarray, logs: np.ndarray, size: int) -> np.ndarray:
@@ -224,23 +247,6 @@ def _smooth(values: np.ndarray, half: int, circular: bool) -> np.ndarray:
         vals = vals[np.isfinite(vals)]
         out[h] = vals.mean() if vals.size else np.nan
     return out
-
-
-def _noise_sd(y: pd.Series, blocked: np.ndarray, floor: float) -> float:
-    """Week-over-week log-ratio spread on normal hours: how much one occurrence's ratio varies by chance."""
-    step = y.index[1] - y.index[0] if len(y) > 1 else pd.Timedelta(hours=1)
-    lag = int(pd.Timedelta(days=7) / step)
-    values = np.maximum(y.to_numpy(dtype="float64"), floor)
-    if len(values) <= lag + 24:
-        return 0.1
-    ok = ~blocked[lag:] & ~blocked[:-lag]
-    diff = np.log(values[lag:]) - np.log(values[:-lag])
-    diff = diff[ok & np.isfinite(diff)]
-    if diff.size < 24:
-        return 0.1
-    # A robust sd (MAD), halved by sqrt(2) because a difference of two noisy values has twice the variance.
-    mad = float(np.median(np.abs(diff - np.median(diff))))
-    return 1.4826 * mad / math.sqrt(2.0)
 
 
 def learn_uplift(
@@ -274,10 +280,14 @@ def learn_uplift(
     learned: Uplift | None = None
     if past and len(y) > 1:
         step = y.index[1] - y.index[0]
-        blocked = _in_any(pd.DatetimeIndex(y.index), calendar)
-        scale = float(np.nanmean(np.abs(y.to_numpy(dtype="float64")))) or 1.0
+        index = pd.DatetimeIndex(y.index)
+        blocked = _in_any(index, calendar)
+        values = y.to_numpy(dtype="float64")
+        scale = float(np.nanmean(np.abs(values))) or 1.0
         floor = max(1e-9, 0.01 * scale)
-        used = [(occ, got) for occ in past if (got := _occurrence_logs(y, occ, blocked, settings, floor))]
+        per_week = int(pd.Timedelta(days=7) / step)
+        logs = baseline_logs(values, blocked, per_week, settings.baseline_weeks, floor)
+        used = [(occ, got) for occ in past if (got := _occurrence_logs(index, logs, occ, settings))]
         if used:
             # Shape by step of the event when every occurrence spans the same steps from the same hour (then day 2
             # of a weekend event gets its own profile); otherwise by hour of day.
@@ -291,13 +301,25 @@ def learn_uplift(
             # Fill steps an occurrence did not cover from its own mean, so the average is over the same steps.
             for row in stack:
                 row[~np.isfinite(row)] = np.nanmean(row)
+            k = len(used)
             mean_log = _smooth(stack.mean(axis=0), settings.smooth_hours, circular=not by_offset)
-            noise = _noise_sd(y, blocked, floor)
-            if len(used) >= 2:
-                between = _smooth(stack.std(axis=0, ddof=1), settings.smooth_hours, circular=not by_offset)
-                sd = np.maximum(between, noise / math.sqrt(len(used)))
-            else:
-                sd = np.full(size, noise)
+            noise = level_noise(index, logs, blocked)
+            levels = np.array([got[2].mean() for _, got in used])
+            between = float(levels.std(ddof=1)) if k >= 2 else 0.0
+            # Positive-part James-Stein shrinkage of the whole profile towards "no uplift": an uplift that a normal
+            # week's noise could explain is mostly noise (a 2x sale keeps ~all of it, a 3% holiday dip little).
+            level = float(levels.mean())
+            var_level = max(noise**2, between**2) / k
+            keep = max(0.0, 1.0 - var_level / level**2) if level != 0.0 else 0.0
+            mean_log = keep * mean_log
+            # The next occurrence's level: the occurrences' disagreement (predictive, hence 1 + 1/k) plus the
+            # noise of estimating it from k of them.
+            spread = (
+                _smooth(stack.std(axis=0, ddof=1), settings.smooth_hours, circular=not by_offset)
+                if k >= 2
+                else np.zeros(size)
+            )
+            sd = np.sqrt(spread**2 * (1.0 + 1.0 / k) + noise**2 / k)
             profile = np.exp(mean_log)
             learned = Uplift(
                 event=occurrence.name,

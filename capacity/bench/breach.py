@@ -106,13 +106,13 @@ def prophet_answer(train: pd.Series, horizon: int) -> Answer:
     Raises:
         PeerUnavailable: when Prophet is not installed.
     """
+    from capacity.bench.peers import _quiet_prophet
+
+    _quiet_prophet()  # before the import: prophet logs an "Importing plotly failed" error when it loads
     try:
         from prophet import Prophet
     except ImportError as exc:
         raise PeerUnavailable(f"prophet is not installed ({exc})") from None
-    from capacity.bench.peers import _quiet_prophet
-
-    _quiet_prophet()
     index = pd.DatetimeIndex(train.index).tz_convert("UTC").tz_localize(None)
     frame = pd.DataFrame({"ds": index, "y": train.to_numpy(dtype="float64")})
     future = pd.DataFrame({"ds": pd.date_range(index[-1] + pd.Timedelta(hours=1), periods=horizon, freq="h")})
