@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from capacity.errors import CapacityError, InvalidInput
 from loadtests.plan import WARMUP_SECONDS, LoadPlan
@@ -56,6 +57,22 @@ def check_host(host: str) -> str:
     if not host.startswith(("http://", "https://")) or len(host) < 10 or any(c in host for c in " \r\n"):
         raise InvalidInput(f"--host must be an http:// or https:// URL, got {host!r}", field="host")
     return host.rstrip("/")
+
+
+def preflight(host: str, timeout_s: float = 5.0) -> None:
+    """Check that the host accepts TCP connections before any load is sent.
+
+    Raises:
+        HeadroomRunError: when it does not (refused, unresolvable, timed out).
+    """
+    url = urlsplit(host)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise HeadroomRunError(f"cannot connect to --host {host}: {reason}; no load was sent") from None
 
 
 def locust_command(
@@ -149,6 +166,7 @@ def run_headroom(
     host = check_host(host)
     if workers < 0 or remote_workers < 0:
         raise InvalidInput("--workers must be >= 0", field="workers")
+    preflight(host)
     out = out_dir.resolve()
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("result.json", "steps.jsonl"):

@@ -286,6 +286,27 @@ def test_run_from_api_and_post_the_result(api: FakeApi, stub: str, tmp_path: Pat
     assert len(lines) >= 2  # the live per-step rows
 
 
+def test_unreachable_host_exits_2_before_any_load(tmp_path: Path) -> None:
+    from loadtests.runner import free_port
+
+    port = free_port()  # nothing listens there
+    out = run(
+        "headroom",
+        "run",
+        "--host",
+        f"http://127.0.0.1:{port}",
+        "--plan",
+        "loadtests/example-plan.json",
+        "--out",
+        str(tmp_path),
+    )
+    assert out.returncode == 2
+    assert (
+        f"cannot connect to --host http://127.0.0.1:{port}" in out.stderr and "no load was sent" in out.stderr
+    )
+    assert not (tmp_path / "plan.json").exists()
+
+
 def test_stub_rejects_bad_settings() -> None:
     out = run("stub", "--capacity", "0")
     assert out.returncode == 2 and "--capacity must be in (0, 100000]" in out.stderr
