@@ -45,24 +45,26 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def prepare_db(db: Path, n_series: int) -> tuple[str, list[str]]:
-    """Load the sample fleet into ``db``, forecast ``n_series`` series, return a write token and those series."""
+def prepare_db(
+    db: Path, n_series: int, fleet: Path = FLEET, config: Path | None = CONFIG
+) -> tuple[str, list[str]]:
+    """Load the fleet into ``db``, forecast ``n_series`` series, return a write token and those series."""
     from capacity.batch import forecast_stored
     from capacity.config import load_fleet_config
     from capacity.forecast import ForecastSpec
     from capacity.sources.files import read_path
     from capacity.store import Store
 
-    if not FLEET.exists():
-        if not GENERATOR.exists():
-            raise SourceError(f"{FLEET} is missing; run from the repository root (make fleet)", field="data")
+    if not fleet.exists():
+        if fleet != FLEET or not GENERATOR.exists():
+            raise SourceError(f"{fleet} is missing; run from the repository root (make fleet)", field="fleet")
         subprocess.run([sys.executable, str(GENERATOR), "--out", str(FLEET.parent)], check=True)
     store = Store.open(db)
-    store.ingest(read_path(FLEET))
-    if CONFIG.exists():
-        config = load_fleet_config(CONFIG)
-        store.configure_series(config.series)
-        store.add_events(config.events, source="config")
+    store.ingest(read_path(fleet))
+    if config is not None and config.exists():
+        fleet_config = load_fleet_config(config)
+        store.configure_series(fleet_config.series)
+        store.add_events(fleet_config.events, source="config")
     keys = [(s.service, s.metric) for s in store.list_series()][:n_series]
     forecast_stored(store, keys, ForecastSpec(horizon=14 * 24))
     _, token = store.create_token(["write"], "bench-api")
@@ -168,6 +170,17 @@ def _row(phase: str, raw: dict[str, Any]) -> dict[str, Any]:
     "--series", "n_series", default=4, show_default=True, type=click.IntRange(1, 100), help="Series read."
 )
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 16), help="gunicorn workers.")
+@click.option(
+    "--fleet", type=click.Path(path_type=Path), default=FLEET, show_default=True, help="History to load."
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=CONFIG,
+    show_default=True,
+    help="Fleet config.",
+)
 def bench_api(
     duration: str,
     json_out: Path | None,
@@ -176,6 +189,8 @@ def bench_api(
     batch: int,
     n_series: int,
     workers: int,
+    fleet: Path,
+    config_path: Path,
 ) -> None:
     """Load the API (gunicorn on loopback, sample fleet) with our Locust suite: cached forecast reads, then bulk
     ingest; print requests/s, p50/p95/p99 and failures per endpoint.
@@ -190,7 +205,7 @@ def bench_api(
     with tempfile.TemporaryDirectory(prefix="capacity-bench-api-") as tmp_dir:
         tmp = Path(tmp_dir)
         console.print(f"preparing the sample fleet and {n_series} stored forecasts ...")
-        token, series = prepare_db(tmp / "bench.db", n_series)
+        token, series = prepare_db(tmp / "bench.db", n_series, fleet, config_path)
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         server = _start_server(tmp / "bench.db", port, workers, tmp / "server.log")

@@ -1,0 +1,57 @@
+"""Every API route is documented in README.md (with a curl example), and ``capacity bench api`` runs on tiny input."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from api import create_app
+from tests.conftest import ROOT, hourly_history
+
+
+def documented_routes() -> list[str]:
+    """Every route of the app as ``METHOD /path/{param}`` (HEAD/OPTIONS and the static docs assets left out)."""
+    app = create_app({"db": ":memory:", "worker": False})
+    out = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in ("static",) or rule.rule.startswith(("/docs/", "/openapi.json/")):
+            continue
+        path = re.sub(r"<(?:[a-z]+:)?([a-zA-Z_]+)>", r"{\\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            out.append(f"{method} {path}")
+    return sorted(set(out))
+
+
+def test_every_route_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    routes = documented_routes()
+    assert "GET /api/v1/series/{service}/{metric}/forecast" in routes and len(routes) > 20
+    missing = [r for r in routes if r not in readme]
+    assert not missing, f"routes missing from README.md (write them as 'METHOD /path'): {missing}"
+
+
+def test_bench_api_runs_on_tiny_input(tmp_path: Path) -> None:
+    frame = pd.concat([hourly_history("web", "rps", days=7), hourly_history("web", "cpu", days=7, seed=2)])
+    frame = frame.rename(columns={"ts": "timestamp"})
+    frame["timestamp"] = frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    fleet = tmp_path / "history.csv"
+    frame.to_csv(fleet, index=False)
+    out = tmp_path / "api.json"
+    cmd = [
+        str(Path(sys.executable).with_name("capacity")),
+        "bench", "api", "--duration", "2s", "--users", "2", "--ingest-users", "1", "--batch", "500",
+        "--series", "1", "--workers", "1", "--fleet", str(fleet), "--config", str(tmp_path / "none.toml"),
+        "--json", str(out),
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "cached forecast reads" in result.stdout and "samples/s" in result.stdout
+    payload = json.loads(out.read_text())
+    cached = [r for r in payload["rows"] if r["endpoint"] == "GET /forecast (cached)"]
+    assert cached and cached[0]["requests"] > 0 and cached[0]["failures"] == 0
+    assert payload["summary"]["ingest_samples_per_s"] > 0 and payload["summary"]["ingest_failures"] == 0
