@@ -87,7 +87,7 @@ def test_calibrated_quantiles_are_monotone_and_cover_as_stated() -> None:
     # backtest errors of a random walk-ish forecaster: spread grows with the step
     steps = np.sqrt(np.arange(1, horizon + 1))
     errors = rng.standard_normal((40, horizon)) * steps
-    cal = calibrate(errors, horizon)
+    cal = calibrate(errors, horizon, widen_center=1.0, widen_tail=1.0)  # plain split-conformal
     mean = np.zeros(horizon)
     q = quantile_forecast(mean, cal, LEVELS)
     assert (np.diff(q, axis=0) >= 0).all()
@@ -98,6 +98,21 @@ def test_calibrated_quantiles_are_monotone_and_cover_as_stated() -> None:
     inside95 = np.mean((fresh >= q[0]) & (fresh <= q[-1]))
     assert 0.74 <= inside80 <= 0.88
     assert 0.90 <= inside95 <= 0.99
+
+
+def test_default_widening_is_wider_and_shrinks_with_more_errors() -> None:
+    rng = np.random.default_rng(4)
+    few, many = rng.standard_normal((4, 24)), rng.standard_normal((40, 24))
+    plain = quantile_forecast(np.zeros(24), calibrate(few, 24, widen_center=1.0, widen_tail=1.0), LEVELS)
+    wide = quantile_forecast(np.zeros(24), calibrate(few, 24), LEVELS)
+    assert (wide[-1] - wide[0] > plain[-1] - plain[0]).all()
+    ratio_few = (wide[-1] - wide[0]) / (plain[-1] - plain[0])
+    many_plain = quantile_forecast(
+        np.zeros(24), calibrate(many, 24, widen_center=1.0, widen_tail=1.0), LEVELS
+    )
+    many_wide = quantile_forecast(np.zeros(24), calibrate(many, 24), LEVELS)
+    ratio_many = (many_wide[-1] - many_wide[0]) / (many_plain[-1] - many_plain[0])
+    assert ratio_many.mean() < ratio_few.mean()
 
 
 def test_paths_match_the_quantiles_and_carry_correlation() -> None:
