@@ -288,7 +288,10 @@ def assess(item: RiskInput, window: RiskWindow, settings: RiskSettings | None = 
             **base, status=UNKNOWN, note="; ".join([*notes, "the forecast does not reach the window"])
         )
     wts = ts[mask]
-    if window.end is not None and ts[-1] + (ts[-1] - ts[-2] if len(ts) > 1 else pd.Timedelta(0)) < window.end:
+    partial = (
+        window.end is not None and ts[-1] + (ts[-1] - ts[-2] if len(ts) > 1 else pd.Timedelta(0)) < window.end
+    )
+    if partial:
         notes.append(f"forecast covers the window only until {ts[-1]:%Y-%m-%d %H:%M}")
     paths = item.paths
     use_paths = paths is not None and paths.ndim == 2 and paths.shape[1] == len(ts) and paths.shape[0] > 0
@@ -356,6 +359,10 @@ def assess(item: RiskInput, window: RiskWindow, settings: RiskSettings | None = 
         status = BREACH_LIKELY
     elif prob >= settings.at_risk or (headroom_pct is not None and headroom_pct < settings.min_headroom_pct):
         status = AT_RISK
+    elif partial:
+        status = (
+            UNKNOWN  # nothing crosses as far as the forecast reaches, but it stops short of the window's end
+        )
     else:
         status = OK
     return SeriesRisk(

@@ -292,7 +292,12 @@ def risks_cmd(
     counts = status_counts(run.frame)
     title = f"breach risk {run.label}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     print_risk_table(title, run)
-    notes = [(r["service"], r["metric"], r["note"]) for r in records(run.frame) if r["note"]]
+    # Notes (which uplift was used, why a status is unknown) for the series to act on; the JSON has them all.
+    notes = [
+        (r["service"], r["metric"], r["note"])
+        for r in records(run.frame)
+        if r["note"] and r["status"] != "ok"
+    ]
     for service, metric, note in notes:
         console.print(f"  {service}/{metric}: {note}", soft_wrap=True, markup=False)
     if json_out is not None:
