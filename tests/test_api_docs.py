@@ -44,7 +44,7 @@ def test_bench_api_runs_on_tiny_input(tmp_path: Path) -> None:
     out = tmp_path / "api.json"
     cmd = [
         str(Path(sys.executable).with_name("capacity")),
-        "bench", "api", "--duration", "2s", "--users", "2", "--ingest-users", "1", "--batch", "500",
+        "bench", "api", "--duration", "6s", "--users", "2", "--ingest-users", "1", "--batch", "500",
         "--series", "1", "--workers", "1", "--fleet", str(fleet), "--config", str(tmp_path / "none.toml"),
         "--json", str(out),
     ]  # fmt: skip
