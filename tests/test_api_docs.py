@@ -55,3 +55,52 @@ def test_bench_api_runs_on_tiny_input(tmp_path: Path) -> None:
     cached = [r for r in payload["rows"] if r["endpoint"] == "GET /forecast (cached)"]
     assert cached and cached[0]["requests"] > 0 and cached[0]["failures"] == 0
     assert payload["summary"]["ingest_samples_per_s"] > 0 and payload["summary"]["ingest_failures"] == 0
+
+
+def _infinity_queries(node: object) -> list[dict[str, object]]:
+    """Every Infinity query (``source: url``) anywhere in the dashboard."""
+    found = []
+    if isinstance(node, dict):
+        if node.get("source") == "url" and "url" in node:
+            found.append(node)
+        for value in node.values():
+            found += _infinity_queries(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _infinity_queries(value)
+    return found
+
+
+def test_grafana_dashboard_queries_work_against_the_api(tmp_path: Path) -> None:
+    from tests.test_api_core import make_api
+
+    dashboard = json.loads((ROOT / "grafana" / "dashboard.json").read_text(encoding="utf-8"))
+    a = make_api(tmp_path)
+    a.store.ingest(hourly_history("checkout", "cpu", days=10))
+    assert a.client.post(
+        "/api/v1/events", json={"name": "Black Friday", "start": "2024-01-12", "end": "2024-01-12"}, headers=a.write
+    ).status_code == 201
+    values = {
+        "${service}": "checkout",
+        "${metric}": "cpu",
+        "${event}": "Black%20Friday",
+        "${__from}": str(int(pd.Timestamp("2024-01-05", tz="UTC").timestamp() * 1000)),
+        "${__to}": str(int(pd.Timestamp("2024-01-20", tz="UTC").timestamp() * 1000)),
+    }
+    queries = _infinity_queries(dashboard)
+    assert len(queries) >= 7
+    for query in queries:
+        url = str(query["url"])
+        for key, value in values.items():
+            url = url.replace(key, value)
+        assert "${" not in url, url
+        response = a.client.get(url, headers=a.read)
+        assert response.status_code == 200, (url, response.get_data(as_text=True)[:300])
+        data: object = response.get_json()
+        for part in [p for p in str(query["root_selector"]).split(".") if p]:
+            assert isinstance(data, dict) and part in data, (url, part)
+            data = data[part]
+        rows = data if isinstance(data, list) else [data]
+        assert rows, url
+        for column in query["columns"]:  # type: ignore[attr-defined]
+            assert column["selector"] in rows[0], (url, column["selector"], rows[0])
