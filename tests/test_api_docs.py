@@ -21,7 +21,7 @@ def documented_routes() -> list[str]:
     for rule in app.url_map.iter_rules():
         if rule.endpoint in ("static",) or rule.rule.startswith(("/docs/", "/openapi.json/")):
             continue
-        path = re.sub(r"<(?:[a-z]+:)?([a-zA-Z_]+)>", r"{\\1}", rule.rule)
+        path = re.sub(r"<(?:[a-z]+:)?([a-zA-Z_]+)>", r"{\1}", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             out.append(f"{method} {path}")
     return sorted(set(out))
