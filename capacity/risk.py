@@ -47,6 +47,11 @@ class RiskSettings:
     margin: float = _setting(
         0.1, "capacity margin: instances are sized so that the p95 peak x (1 + margin) stays under the limit"
     )
+    analog_weight: float = _setting(
+        0.5,
+        "weight of the seasonal analogs (the series' own same weekday-and-hour weeks) in the crossing probability; "
+        "0 uses the forecast's sample paths alone",
+    )
     calibration_a: float = _setting(0.0, "calibration intercept on the logit scale (0 = none)")
     calibration_b: float = _setting(1.0, "calibration slope on the logit scale (1 = none; must be > 0)")
 
@@ -59,6 +64,11 @@ class RiskSettings:
             raise InvalidConfig(
                 f"at_risk ({self.at_risk}) must not exceed breach_likely ({self.breach_likely})",
                 field="at_risk",
+            )
+        if not 0.0 <= self.analog_weight <= 1.0:
+            raise InvalidConfig(
+                f"analog_weight must be in [0, 1], got {describe_value(self.analog_weight)}",
+                field="analog_weight",
             )
         if not 0.0 <= self.margin < 10.0:
             raise InvalidConfig(
@@ -111,6 +121,8 @@ class RiskInput:
         instance_capacity: what one instance serves in the metric's unit, when known.
         unknown_uplift: events in the window whose uplift could not be learned nor was given.
         notes: extra notes carried into the result (e.g. which uplift was used).
+        analogs: seasonal analog paths ``(k, horizon)`` aligned with ``frame`` (see :func:`seasonal_analogs`), or
+            None; blended into the crossing probability with ``RiskSettings.analog_weight``.
     """
 
     service: str
@@ -122,6 +134,7 @@ class RiskInput:
     instance_capacity: float | None = None
     unknown_uplift: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    analogs: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +175,39 @@ def calibrate(p: np.ndarray | float, settings: RiskSettings) -> np.ndarray:
     clipped = np.clip(arr, eps, 1.0 - eps)
     z = settings.calibration_a + settings.calibration_b * np.log(clipped / (1.0 - clipped))
     return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+def seasonal_analogs(
+    history: pd.Series, forecast_ts: pd.DatetimeIndex, count: int = 4, season: pd.Timedelta | None = None
+) -> np.ndarray | None:
+    """The series' own past as extra sample paths: the same weekday and hour 1..``count`` whole seasons back.
+
+    Analog ``k`` at forecast step ``t`` is the history at ``t - (s + k) * season`` where ``s`` is the fewest whole
+    seasons (a week by default) that reach past the history end from the last forecast step, so every analog
+    step is observed. Their crossing share is the classical climatological probability ("how often did a week
+    like this reach the threshold?"); being fixed trajectories, it never falls as the threshold falls or the window
+    grows.
+
+    Args:
+        history: the regularized history (regular UTC index).
+        forecast_ts: the forecast's timestamps.
+        count: how many analogs.
+        season: the season length (default one week).
+
+    Returns:
+        An array ``(k, len(forecast_ts))`` of the analogs fully inside the history, or None when there are none.
+    """
+    season = season or pd.Timedelta(days=7)
+    if len(history) == 0 or len(forecast_ts) == 0:
+        return None
+    span = forecast_ts[-1] - history.index[-1]
+    first = max(1, math.ceil(span / season))
+    rows = []
+    for k in range(count):
+        back = history.reindex(forecast_ts - (first + k) * season).to_numpy(dtype="float64")
+        if np.isfinite(back).all():
+            rows.append(back)
+    return np.vstack(rows) if rows else None
 
 
 def window_mask(ts: pd.Series | pd.DatetimeIndex, window: RiskWindow) -> np.ndarray:
@@ -321,9 +367,21 @@ def assess(item: RiskInput, window: RiskWindow, settings: RiskSettings | None = 
     if item.threshold is None:
         return SeriesRisk(**out, status=UNKNOWN, note="; ".join([*notes, "no threshold"]))
     threshold = float(item.threshold)
+    analogs = item.analogs
+    use_analogs = (
+        settings.analog_weight > 0
+        and analogs is not None
+        and analogs.ndim == 2
+        and analogs.shape[1] == len(ts)
+    )
     if use_paths:
         assert paths is not None
-        curve = calibrate(crossing_curve(paths[:, mask], threshold), settings)
+        raw = crossing_curve(paths[:, mask], threshold)
+        if use_analogs:
+            assert analogs is not None
+            w = settings.analog_weight
+            raw = (1.0 - w) * raw + w * crossing_curve(analogs[:, mask], threshold)
+        curve = calibrate(raw, settings)
         first_steps = np.argmax(paths[:, mask] >= threshold, axis=1)
         crossed = (paths[:, mask] >= threshold).any(axis=1)
     else:
@@ -337,7 +395,7 @@ def assess(item: RiskInput, window: RiskWindow, settings: RiskSettings | None = 
         first = wts[int(hit[0])]
         if crossed.any():
             lo, hi = np.quantile(first_steps[crossed], [0.1, 0.9])
-            early, late = wts[math.floor(lo)], wts[math.ceil(hi)]
+            early, late = min(first, wts[math.floor(lo)]), max(first, wts[math.ceil(hi)])
     headroom = threshold - p95
     needed = instances_needed(
         p95,

@@ -9,8 +9,9 @@ and 1.1x the maximum of the last 28 days of training. The truth is whether the t
 Methods, on the same cases:
 
 - ``capacity``: this engine's forecast (automatic selection, calibrated sample paths) and
-  :func:`capacity.risk.breach_probability` (share of paths crossing at any step, calibrated); the first breach is
-  the first step whose cumulative crossing probability reaches 0.5;
+  :func:`capacity.risk.assess`: the share of paths crossing at any step, blended with the share of the series' own
+  last four weeks (same weekday and hour, :func:`capacity.risk.seasonal_analogs`) crossing; the first breach is the
+  first step whose cumulative crossing probability reaches 0.5;
 - ``predict_linear``: a least-squares line over the last 24 hours of training extended over the window, as
   Prometheus' ``predict_linear`` is used in alerts: probability 1 if it crosses, else 0;
 - ``last_week_peak``: probability 1 if the last 7 days' maximum reaches the threshold (first breach: where last
@@ -26,6 +27,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -35,7 +37,15 @@ from capacity.bench.accuracy import fold_cutoffs
 from capacity.bench.peers import PeerUnavailable
 from capacity.forecast import ForecastSpec, forecast_series
 from capacity.metrics import brier
-from capacity.risk import RiskSettings, calibrate, crossing_curve
+from capacity.risk import (
+    RiskInput,
+    RiskSettings,
+    RiskWindow,
+    assess,
+    calibrate,
+    crossing_curve,
+    seasonal_analogs,
+)
 
 LEVELS: tuple[float, ...] = (0.9, 1.0, 1.1)
 METHODS: tuple[str, ...] = ("capacity", "predict_linear", "last_week_peak", "prophet")
@@ -72,9 +82,20 @@ def from_line(values: np.ndarray) -> Answer:
 
 
 def capacity_answer(train: pd.Series, horizon: int, settings: RiskSettings | None = None) -> Answer:
-    """This engine: forecast with automatic selection, then the risk module's breach probability."""
+    """This engine: forecast with automatic selection, then the risk module's breach probability (sample paths
+    blended with the series' seasonal analogs, as ``capacity risks`` does)."""
+    settings = settings or RiskSettings()
     result = forecast_series(train, ForecastSpec(horizon=horizon, n_paths=400))
-    return from_paths(result.paths, settings or RiskSettings())
+    ts = pd.DatetimeIndex(result.frame["ts"])
+    analogs = seasonal_analogs(train, ts)
+    item = RiskInput("bench", "value", None, result.frame, result.paths, analogs=analogs)
+
+    def answer(threshold: float) -> tuple[float, int | None]:
+        risk = assess(replace(item, threshold=threshold), RiskWindow(), settings)
+        step = None if risk.first_breach is None else int(ts.get_loc(risk.first_breach))
+        return float(risk.breach_probability or 0.0), step
+
+    return answer
 
 
 def predict_linear_answer(train: pd.Series, horizon: int, day: int) -> Answer:
