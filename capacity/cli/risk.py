@@ -79,6 +79,24 @@ def _window_for(
     return RiskWindow(label="whole forecast horizon")
 
 
+def _analogs(store: Any, info: Any, stored: Any) -> Any:
+    """Seasonal analog paths of a series from its stored history, on the grid the forecast was made on."""
+    from capacity.errors import CapacityError
+    from capacity.risk import seasonal_analogs
+    from capacity.series import regularize
+
+    ts = pd.DatetimeIndex(stored.frame["ts"])
+    if len(ts) == 0:
+        return None
+    reach = max(pd.Timedelta(days=7), ts[-1] - ts[0]) * 2 + pd.Timedelta(days=35)
+    history = store.load_history(info.service, info.metric, start=ts[0] - reach)
+    try:
+        regular = regularize(history, stored.freq or "1h", info.agg or "mean").values
+    except CapacityError:
+        return None
+    return seasonal_analogs(regular, ts)
+
+
 def load_fleet_risks(
     store: Any,
     *,
@@ -143,6 +161,10 @@ def load_fleet_risks(
         label = window.label
         uplifts = parse_diagnostics(stored.diagnostics)
         in_window = [u for u in uplifts if window.end is None or u.start < window.end]
+        analogs = None
+        if settings.analog_weight > 0 and not any(u.source != "unknown" for u in in_window):
+            # Past weeks describe normal weeks: with an uplifted event in the window they would understate it.
+            analogs = _analogs(store, info, stored)
         item = RiskInput(
             service=info.service,
             metric=info.metric,
@@ -153,6 +175,7 @@ def load_fleet_risks(
             instance_capacity=info.instance_capacity,
             unknown_uplift=unknown_events(uplifts, None, window.end),
             notes=tuple(u.describe() for u in in_window if u.source != "unknown"),
+            analogs=analogs,
         )
         risks.append(assess(item, window, settings))
     return FleetRiskRun(rank(risks), label, windows, forecasts, infos, calendar, event)
