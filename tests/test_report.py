@@ -156,3 +156,27 @@ def test_chart_files_are_named_safely(tmp_path: Path):
     from capacity.cli.risk import chart_filename
 
     assert chart_filename("svc:1", "cpu") == "svc_1-cpu.png"
+
+
+def test_events_import_and_list(tmp_path):
+    db = str(tmp_path / "ev.db")
+    csv = tmp_path / "events.csv"
+    csv.write_text("event,start,end,multiplier_low,multiplier_high\nLaunch,2026-12-01,2026-12-02,2,3\n")
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["events", "import", str(csv), "--db", db])
+    assert ok.exit_code == 0 and "imported 1 occurrences of 1 events" in ok.output
+    hol = runner.invoke(cli, ["events", "import", "--holidays", "US", "--years", "2025-2026", "--db", db])
+    assert hol.exit_code == 0, hol.output
+    listed = runner.invoke(cli, ["events", "list", "--after", "2026-11-01", "--db", db])
+    assert listed.exit_code == 0
+    assert "Launch" in listed.output and "2x-3x" in listed.output and "Thanksgiving Day" in listed.output
+    store = Store.open(db)
+    thanksgiving = [e for e in store.list_events("Thanksgiving Day") if e.start.year == 2026]
+    assert thanksgiving[0].start == pd.Timestamp("2026-11-26", tz="UTC")
+    assert thanksgiving[0].end == pd.Timestamp("2026-11-27", tz="UTC")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("event,start,end\nX,2026-13-01,2026-12-02\n")
+    failed = runner.invoke(cli, ["events", "import", str(bad), "--db", db])
+    assert failed.exit_code == 2 and "row 2" in failed.output and "Traceback" not in failed.output
+    neither = runner.invoke(cli, ["events", "import", "--db", db])
+    assert neither.exit_code == 2 and "--holidays" in neither.output
