@@ -230,6 +230,8 @@ class _PoolRunner:
         self._workers = workers
         self._pending: set[Any] = set()
         self._done: deque[Any] = deque()
+        self._generation = 0
+        self._generation_of: dict[Any, int] = {}
         self._executor = self._new_executor()
 
     def _new_executor(self) -> Any:
@@ -243,9 +245,21 @@ class _PoolRunner:
         return self._workers
 
     def submit(self, task: SeriesTask) -> Any:
-        future = self._executor.submit(run_task, task)
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            future = self._executor.submit(run_task, task)
+        except BrokenProcessPool:  # broke since the last result: the rest run on a fresh pool
+            self._restart()
+            future = self._executor.submit(run_task, task)
         self._pending.add(future)
+        self._generation_of[future] = self._generation
         return future
+
+    def _restart(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._generation += 1
+        self._executor = self._new_executor()
 
     def next_done(self) -> tuple[Any, TaskResult | BaseException]:
         from concurrent.futures import FIRST_COMPLETED, wait
@@ -256,12 +270,14 @@ class _PoolRunner:
             self._pending -= finished
             self._done.extend(finished)
         future = self._done.popleft()
+        generation = self._generation_of.pop(future)
         try:
             return future, future.result()
         except BrokenProcessPool as exc:
-            # A worker died (killed, out of memory): every task in flight is lost; start a fresh pool for the rest.
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._new_executor()
+            # A worker died (killed, out of memory): every task in flight on that pool is lost; the rest run on a
+            # fresh pool (started once per broken pool, not once per lost task).
+            if generation == self._generation:
+                self._restart()
             return future, exc
         except Exception as exc:
             return future, exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -107,3 +108,27 @@ def test_bad_worker_counts_and_schedulers_are_input_errors() -> None:
         make_runner(0)
     with pytest.raises(InvalidInput, match="scheduler must be an address like tcp://HOST:8786"):
         make_runner(2, "localhost:8786")
+
+
+def test_a_killed_worker_fails_only_the_series_in_flight_and_the_run_goes_on(store: Store) -> None:
+    keys = fill(store, 6)
+    killed: list[int] = []
+
+    def kill_a_worker(outcome: SeriesOutcome) -> None:
+        # After the first result, kill the worker that produced it (it is already on its next series).
+        if not killed:
+            killed.append(int(outcome.worker.rsplit(":", 1)[1]))
+            os.kill(killed[0], signal.SIGKILL)
+
+    outcomes = forecast_stored(store, keys, SPEC, kill_a_worker, workers=2)
+    assert sorted((o.service, o.metric) for o in outcomes) == keys  # every series has an outcome
+    lost = [o for o in outcomes if not o.ok]
+    assert lost and all(o.error.startswith("worker failed: BrokenProcessPool") for o in lost)
+    assert len(lost) <= 2 * 2  # at most the series queued on the broken pool
+    for o in lost:
+        status = store.latest_run_status(o.service, o.metric)
+        assert status is not None and status["status"] == "failed" and "BrokenProcessPool" in status["error"]
+    # What was lost is simply forecast again by a resumed run.
+    again = forecast_stored(store, keys, SPEC, workers=2, resume=True)
+    assert sorted((o.service, o.metric) for o in again) == sorted((o.service, o.metric) for o in lost)
+    assert all(o.ok for o in again)
