@@ -209,6 +209,17 @@ def _occurrence_logs(
     return offsets, hours, logs[positions]
 
 
+def shape_noise(index: pd.DatetimeIndex, logs: np.ndarray, blocked: np.ndarray) -> float:
+    """How much one hour's log-ratio strays from its day's mean on normal days (robust sd)."""
+    ok = np.isfinite(logs) & ~blocked
+    if ok.sum() < 48:
+        return 0.1
+    series = pd.Series(logs[ok], index=index[ok])
+    dev = (series - series.groupby(index[ok].normalize()).transform("mean")).to_numpy()
+    mad = float(np.median(np.abs(dev - np.median(dev))))
+    return max(1e-3, 1.4826 * mad)
+
+
 def level_noise(index: pd.DatetimeIndex, logs: np.ndarray, blocked: np.ndarray) -> float:
     """How much a normal day's mean log-ratio to its baseline varies (robust sd): the noise of one occurrence's
     level. Hours of a day move together (weather, incidents), so this is the day's, not one hour's, noise."""
@@ -311,7 +322,12 @@ def learn_uplift(
             level = float(levels.mean())
             var_level = max(noise**2, between**2) / k
             keep = max(0.0, 1.0 - var_level / level**2) if level != 0.0 else 0.0
-            mean_log = keep * mean_log
+            # The shape around that level is shrunk the same way against the within-day noise of one hour.
+            shape = mean_log - mean_log.mean()
+            signal = float(np.mean(shape**2))
+            hour_var = shape_noise(index, logs, blocked) ** 2 / k
+            keep_shape = max(0.0, 1.0 - hour_var / signal) if signal > 0 else 0.0
+            mean_log = keep * mean_log.mean() + keep_shape * shape
             # The next occurrence's level: the occurrences' disagreement (predictive, hence 1 + 1/k) plus the
             # noise of estimating it from k of them.
             spread = (
