@@ -55,9 +55,12 @@ class Counter:
     skipped: int = 0
     hist: dict[int, int] = field(default_factory=dict)
     seconds: float | None = None
+    lag: dict[int, int] = field(default_factory=dict)
 
     def tally(self) -> Tally:
-        return Tally(self.sent, self.ok, self.failed, dict(self.hist), self.seconds, self.skipped)
+        return Tally(
+            self.sent, self.ok, self.failed, dict(self.hist), self.seconds, self.skipped, dict(self.lag)
+        )
 
 
 @dataclass(frozen=True)
@@ -94,10 +97,12 @@ class ProcessState:
         self.dirty.add(index)
         self.step = Step(index, share, (position % max(1, processes)) / max(1, processes), now)
 
-    def record(self, index: int, latency_ms: float, ok: bool) -> None:
+    def record(self, index: int, latency_ms: float, ok: bool, lag_ms: float) -> None:
         counter = self.counters.get(index)
         if counter is None:
             return
+        lag = bucket(lag_ms)
+        counter.lag[lag] = counter.lag.get(lag, 0) + 1
         if ok:
             counter.ok += 1
         else:
@@ -183,6 +188,7 @@ class HeadroomUser(FastHttpUser):
 
     def _send(self, req: RequestSpec, base_headers: dict[str, str], index: int, due: float) -> None:
         headers = {**base_headers, **dict(req.headers)} or None
+        lag_ms = (time.perf_counter() - due) * 1000.0
         self.client.request(
             req.method,
             req.path,
@@ -190,7 +196,7 @@ class HeadroomUser(FastHttpUser):
             data=req.body,
             json=req.json,
             headers=headers,
-            context={"headroom_step": index, "headroom_due": due},
+            context={"headroom_step": index, "headroom_due": due, "headroom_lag": lag_ms},
         )
 
 
@@ -200,7 +206,7 @@ def _on_request(context: dict[str, Any] | None = None, exception: Any = None, **
     if not context or "headroom_step" not in context:
         return
     latency_ms = (time.perf_counter() - context["headroom_due"]) * 1000.0
-    STATE.record(int(context["headroom_step"]), latency_ms, exception is None)
+    STATE.record(int(context["headroom_step"]), latency_ms, exception is None, float(context["headroom_lag"]))
 
 
 class Gate:

@@ -7,8 +7,8 @@ merged per step and judged against the plan's SLOs; the verdict comes from the t
 
 * ``pass`` (exit 0): the target step met every SLO;
 * ``fail`` (exit 1): the target step, or an earlier step that stopped the ramp, missed an SLO;
-* ``unreachable`` (exit 2): the load generator could not send the target rate, or the run ended before the
-  target step without a failing step.
+* ``unreachable`` (exit 2): the load generator could not send the target rate (or was too busy to send on time,
+  so its latencies cannot be trusted), or the run ended before the target step without a failing step.
 
 The measured capacity is the highest achieved rate of a step that met the SLOs.
 """
@@ -47,6 +47,8 @@ class Tally:
         hist: latency histogram of the responses (ok and failed): bucket ms -> count.
         seconds: how long the process held the step, or None while it still runs.
         skipped: send instants the process missed because it was more than a quarter second late.
+        lag: histogram of send delays (ms from the scheduled instant to the request starting): a busy load
+            process shows here, and its latencies cannot be trusted.
     """
 
     sent: int = 0
@@ -55,6 +57,7 @@ class Tally:
     hist: Mapping[int, int] = field(default_factory=dict)
     seconds: float | None = None
     skipped: int = 0
+    lag: Mapping[int, int] = field(default_factory=dict)
 
     @property
     def resolved(self) -> int:
@@ -70,6 +73,7 @@ class Tally:
             "hist": {str(k): v for k, v in self.hist.items()},
             "seconds": self.seconds,
             "skipped": self.skipped,
+            "lag": {str(k): v for k, v in self.lag.items()},
         }
 
     @classmethod
@@ -82,6 +86,7 @@ class Tally:
             hist={int(float(k)): int(v) for k, v in raw["hist"].items()},
             seconds=None if raw.get("seconds") is None else float(raw["seconds"]),
             skipped=int(raw.get("skipped", 0)),
+            lag={int(float(k)): int(v) for k, v in raw.get("lag", {}).items()},
         )
 
 
@@ -124,6 +129,8 @@ class StepResult:
     met_slo: bool
     generator_short: bool
     reason: str
+    send_lag_p95_ms: float | None = None
+    generator_lagging: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The step as it appears in ``result.json``."""
@@ -143,6 +150,8 @@ class StepResult:
             "seconds": round(self.seconds, 3),
             "met_slo": self.met_slo,
             "generator_short": self.generator_short,
+            "send_lag_p95_ms": self.send_lag_p95_ms,
+            "generator_lagging": self.generator_lagging,
             "reason": self.reason,
         }
 
@@ -154,6 +163,11 @@ def merge_hist(hists: Iterable[Mapping[int, int]]) -> dict[int, int]:
         for k, v in h.items():
             out[k] = out.get(k, 0) + v
     return out
+
+
+def lag_limit_ms(plan: LoadPlan) -> float:
+    """The p95 send delay past which a load process is too busy to judge by: 20 % of the p95 SLO, >= 25 ms."""
+    return max(25.0, 0.2 * plan.slo.p95_ms)
 
 
 def judge_step(plan: LoadPlan, index: int, tallies: Sequence[Tally], *, final: bool) -> StepResult:
@@ -192,8 +206,12 @@ def judge_step(plan: LoadPlan, index: int, tallies: Sequence[Tally], *, final: b
         reasons.append(f"p99 {p99:g} ms > {plan.slo.p99_ms:g} ms")
     if ratio > plan.slo.max_failure_ratio:
         reasons.append(f"failures {ratio:.2%} > {plan.slo.max_failure_ratio:.2%}")
-    generator_short = sent_rps < floor
-    if generator_short:
+    lag_p95 = percentile(merge_hist(t.lag for t in tallies), 0.95)
+    lagging = lag_p95 is not None and lag_p95 > lag_limit_ms(plan)
+    if lagging:
+        reasons.append(f"load generator lagging: p95 send delay {lag_p95:g} ms (add --workers)")
+    generator_short = sent_rps < floor or lagging
+    if sent_rps < floor:
         reasons.append(f"load generator sent {sent_rps:.1f}/s < {floor:.1f}/s (add --workers)")
     elif achieved_rps < floor:
         reasons.append(f"achieved {achieved_rps:.1f}/s < {floor:.1f}/s")
@@ -214,6 +232,8 @@ def judge_step(plan: LoadPlan, index: int, tallies: Sequence[Tally], *, final: b
         met_slo=not reasons,
         generator_short=generator_short,
         reason="; ".join(reasons),
+        send_lag_p95_ms=lag_p95,
+        generator_lagging=lagging,
     )
 
 
@@ -232,12 +252,21 @@ class Verdict:
         return EXIT_CODES[self.verdict]
 
 
-def _service_ok(plan: LoadPlan, step: StepResult) -> bool:
-    """Whether the latency and failure SLOs held in ``step`` (or nothing was sent to judge them by)."""
-    if step.requests == 0:
-        return True
-    latency_ok = step.p95_ms is not None and step.p95_ms <= plan.slo.p95_ms
-    return latency_ok and step.failure_ratio <= plan.slo.max_failure_ratio
+def service_breach(plan: LoadPlan, step: StepResult) -> bool:
+    """Whether ``step`` shows the *service* missing an SLO, whatever the load generator did.
+
+    Failures beyond the SLO, latency above it even after taking off the generator's own send delay, or responses
+    that did not keep up with what was sent, are the service's. A step that missed its rate only because the
+    generator was short or late is not.
+    """
+    lag = step.send_lag_p95_ms or 0.0
+    floor = (1.0 - plan.rate_tolerance) * step.target_rps
+    return (
+        step.failure_ratio > plan.slo.max_failure_ratio
+        or (step.p95_ms is not None and step.p95_ms - lag > plan.slo.p95_ms)
+        or (plan.slo.p99_ms is not None and step.p99_ms is not None and step.p99_ms - lag > plan.slo.p99_ms)
+        or (step.sent_rps >= floor and step.achieved_rps < floor)
+    )
 
 
 def decide(plan: LoadPlan, steps: Sequence[StepResult]) -> Verdict:
@@ -251,26 +280,25 @@ def decide(plan: LoadPlan, steps: Sequence[StepResult]) -> Verdict:
     capacity = round(max(s.achieved_rps for s in met), 1) if met else None
     best = max(met, key=lambda s: s.achieved_rps) if met else None
     lower_bound = best is not None and not any(s.index > best.index and not s.met_slo for s in steps)
-    t = plan.target_index
-    target_step = next((s for s in steps if s.index == t), None)
+    target_step = next((s for s in steps if s.index == plan.target_index), None)
     if target_step is not None:
-        if target_step.generator_short:
-            verdict, reason = "unreachable", f"target step: {target_step.reason}"
-        elif target_step.met_slo:
+        if target_step.met_slo:
             verdict, reason = "pass", f"target step {target_step.target_rps:g}/s met the SLOs"
-        else:
+        elif service_breach(plan, target_step):
             verdict, reason = "fail", f"target step {target_step.target_rps:g}/s: {target_step.reason}"
+        else:
+            verdict, reason = "unreachable", f"target step: {target_step.reason}"
     else:
         broken = next((s for s in steps if not s.met_slo), None)
         if broken is None:
             verdict, reason = "unreachable", "the run ended before the target step"
-        elif broken.generator_short and _service_ok(plan, broken):
-            verdict, reason = "unreachable", f"step {broken.target_rps:g}/s: {broken.reason}"
-        else:
+        elif service_breach(plan, broken):
             verdict, reason = (
                 "fail",
                 f"stopped at step {broken.target_rps:g}/s before the target: {broken.reason}",
             )
+        else:
+            verdict, reason = "unreachable", f"step {broken.target_rps:g}/s: {broken.reason}"
     return Verdict(verdict, capacity, lower_bound, reason)
 
 

@@ -168,3 +168,28 @@ def test_validate_result_names_the_field(mutate: object, field: str) -> None:
     with pytest.raises(InvalidInput) as info:
         validate_result(result)
     assert info.value.field == field
+
+
+def test_a_lagging_load_generator_is_unreachable_not_a_service_failure() -> None:
+    plan = make_plan(target=100, steps=(0.5, 1.0))
+    busy = [Tally(sent=500, ok=500, failed=0, hist={400: 500}, seconds=10, lag={300: 500})]
+    step = judge_step(plan, 0, busy, final=True)
+    assert step.generator_lagging and step.generator_short and step.send_lag_p95_ms == 300
+    assert "p95 send delay 300 ms" in step.reason
+    v = decide(plan, [step])
+    assert (v.verdict, v.exit_code) == ("unreachable", 2)
+    calm = [Tally(sent=500, ok=500, failed=0, hist={400: 500}, seconds=10, lag={1: 500})]
+    slow_service = judge_step(plan, 0, calm, final=True)
+    assert not slow_service.generator_lagging and slow_service.send_lag_p95_ms == 1
+    assert decide(plan, [slow_service]).verdict == "fail"
+
+
+def test_a_service_that_fails_while_the_generator_lags_is_still_a_fail() -> None:
+    plan = make_plan(target=100, steps=(0.5, 1.0))
+    overloaded = [Tally(sent=500, ok=300, failed=200, hist={500: 500}, seconds=10, lag={80: 500})]
+    step = judge_step(plan, 0, overloaded, final=True)
+    assert step.generator_lagging and step.failure_ratio == pytest.approx(0.4)
+    assert decide(plan, [step]).verdict == "fail"  # 40 % failures are the service's, lag or not
+    slow = [Tally(sent=1000, ok=1000, failed=0, hist={900: 1000}, seconds=10, lag={60: 1000})]
+    target = judge_step(plan, 1, slow, final=True)
+    assert target.generator_lagging and decide(plan, [target]).verdict == "fail"  # 900 - 60 ms > 250 ms
