@@ -150,6 +150,7 @@ def run_accuracy(
     freq: str = "1h",
     config: Mapping[str, Any] | None = None,
     on_series: Callable[[str, Mapping[str, Any]], None] | None = None,
+    on_partial: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark over regular series (already resampled to ``freq``); returns the JSON-ready result.
 
@@ -161,16 +162,12 @@ def run_accuracy(
         freq: the step of the series.
         config: extra configuration recorded in the result.
         on_series: called with each series' name and entry as soon as it is done (progress).
+        on_partial: called with the result so far (``config.complete`` false) after each series, so an
+            interrupted run keeps what it measured.
 
     Returns:
         ``{"config", "series", "summary"}`` in the shape documented in the module docstring.
     """
-    entries = []
-    for name, y in series.items():
-        entry = {"name": name, **evaluate_series(y, horizon, folds, methods, freq)}
-        entries.append(entry)
-        if on_series is not None:
-            on_series(name, entry)
     conf = {
         "horizon_steps": horizon,
         "folds": folds,
@@ -178,7 +175,16 @@ def run_accuracy(
         "methods": list(methods),
         **(config or {}),
     }
-    return {"config": conf, "series": entries, "summary": summarize(entries, methods)}
+    entries: list[dict[str, Any]] = []
+    for name, y in series.items():
+        entry = {"name": name, **evaluate_series(y, horizon, folds, methods, freq)}
+        entries.append(entry)
+        if on_series is not None:
+            on_series(name, entry)
+        if on_partial is not None:
+            partial = {**conf, "complete": False, "series_done": len(entries), "series_total": len(series)}
+            on_partial({"config": partial, "series": entries, "summary": summarize(entries, methods)})
+    return {"config": {**conf, "complete": True}, "series": entries, "summary": summarize(entries, methods)}
 
 
 def resample_mean(frame: pd.DataFrame, freq: str) -> pd.Series:

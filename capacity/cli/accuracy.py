@@ -98,6 +98,10 @@ def bench_accuracy(
         ]
         print(f"{name}: MASE " + " ".join(parts), flush=True)
 
+    def save_partial(partial: dict[str, Any]) -> None:
+        if json_out:
+            json_out.write_text(json.dumps(partial, indent=2))
+
     result = run_accuracy(
         series,
         horizon=steps,
@@ -106,6 +110,7 @@ def bench_accuracy(
         freq=freq,
         config={"data": str(data), "horizon": horizon, "peers": peers},
         on_series=progress,
+        on_partial=save_partial if json_out else None,
     )
     for entry in result["series"]:
         for method, value in entry["methods"].items():
