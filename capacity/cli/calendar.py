@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from capacity.cli.common import console, db_option, open_store, print_table
+from capacity.cli.common import console, db_option, open_store
 from capacity.errors import InvalidConfig, InvalidInput
 from capacity.events import EventOccurrence, parse_events_csv
 from capacity.schema import validate_name
@@ -127,9 +127,16 @@ def list_cmd(name: str | None, after: str | None, db: str | None) -> None:
         rows.append(
             (o.name, f"{o.start:%Y-%m-%d %H:%M}", f"{last:%Y-%m-%d %H:%M}", band, o.service or "fleet")
         )
-    print_table(
-        f"{len(rows)} event occurrences", ["event", "start (UTC)", "last (UTC)", "multiplier", "scope"], rows
-    )
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} event occurrences")
+    for col in ("event", "start (UTC)", "last (UTC)", "multiplier", "scope"):
+        table.add_column(col, no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    # Wide enough not to fold when stdout is a pipe.
+    (console if console.is_terminal else Console(highlight=False, width=120)).print(table)
 
 
 COMMANDS = [events]
