@@ -57,6 +57,13 @@ class Rendered:
     stale: bool
 
 
+class ForecastFailed(CapacityError):
+    """Forecasting a series failed (the engine's reason is in the message) and no earlier forecast exists."""
+
+    title = "Forecast failed"
+    status = 422
+
+
 class Computing(Exception):
     """The forecast is being computed and no stored one can be served yet."""
 
@@ -120,7 +127,7 @@ def _compute(st: AppState, service: str, metric: str, horizon: int, quantiles: t
     outcome = forecast_stored(st.store, [(service, metric)], base)[0]
     st.invalidate_series(service, metric)
     if not outcome.ok or outcome.run_id is None:
-        raise NotEnoughHistory(f"forecasting {service}/{metric} failed: {outcome.error}", field="series")
+        raise ForecastFailed(f"forecasting {service}/{metric} failed: {outcome.error}", field="series")
     return outcome.run_id
 
 
@@ -170,8 +177,8 @@ def resolve(
     )
     if needs and failed_now:
         if ok is None:
-            raise NotEnoughHistory(
-                f"forecasting {service}/{metric} failed: {str(latest['error'] or '').splitlines()[0]}",  # type: ignore[index]
+            raise ForecastFailed(
+                f"forecasting {service}/{metric} failed: {(str(latest['error'] or 'no reason recorded').splitlines() or [''])[0]}",  # type: ignore[index]
                 field="series",
             )
         needs = (

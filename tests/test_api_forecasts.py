@@ -158,3 +158,15 @@ def test_live_accuracy_and_drift(tmp_path: Path) -> None:
     text = a.client.get("/metrics").get_data(as_text=True)
     assert 'capacity_forecast_drift{service="checkout",metric="cpu"} 1.0' in text
     assert 'capacity_live_forecast_mase{service="checkout",metric="cpu"}' in text
+
+
+def test_a_series_the_engine_cannot_forecast_is_a_422_problem(tmp_path: Path) -> None:
+    a = make_api(tmp_path)
+    one = {"samples": [["2024-01-01T00:00:00Z", 5]]}
+    assert a.client.post("/api/v1/series/tiny/cpu/samples", json=one, headers=a.write).status_code == 201
+    for _ in range(2):  # the failure is recorded; the second read does not recompute
+        problem = assert_problem(
+            a.client.get("/api/v1/series/tiny/cpu/forecast", headers=a.read), 422, "series"
+        )
+        assert problem["title"] == "Forecast failed" and "at least" in problem["detail"]
+    assert len([r for r in [a.store.latest_run_status("tiny", "cpu")] if r and r["status"] == "failed"]) == 1
