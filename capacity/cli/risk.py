@@ -399,7 +399,7 @@ def plot_cmd(service: str, metric: str, out: Path | None, event: str | None, db:
     png = chart_png(store, run, service, metric)
     target = out or Path(f"{service}-{metric}.png")
     target.write_bytes(png)
-    console.print(f"wrote {target} ({len(png) // 1024} KiB)")
+    console.print(f"wrote {target} ({len(png) // 1024} KiB)", soft_wrap=True)
 
 
 def window_end(run: FleetRiskRun, key: tuple[str, str]) -> pd.Timestamp:
@@ -478,9 +478,10 @@ def report_cmd(
     console.print(
         f"readiness report for {event_name} ({run.label}): "
         + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-        + f"; {len(charts)} charts"
+        + f"; {len(charts)} charts",
+        soft_wrap=True,
     )
-    console.print(f"report: {out_dir / 'report.html'}")
+    console.print(f"report: {out_dir / 'report.html'}", soft_wrap=True)
 
 
 COMMANDS = [risks_cmd, plot_cmd, report_cmd]
