@@ -34,8 +34,16 @@ def risk_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The ranked risk frame as JSON-ready dicts (ISO timestamps, no NaN), with a rank column."""
     out = []
     for i, rec in enumerate(frame.to_dict(orient="records"), start=1):
-        out.append({"rank": i, **{str(k): _plain(v) for k, v in rec.items()}})
+        row = {"rank": i, **{str(k): _plain(v) for k, v in rec.items()}}
+        for key in INTEGER_COLUMNS:  # a column with gaps comes back from pandas as float
+            if isinstance(row.get(key), float):
+                row[key] = int(row[key])
+        out.append(row)
     return out
+
+
+#: Risk columns that count instances.
+INTEGER_COLUMNS = ("instances", "instances_needed", "instances_to_add")
 
 
 def fleet_risk_run(store: Store, event: str | None, until: pd.Timestamp | None) -> Any:

@@ -255,3 +255,9 @@ def test_post_loadtest_result_and_apply(eapi: Api) -> None:
         422,
         "result",
     )
+
+
+def test_risk_counts_are_integers(eapi: Api) -> None:
+    for row in eapi.client.get("/api/v1/risks", headers=eapi.read).get_json()["risks"]:
+        for key in ("instances", "instances_needed", "instances_to_add"):
+            assert row[key] is None or isinstance(row[key], int), (key, row[key])
