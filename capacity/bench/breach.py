@@ -92,7 +92,7 @@ def capacity_answer(train: pd.Series, horizon: int, settings: RiskSettings | Non
 
     def answer(threshold: float) -> tuple[float, int | None]:
         risk = assess(replace(item, threshold=threshold), RiskWindow(), settings)
-        step = None if risk.first_breach is None else int(ts.get_loc(risk.first_breach))
+        step = None if risk.first_breach is None else int(ts.searchsorted(risk.first_breach))
         return float(risk.breach_probability or 0.0), step
 
     return answer
