@@ -50,7 +50,8 @@ class SeriesOutcome:
         fallback: True when the engine fell back to a baseline.
         error: why it failed (empty when ok).
         run_id: the stored run (a forecast or a recorded failure).
-        seconds: compute time of the series in its worker (loading and storing not included).
+        seconds: wall time of the series in its worker (loading and storing not included).
+        cpu_seconds: CPU time the worker spent on it (what the series costs on an idle core).
         worker: where it ran (``host:pid``).
         worker_peak_mb: the worker process's peak resident memory so far, in MiB.
     """
@@ -65,6 +66,7 @@ class SeriesOutcome:
     seconds: float = 0.0
     worker: str = ""
     worker_peak_mb: float = 0.0
+    cpu_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class TaskResult:
     seconds: float
     worker: str
     peak_mb: float
+    cpu_seconds: float = 0.0
 
 
 def forecast_one(values: pd.Series, spec: ForecastSpec) -> ForecastResult:
@@ -129,6 +132,7 @@ def run_task(task: SeriesTask) -> TaskResult:
     import socket
 
     started = time.perf_counter()
+    cpu_started = time.process_time()
     result = None
     error = ""
     try:
@@ -145,6 +149,7 @@ def run_task(task: SeriesTask) -> TaskResult:
         seconds=time.perf_counter() - started,
         worker=f"{socket.gethostname()}:{os.getpid()}",
         peak_mb=peak_rss_mb(),
+        cpu_seconds=time.process_time() - cpu_started,
     )
 
 
@@ -401,7 +406,13 @@ def _save(store: Store, task: SeriesTask, done: TaskResult | BaseException) -> S
         run_id = _record_failure(store, service, metric, task.spec, reason)
         return SeriesOutcome(service, metric, False, error=reason, run_id=run_id)
     ran = SeriesOutcome(
-        service, metric, False, seconds=done.seconds, worker=done.worker, worker_peak_mb=done.peak_mb
+        service,
+        metric,
+        False,
+        seconds=done.seconds,
+        worker=done.worker,
+        worker_peak_mb=done.peak_mb,
+        cpu_seconds=done.cpu_seconds,
     )
     if done.result is None:
         run_id = _record_failure(store, service, metric, task.spec, done.error)

@@ -72,6 +72,10 @@ class ScaleResult:
     horizon_steps: int
     series_seconds_median: float
     series_seconds_mean: float
+    series_cpu_seconds_median: float
+    series_cpu_seconds_mean: float
+    cpu_seconds_total: float
+    seconds_if_idle: float
     ingest_seconds: float
     memory_by_process_mb: Mapping[str, float]
 
@@ -97,9 +101,13 @@ def summarize(
         outcomes: one per series.
         seconds: wall time of the forecasting phase.
         process_peaks_mb: peak resident memory of each process involved (the parent and every worker), by name.
+
+    ``seconds_if_idle`` is the workers' CPU time divided among them: what the forecasting would take if the
+    workers had their cores to themselves (the wall time on a shared machine can be much longer).
     """
     ok = [o for o in outcomes if o.ok]
     times = [o.seconds for o in outcomes if o.seconds > 0]
+    cpu = [o.cpu_seconds for o in outcomes if o.cpu_seconds > 0]
     n = len(outcomes)
     return ScaleResult(
         series=n,
@@ -114,6 +122,10 @@ def summarize(
         horizon_steps=horizon_steps,
         series_seconds_median=round(statistics.median(times), 3) if times else 0.0,
         series_seconds_mean=round(statistics.fmean(times), 3) if times else 0.0,
+        series_cpu_seconds_median=round(statistics.median(cpu), 3) if cpu else 0.0,
+        series_cpu_seconds_mean=round(statistics.fmean(cpu), 3) if cpu else 0.0,
+        cpu_seconds_total=round(sum(cpu), 1),
+        seconds_if_idle=round(sum(cpu) / max(1, workers), 1),
         ingest_seconds=round(ingest_seconds, 3),
         memory_by_process_mb={k: round(v, 1) for k, v in sorted(process_peaks_mb.items())},
     )

@@ -169,8 +169,16 @@ def bench_scale(
         ("total time", f"{result.seconds_total:.1f} s"),
         ("series per second", f"{result.series_per_second:.2f}"),
         (
-            "per-series compute (median / mean)",
+            "per-series wall (median / mean)",
             f"{result.series_seconds_median:.2f} s / {result.series_seconds_mean:.2f} s",
+        ),
+        (
+            "per-series CPU (median / mean)",
+            f"{result.series_cpu_seconds_median:.2f} s / {result.series_cpu_seconds_mean:.2f} s",
+        ),
+        (
+            "CPU total / workers (time on idle cores)",
+            f"{result.cpu_seconds_total:.0f} s / {result.workers} = {result.seconds_if_idle:.0f} s",
         ),
         (
             "peak memory (all processes)",
