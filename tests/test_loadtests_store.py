@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from capacity.config import SeriesConfig
@@ -37,8 +39,9 @@ def result_doc(capacity_ok: bool = True, staging_instances: int | None = None) -
     return json.loads(json.dumps(build_result(plan, steps, stopped_early=False)))
 
 
-@pytest.fixture
-def fleet(store: Store) -> Store:
+@pytest.fixture(params=["sqlite", "postgres"])
+def fleet(request: pytest.FixtureRequest) -> Store:
+    store: Store = request.getfixturevalue("store" if request.param == "sqlite" else "pg_store")
     store.ingest(hourly_history("checkout", "rps", days=2))
     store.ingest(hourly_history("checkout", "cpu", days=2))
     store.configure_series(
@@ -100,3 +103,28 @@ def test_bad_saves_store_nothing(
         fleet.save_loadtest(service, metric, payload, apply=apply)  # type: ignore[arg-type]
     assert count_rows(fleet) == 0
     assert fleet.describe("checkout", "rps").threshold == 80.0
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    verdict=st.sampled_from(["pass", "fail", "unreachable"]),
+    target=st.floats(0.1, 1e5),
+    capacity=st.none() | st.floats(0.1, 1e5),
+    note=st.text(max_size=30),
+)
+def test_results_round_trip(
+    store: Store, verdict: str, target: float, capacity: float | None, note: str
+) -> None:
+    if not store.list_series():
+        store.ingest(hourly_history("checkout", "rps", days=1))
+    doc = {
+        "verdict": verdict,
+        "target_rps": target,
+        "measured_capacity_rps": capacity,
+        "steps": [],
+        "note": note,
+    }
+    lid = store.save_loadtest("checkout", "rps", doc, apply=False)
+    stored = next(t for t in store.list_loadtests("checkout", "rps") if t.id == lid)
+    assert (stored.verdict, stored.target_rps, stored.measured_capacity_rps) == (verdict, target, capacity)
+    assert stored.result == doc and stored.applied is False
