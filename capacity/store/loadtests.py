@@ -153,7 +153,7 @@ class LoadTestStore:
                 if per_instance is not None:
                     values["instance_capacity"] = round(per_instance, 3)
                 conn.execute(update(series).where(series.c.id == sid).values(**values))
-            return int(row.inserted_primary_key[0])  # type: ignore[index]
+            return int(row.inserted_primary_key[0])
 
     def list_loadtests(self, service: str, metric: str) -> list[StoredLoadTest]:
         """The stored results of one series, newest first (empty when there are none)."""
