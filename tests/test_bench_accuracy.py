@@ -58,7 +58,7 @@ def test_cli_runs_end_to_end_on_two_tiny_series(tmp_path: Path) -> None:
         assert s["mase_gmean"] > 0 and s["seconds_total"] >= s["seconds_median"] > 0
     assert doc["summary"]["capacity"]["mase_gmean"] < 1.0  # a clean daily wave is easy
     assert "| capacity |" in md.read_text()
-    assert "cmdstanpy" not in result.output  # Prophet's logging is silenced
+    assert "cmdstanpy" not in result.output and "plotly" not in result.output  # Prophet is silenced
 
 
 def test_missing_peer_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:

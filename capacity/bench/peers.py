@@ -99,14 +99,25 @@ def _quiet_prophet() -> None:
 
 
 def prophet(train: pd.Series, horizon: int, day: int, quantiles: Sequence[float]) -> PeerForecast:
-    """Prophet with its defaults; quantiles from its predictive samples."""
+    """Prophet with its defaults; quantiles from its predictive samples. Its logging is silenced."""
+    _quiet_prophet()  # before the import: prophet logs "Importing plotly failed" when it loads
+    # Something imported earlier may call logging.config.dictConfig(disable_existing_loggers=False), which resets
+    # the loggers silenced above; logging.disable holds whatever the configuration, for the import and the fit.
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        return _prophet_fit(train, horizon, quantiles)
+    finally:
+        logging.disable(previous)
+
+
+def _prophet_fit(train: pd.Series, horizon: int, quantiles: Sequence[float]) -> PeerForecast:
     try:
         from prophet import Prophet
     except ImportError as exc:
         raise PeerUnavailable(
             f"prophet is not installed ({exc}); pip install capacity-planner[bench]"
         ) from None
-    _quiet_prophet()
     index = pd.DatetimeIndex(train.index)
     index = index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index
     frame = pd.DataFrame({"ds": index, "y": train.to_numpy(dtype="float64")})
