@@ -77,9 +77,14 @@ def test_grafana_dashboard_queries_work_against_the_api(tmp_path: Path) -> None:
     dashboard = json.loads((ROOT / "grafana" / "dashboard.json").read_text(encoding="utf-8"))
     a = make_api(tmp_path)
     a.store.ingest(hourly_history("checkout", "cpu", days=10))
-    assert a.client.post(
-        "/api/v1/events", json={"name": "Black Friday", "start": "2024-01-12", "end": "2024-01-12"}, headers=a.write
-    ).status_code == 201
+    assert (
+        a.client.post(
+            "/api/v1/events",
+            json={"name": "Black Friday", "start": "2024-01-12", "end": "2024-01-12"},
+            headers=a.write,
+        ).status_code
+        == 201
+    )
     values = {
         "${service}": "checkout",
         "${metric}": "cpu",
