@@ -10,7 +10,7 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import Flask, Response, g, request
 
-from api import openapi
+from api import openapi, schemas
 from api.auth import check_scope
 from api.context import state
 from api.metrics import RequestMetrics, render_series_gauges
@@ -26,7 +26,7 @@ GAUGE_TTL = 30.0
 
 
 @bp.get("/healthz")
-@bp.doc(responses={**openapi.ok(openapi.HEALTH), 503: "The database is not reachable"})
+@bp.doc(responses={**openapi.ok(schemas.HEALTH), 503: "The database is not reachable"})
 def healthz() -> Any:
     """Liveness and readiness: 200 when the process answers and the database does, 503 otherwise."""
     st = state()

@@ -9,7 +9,7 @@ from apiflask.fields import Float, List, Nested, String
 from apiflask.validators import Length
 from flask import url_for
 
-from api import openapi
+from api import openapi, schemas
 from api.auth import require
 from api.context import state, store
 from api.forecasting import iso
@@ -83,7 +83,7 @@ def _changed() -> None:
 
 @bp.get("/events")
 @require("read")
-@bp.doc(responses=openapi.ok(openapi.EVENT_LIST))
+@bp.doc(responses=openapi.ok(schemas.EVENT_LIST))
 def list_events() -> Any:
     """List events with their occurrences."""
     grouped: dict[str, list[EventOccurrence]] = {}
@@ -95,7 +95,7 @@ def list_events() -> Any:
 @bp.post("/events")
 @require("write")
 @bp.input(EventIn, arg_name="body")
-@bp.doc(responses=openapi.ok(openapi.EVENT, "Occurrence stored", status=201))
+@bp.doc(responses=openapi.ok(schemas.EVENT, "Occurrence stored", status=201))
 def create_event(body: dict[str, Any]) -> Any:
     """Add an occurrence of an event (the same name, start and scope updates it)."""
     occ = _make(body["name"], body, "body")
@@ -107,7 +107,7 @@ def create_event(body: dict[str, Any]) -> Any:
 
 @bp.get("/events/<name>")
 @require("read")
-@bp.doc(responses=openapi.ok(openapi.EVENT))
+@bp.doc(responses=openapi.ok(schemas.EVENT))
 def get_event(name: str) -> Any:
     """An event and its occurrences."""
     name = event_key(name)
@@ -120,7 +120,7 @@ def get_event(name: str) -> Any:
 @bp.put("/events/<name>")
 @require("write")
 @bp.input(EventPut, arg_name="body")
-@bp.doc(responses=openapi.ok(openapi.EVENT))
+@bp.doc(responses=openapi.ok(schemas.EVENT))
 def put_event(name: str, body: dict[str, Any]) -> Any:
     """Replace every occurrence of an event (creates it when new)."""
     name = event_key(name)

@@ -7,7 +7,7 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import Response, request
 
-from api import openapi
+from api import openapi, schemas
 from api.auth import require
 from api.context import state, store
 from api.forecasting import Computing, band, etag_matches, iso, render, resolve, window
@@ -112,7 +112,7 @@ def get_forecast_png(service: str, metric: str, query: dict[str, Any]) -> Any:
 @bp.get("/series/<service>/<metric>/points")
 @require("read")
 @bp.input(WindowQuery, location="query", arg_name="query")
-@bp.doc(responses=openapi.ok(openapi.POINTS))
+@bp.doc(responses=openapi.ok(schemas.POINTS))
 def get_points(service: str, metric: str, query: dict[str, Any]) -> Any:
     """Actuals and forecast as one flat list of points (for Grafana's Infinity datasource)."""
     service, metric = series_key(service, metric)
@@ -158,7 +158,7 @@ def get_points(service: str, metric: str, query: dict[str, Any]) -> Any:
 
 @bp.get("/series/<service>/<metric>/accuracy")
 @require("read")
-@bp.doc(responses=openapi.ok(openapi.ACCURACY))
+@bp.doc(responses=openapi.ok(schemas.ACCURACY))
 def get_accuracy(service: str, metric: str) -> Any:
     """Backtest scores of the newest forecast, and live accuracy of stored forecasts against later actuals."""
     from api.accuracy import live_accuracy

@@ -9,7 +9,7 @@ from apiflask.fields import Boolean, List, String
 from apiflask.validators import Length, Regexp
 from flask import url_for
 
-from api import openapi
+from api import openapi, schemas
 from api.auth import require
 from api.context import state, store
 from api.forecasting import iso
@@ -61,7 +61,7 @@ def job_json(job: JobInfo) -> dict[str, Any]:
 @bp.post("/jobs/forecasts")
 @require("write")
 @bp.input(ForecastJobIn, arg_name="body")
-@bp.doc(responses=openapi.accepted(openapi.JOB))
+@bp.doc(responses=openapi.accepted(schemas.JOB))
 def create_forecast_job(body: dict[str, Any]) -> Any:
     """Start a fleet-wide forecast refresh; 202 with a Location to poll."""
     horizon = body.get("horizon") or state().settings.default_horizon
@@ -93,7 +93,7 @@ def create_forecast_job(body: dict[str, Any]) -> Any:
 
 @bp.get("/jobs/<job_id>")
 @require("read")
-@bp.doc(responses=openapi.ok(openapi.JOB))
+@bp.doc(responses=openapi.ok(schemas.JOB))
 def get_job(job_id: str) -> Any:
     """A job's status and progress."""
     import re
@@ -107,7 +107,7 @@ def get_job(job_id: str) -> Any:
 
 @bp.get("/jobs")
 @require("read")
-@bp.doc(responses=openapi.ok(openapi.JOB_LIST))
+@bp.doc(responses=openapi.ok(schemas.JOB_LIST))
 def list_jobs() -> Any:
     """The 50 newest jobs."""
     return {"jobs": [job_json(j) for j in store().list_jobs(50)]}

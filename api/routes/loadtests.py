@@ -11,7 +11,7 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Dict, Float, String
 from apiflask.validators import Length, Range
 
-from api import openapi
+from api import openapi, schemas
 from api.auth import require
 from api.context import state, store
 from api.forecasting import Computing, resolve
@@ -51,7 +51,7 @@ def _event_window(service: str, event: str, after: pd.Timestamp) -> tuple[str, p
 @bp.get("/series/<service>/<metric>/loadtest-plan")
 @require("read")
 @bp.input(PlanQuery, location="query", arg_name="query")
-@bp.doc(responses=openapi.ok(openapi.PLAN))
+@bp.doc(responses=openapi.ok(schemas.PLAN))
 def get_plan(service: str, metric: str, query: dict[str, Any]) -> Any:
     """The Locust load plan of a request-rate series: target = forecast p95 peak (in the event) x margin."""
     from loadtests.plan import DEFAULT_MARGIN, plan_from_peak
@@ -103,7 +103,7 @@ def get_plan(service: str, metric: str, query: dict[str, Any]) -> Any:
 @bp.post("/loadtests")
 @require("write")
 @bp.input(LoadTestIn, arg_name="body")
-@bp.doc(responses=openapi.ok(openapi.LOADTEST, "Result stored", status=201))
+@bp.doc(responses=openapi.ok(schemas.LOADTEST, "Result stored", status=201))
 def post_loadtest(body: dict[str, Any]) -> Any:
     """Record a load-test result; with apply, its measured capacity becomes the series' threshold."""
     from loadtests.verdict import validate_result

@@ -16,7 +16,7 @@ from apiflask.fields import String
 from apiflask.validators import OneOf
 from flask import Response, request
 
-from api import openapi
+from api import schemas
 from api.auth import require
 from api.context import LRU, state, store
 from api.problems import Problem
@@ -35,7 +35,7 @@ REPORT_RESPONSES: Any = {
         "description": "The readiness report (HTML or JSON by Accept)",
         "content": {
             "text/html": {"schema": {"type": "string"}},
-            "application/json": {"schema": openapi.REPORT},
+            "application/json": {"schema": schemas.REPORT},
         },
     },
     406: {"description": "Neither HTML nor JSON is acceptable"},

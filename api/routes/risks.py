@@ -8,7 +8,7 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import String
 from apiflask.validators import Length
 
-from api import openapi
+from api import openapi, schemas
 from api.auth import require
 from api.context import store
 from api.risks import fleet_risk_run, risk_records
@@ -36,7 +36,7 @@ def _until(text: str | None) -> Any:
 @bp.get("/risks")
 @require("read")
 @bp.input(RiskQuery, location="query", arg_name="query")
-@bp.doc(responses=openapi.ok(openapi.RISKS))
+@bp.doc(responses=openapi.ok(schemas.RISKS))
 def get_risks(query: dict[str, Any]) -> Any:
     """The fleet's series ranked by breach probability, first breach time and headroom."""
     if query.get("event") and query.get("until"):

@@ -19,7 +19,7 @@ import pandas as pd
 from apiflask import APIBlueprint
 from flask import request
 
-from api import openapi
+from api import openapi, schemas
 from api.auth import require
 from api.context import state, store
 from api.problems import Problem
@@ -121,11 +121,11 @@ def _from_csv(text: str, service: str, metric: str) -> pd.DataFrame:
 @require("write")
 @bp.doc(
     responses={
-        **openapi.ok(openapi.INGEST, "Samples stored (all of them, in one transaction)"),
-        **openapi.ok(openapi.INGEST, "Samples stored into a new series", status=201),
+        **openapi.ok(schemas.INGEST, "Samples stored (all of them, in one transaction)"),
+        **openapi.ok(schemas.INGEST, "Samples stored into a new series", status=201),
     }
 )
-@openapi.request_body(openapi.SAMPLES_BODY, csv=True)
+@openapi.request_body(schemas.SAMPLES_BODY, csv=True)
 def post_samples(service: str, metric: str) -> Any:
     """Ingest samples into a series (JSON or text/csv); one transaction, idempotent on (series, timestamp)."""
     service, metric = series_key(service, metric)

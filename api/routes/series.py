@@ -8,7 +8,7 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import Float, Integer, String
 from apiflask.validators import Length, OneOf, Range
 
-from api import openapi
+from api import openapi, schemas
 from api.auth import require
 from api.context import state, store
 from api.routes.common import series_json, series_key
@@ -39,7 +39,7 @@ class SeriesPatch(Schema):
 
 @bp.get("/services")
 @require("read")
-@bp.doc(responses=openapi.ok(openapi.SERVICES))
+@bp.doc(responses=openapi.ok(schemas.SERVICES))
 def list_services() -> Any:
     """List services with their metrics and series counts."""
     services: dict[str, list[str]] = {}
@@ -56,7 +56,7 @@ def list_services() -> Any:
 @bp.get("/series")
 @require("read")
 @bp.input(SeriesListQuery, location="query", arg_name="query")
-@bp.doc(responses=openapi.ok(openapi.SERIES_LIST))
+@bp.doc(responses=openapi.ok(schemas.SERIES_LIST))
 def list_series(query: dict[str, Any]) -> Any:
     """List series with sample counts, span, step, last value and threshold."""
     service = query.get("service")
@@ -68,7 +68,7 @@ def list_series(query: dict[str, Any]) -> Any:
 
 @bp.get("/series/<service>/<metric>")
 @require("read")
-@bp.doc(responses=openapi.ok(openapi.SERIES))
+@bp.doc(responses=openapi.ok(schemas.SERIES))
 def get_series(service: str, metric: str) -> Any:
     """Describe a series: span, sample count, step, last value, threshold and capacity."""
     service, metric = series_key(service, metric)
@@ -78,7 +78,7 @@ def get_series(service: str, metric: str) -> Any:
 @bp.patch("/series/<service>/<metric>")
 @require("write")
 @bp.input(SeriesPatch, arg_name="body")
-@bp.doc(responses=openapi.ok(openapi.SERIES))
+@bp.doc(responses=openapi.ok(schemas.SERIES))
 def patch_series(service: str, metric: str, body: dict[str, Any]) -> Any:
     """Change a series' threshold, per-instance capacity, instances, aggregation or description."""
     service, metric = series_key(service, metric)

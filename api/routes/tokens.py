@@ -8,7 +8,7 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import List, String
 from apiflask.validators import Length, OneOf
 
-from api import openapi
+from api import openapi, schemas
 from api.auth import require
 from api.context import state, store
 from api.forecasting import iso
@@ -39,7 +39,7 @@ def token_json(token: TokenInfo) -> dict[str, Any]:
 
 @bp.get("/tokens")
 @require("admin")
-@bp.doc(responses=openapi.ok(openapi.TOKEN_LIST))
+@bp.doc(responses=openapi.ok(schemas.TOKEN_LIST))
 def list_tokens() -> Any:
     """List tokens (admin); secrets are never shown."""
     return {"tokens": [token_json(t) for t in store().list_tokens()]}
@@ -48,7 +48,7 @@ def list_tokens() -> Any:
 @bp.post("/tokens")
 @require("admin")
 @bp.input(TokenIn, arg_name="body")
-@bp.doc(responses=openapi.ok(openapi.TOKEN_NEW, "Token created; the secret is shown only here", status=201))
+@bp.doc(responses=openapi.ok(schemas.TOKEN_NEW, "Token created; the secret is shown only here", status=201))
 def create_token(body: dict[str, Any]) -> Any:
     """Create a token (admin); the response holds the secret, shown once."""
     info, secret = store().create_token(body["scopes"], body.get("name", ""))

@@ -1,0 +1,339 @@
+"""Response and request-body schemas of the API (OpenAPI 3.0 JSON Schema), one per resource shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
+    return {"type": kind, "nullable": True, **extra}
+
+
+NUM = {"type": "number"}
+STR = {"type": "string"}
+INT = {"type": "integer"}
+BOOL = {"type": "boolean"}
+TS = {"type": "string", "format": "date-time"}
+NTS = _nullable("string", format="date-time")
+NNUM = _nullable("number")
+NINT = _nullable("integer")
+NSTR = _nullable("string")
+
+PROBLEM: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": STR,
+        "title": STR,
+        "status": INT,
+        "detail": STR,
+        "instance": STR,
+        "field": NSTR,
+        "row": NINT,
+    },
+}
+
+SERIES: dict[str, Any] = {
+    "type": "object",
+    "required": ["service", "metric", "unit", "agg", "samples", "data_version"],
+    "properties": {
+        "service": STR,
+        "metric": STR,
+        "unit": STR,
+        "agg": STR,
+        "threshold": NNUM,
+        "instances": NINT,
+        "instance_capacity": NNUM,
+        "description": STR,
+        "data_version": INT,
+        "samples": INT,
+        "first_ts": NTS,
+        "last_ts": NTS,
+        "last_value": NNUM,
+        "step_seconds": NINT,
+    },
+}
+SERIES_LIST = {
+    "type": "object",
+    "required": ["series"],
+    "properties": {"series": {"type": "array", "items": SERIES}},
+}
+SERVICES = {
+    "type": "object",
+    "required": ["services"],
+    "properties": {
+        "services": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["service", "metrics", "series"],
+                "properties": {"service": STR, "metrics": {"type": "array", "items": STR}, "series": INT},
+            },
+        }
+    },
+}
+INGEST = {
+    "type": "object",
+    "required": ["service", "metric", "rows", "inserted", "updated", "samples", "data_version"],
+    "properties": {
+        "service": STR,
+        "metric": STR,
+        "rows": INT,
+        "inserted": INT,
+        "updated": INT,
+        "samples": INT,
+        "data_version": INT,
+    },
+}
+_TS_OR_EPOCH = {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}]}
+SAMPLES_BODY = {
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["samples"],
+            "properties": {
+                "samples": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "oneOf": [
+                            {
+                                "type": "object",
+                                "required": ["ts", "value"],
+                                "properties": {"ts": _TS_OR_EPOCH, "value": NUM},
+                            },
+                            {"type": "array", "minItems": 2, "maxItems": 2, "items": {}},
+                        ]
+                    },
+                }
+            },
+        },
+        {
+            "type": "object",
+            "required": ["ts", "value"],
+            "properties": {
+                "ts": {"type": "array", "minItems": 1, "items": _TS_OR_EPOCH},
+                "value": {"type": "array", "minItems": 1, "items": NUM},
+            },
+        },
+    ]
+}
+POINT = {
+    "type": "object",
+    "required": ["ts", "mean"],
+    "properties": {"ts": TS, "mean": NNUM, "lower": NNUM, "upper": NNUM, "threshold": NNUM},
+    "additionalProperties": NNUM,
+}
+FORECAST = {
+    "type": "object",
+    "required": ["service", "metric", "run_id", "model", "horizon", "stale", "points"],
+    "properties": {
+        "service": STR,
+        "metric": STR,
+        "unit": STR,
+        "run_id": INT,
+        "created_at": TS,
+        "model": STR,
+        "freq": STR,
+        "horizon": INT,
+        "history_end": NTS,
+        "data_version": INT,
+        "stale": BOOL,
+        "threshold": NNUM,
+        "quantiles": {"type": "array", "items": NUM},
+        "band": {"type": "array", "items": NUM, "nullable": True},
+        "scores": {"type": "object", "additionalProperties": NNUM},
+        "candidates": {
+            "type": "object",
+            "additionalProperties": {"type": "object", "additionalProperties": NNUM},
+        },
+        "diagnostics": {"type": "array", "items": STR},
+        "points": {"type": "array", "items": POINT},
+    },
+}
+COMPUTING = {
+    "type": "object",
+    "required": ["status", "retry_after"],
+    "properties": {"status": {"type": "string", "enum": ["computing"]}, "retry_after": INT},
+}
+POINTS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["ts"],
+        "properties": {
+            "ts": TS,
+            "actual": NNUM,
+            "forecast": NNUM,
+            "lower": NNUM,
+            "upper": NNUM,
+            "threshold": NNUM,
+        },
+    },
+}
+_SCORES = {"type": "object", "additionalProperties": NNUM}
+ACCURACY = {
+    "type": "object",
+    "required": ["service", "metric", "backtest", "live", "drift"],
+    "properties": {
+        "service": STR,
+        "metric": STR,
+        "backtest": {
+            "type": "object",
+            "properties": {
+                "run_id": NINT,
+                "model": NSTR,
+                "scores": _SCORES,
+                "candidates": {"type": "object", "additionalProperties": _SCORES},
+            },
+        },
+        "live": {
+            "type": "object",
+            "properties": {
+                "mase": NNUM,
+                "scored_steps": INT,
+                "runs": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "run_id": INT,
+                            "created_at": NTS,
+                            "history_end": NTS,
+                            "model": STR,
+                            "scored_steps": INT,
+                            "mase": NNUM,
+                            "coverage_80": NNUM,
+                        },
+                    },
+                },
+            },
+        },
+        "drift_ratio": NUM,
+        "drift": BOOL,
+    },
+}
+RISK_ROW = {
+    "type": "object",
+    "required": ["rank", "service", "metric", "status"],
+    "properties": {
+        "rank": INT,
+        "service": STR,
+        "metric": STR,
+        "status": STR,
+        "threshold": NNUM,
+        "breach_probability": NNUM,
+        "first_breach": NTS,
+        "headroom_pct": NNUM,
+        "instances_to_add": NINT,
+    },
+}
+RISKS = {
+    "type": "object",
+    "required": ["window", "risks"],
+    "properties": {
+        "window": STR,
+        "event": NSTR,
+        "counts": {"type": "object", "additionalProperties": INT},
+        "risks": {"type": "array", "items": RISK_ROW},
+    },
+}
+OCCURRENCE = {
+    "type": "object",
+    "required": ["start", "end"],
+    "properties": {
+        "start": TS,
+        "end": TS,
+        "multiplier_low": NNUM,
+        "multiplier_high": NNUM,
+        "service": NSTR,
+    },
+}
+EVENT = {
+    "type": "object",
+    "required": ["name", "occurrences"],
+    "properties": {"name": STR, "occurrences": {"type": "array", "items": OCCURRENCE}},
+}
+EVENT_LIST = {
+    "type": "object",
+    "required": ["events"],
+    "properties": {"events": {"type": "array", "items": EVENT}},
+}
+JOB = {
+    "type": "object",
+    "required": ["id", "kind", "status", "total", "done", "failed", "progress"],
+    "properties": {
+        "id": STR,
+        "kind": STR,
+        "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "total": INT,
+        "done": INT,
+        "failed": INT,
+        "progress": NUM,
+        "attempts": INT,
+        "created_at": TS,
+        "updated_at": TS,
+        "heartbeat_at": NTS,
+        "error": NSTR,
+        "failures": {"type": "array", "items": {"type": "object"}},
+        "horizon": NSTR,
+    },
+}
+JOB_LIST = {"type": "object", "required": ["jobs"], "properties": {"jobs": {"type": "array", "items": JOB}}}
+TOKEN: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "name", "prefix", "scopes"],
+    "properties": {
+        "id": INT,
+        "name": STR,
+        "prefix": STR,
+        "scopes": {"type": "array", "items": STR},
+        "created_at": TS,
+        "revoked_at": NTS,
+        "last_used_at": NTS,
+    },
+}
+TOKEN_NEW: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "name", "prefix", "scopes", "token"],
+    "properties": {**TOKEN["properties"], "token": STR},
+}
+TOKEN_LIST = {
+    "type": "object",
+    "required": ["tokens"],
+    "properties": {"tokens": {"type": "array", "items": TOKEN}},
+}
+HEALTH = {
+    "type": "object",
+    "required": ["status", "checks"],
+    "properties": {"status": STR, "version": STR, "checks": {"type": "object", "additionalProperties": STR}},
+}
+PLAN = {
+    "type": "object",
+    "required": ["target_rps", "steps", "slo", "requests"],
+    "properties": {
+        "target_rps": NUM,
+        "steps": {"type": "array", "items": NUM},
+        "step_seconds": NUM,
+        "slo": {"type": "object"},
+        "requests": {"type": "array", "items": {"type": "object"}},
+    },
+}
+LOADTEST = {
+    "type": "object",
+    "required": ["id", "measured_capacity_rps", "applied"],
+    "properties": {
+        "id": INT,
+        "service": STR,
+        "metric": STR,
+        "verdict": STR,
+        "measured_capacity_rps": NNUM,
+        "applied": BOOL,
+        "threshold": NNUM,
+    },
+}
+REPORT = {
+    "type": "object",
+    "required": ["event", "risks"],
+    "properties": {"event": STR, "risks": {"type": "array"}},
+}
