@@ -89,7 +89,7 @@ def breach_cmd(
     started = time.perf_counter()
 
     def progress(name: str, cases: int, reason: str | None) -> None:
-        console.print(f"  {name}: {reason or f'{cases} cases'}", markup=False)
+        X
 
     result = run_breach(
         series,
@@ -101,7 +101,7 @@ def breach_cmd(
     )
     result["config"]["seconds"] = round(time.perf_counter() - started, 1)
     table = markdown_table(result)
-    console.print(table, markup=False)
+    console.print(table, markup=False, soft_wrap=True)
     _write(result, json_out, markdown_out, table)
 
 
@@ -153,7 +153,7 @@ def events_cmd(
     started = time.perf_counter()
 
     def progress(name: str, count: int, reason: str | None) -> None:
-        console.print(f"  {name}: {reason or f'{count} occurrences'}", markup=False)
+        console.print(f"  {name}: {reason or f'{count} occurrences'}", markup=False, soft_wrap=True)
 
     result = run_events(
         series,
@@ -165,7 +165,7 @@ def events_cmd(
     )
     result["config"]["seconds"] = round(time.perf_counter() - started, 1)
     table = markdown_table(result)
-    console.print(table, markup=False)
+    console.print(table, markup=False, soft_wrap=True)
     _write(result, json_out, markdown_out, table)
 
 
