@@ -192,7 +192,7 @@ def forecast(
     duration_steps(horizon)
     store = open_store(db)
     keys = [(s.service, s.metric) for s in store.list_series()]
-    if not keys:
+    if not keys and not service:
         console.print("no series stored yet; load some with: capacity ingest FILE")
         return
     if service:
