@@ -89,7 +89,7 @@ def breach_cmd(
     started = time.perf_counter()
 
     def progress(name: str, cases: int, reason: str | None) -> None:
-        X
+        console.print(f"  {name}: {reason or f'{cases} cases'}", markup=False, soft_wrap=True)
 
     result = run_breach(
         series,
