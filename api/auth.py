@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from flask import g, request
 
+from api import ratelimit
 from api.context import state
 from api.problems import Problem
 from capacity.store.auth import SCOPES, TokenInfo
@@ -36,7 +37,8 @@ def current_token() -> TokenInfo:
     """Authenticate the request; returns the token.
 
     Raises:
-        Problem: 401 when the token is missing, unknown or revoked.
+        Problem: 401 when the token is missing, unknown or revoked; 429 when this client sent too many
+            invalid tokens lately (:mod:`api.ratelimit`).
     """
     if "token" in g:
         return g.token
@@ -48,11 +50,13 @@ def current_token() -> TokenInfo:
             headers={"WWW-Authenticate": REALM},
         )
     st = state()
+    ratelimit.check(st)  # 429 for a client over its failed-authentication limit, before any check
     key = hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
     token = st.tokens.get(key)
     if token is None:
         token = st.store.verify_token(secret)
         if token is None:
+            ratelimit.record_failure(st)
             raise Problem(
                 401,
                 "the token is not valid (unknown, malformed or revoked)",

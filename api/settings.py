@@ -44,6 +44,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("drift_ratio", 1.2, "Live error this many times the backtest error raises the drift flag."),
     Setting("token_touch_s", 60, "Seconds between writes of a token's last-used time."),
     Setting("token_cache_s", 5.0, "Seconds a verified token is trusted before it is checked again."),
+    Setting("auth_fail_limit", 10, "Invalid tokens one client may send per window before 429 (0: off)."),
+    Setting("auth_fail_window_s", 60.0, "Window in seconds of the failed-authentication limit."),
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -67,6 +69,8 @@ class Settings:
     drift_ratio: float = _DEFAULTS["drift_ratio"]
     token_touch_s: int = _DEFAULTS["token_touch_s"]
     token_cache_s: float = _DEFAULTS["token_cache_s"]
+    auth_fail_limit: int = _DEFAULTS["auth_fail_limit"]
+    auth_fail_window_s: float = _DEFAULTS["auth_fail_window_s"]
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any] | None) -> Settings:
