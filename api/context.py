@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 from flask import current_app, g
 
 from api.settings import Settings
-from capacity.store import Store
+from capacity.store import SeriesInfo, Store
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -75,6 +75,17 @@ class AppState:
         """Forget cached state of one series after a write that changes it."""
         self.freshness.drop(lambda k: k == (service, metric))
         self.forecasts.drop(lambda k: k[0] == service and k[1] == metric)
+        self.extras.pop("series_list", None)
+
+    def list_series(self) -> list[SeriesInfo]:
+        """``Store.list_series`` reused for ``freshness_ttl_s`` (it scans every sample; lists are read often)."""
+        cached: tuple[float, list[SeriesInfo]] | None = self.extras.get("series_list")
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.settings.freshness_ttl_s:
+            return cached[1]
+        rows = self.store.list_series()
+        self.extras["series_list"] = (now, rows)
+        return rows
 
 
 def state() -> AppState:

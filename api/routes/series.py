@@ -43,7 +43,7 @@ class SeriesPatch(Schema):
 def list_services() -> Any:
     """List services with their metrics and series counts."""
     services: dict[str, list[str]] = {}
-    for info in store().list_series():
+    for info in state().list_series():
         services.setdefault(info.service, []).append(info.metric)
     return {
         "services": [
@@ -62,7 +62,7 @@ def list_series(query: dict[str, Any]) -> Any:
     service = query.get("service")
     if service is not None:
         validate_name(service, "service")
-    rows = [series_json(s) for s in store().list_series() if service is None or s.service == service]
+    rows = [series_json(s) for s in state().list_series() if service is None or s.service == service]
     return {"series": rows}
 
 

@@ -133,6 +133,25 @@ def run_locust(
         return list(csv.DictReader(fh))
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server: the gunicorn master and its workers."""
+    import psutil
+
+    try:
+        master = psutil.Process(pid)
+        procs = [master, *master.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
 def _row(phase: str, raw: dict[str, Any]) -> dict[str, Any]:
     def num(key: str) -> float:
         try:
@@ -225,12 +244,16 @@ def bench_api(
                 "CAPACITY_BENCH_BATCH": str(batch),
             }
             console.print(f"read phase: {users} users for {seconds:.0f}s against {url} ...")
+            cpu0 = server_cpu_seconds(server.pid)
             reads = run_locust(url, "ReadUser", users, seconds, env, tmp / "reads")
+            cpu_reads = server_cpu_seconds(server.pid) - cpu0
             ingest_seconds = max(5.0, seconds / 3)
             console.print(
                 f"ingest phase: {ingest_users} users x {batch:,} samples/request for {ingest_seconds:.0f}s ..."
             )
+            cpu0 = server_cpu_seconds(server.pid)
             ingest = run_locust(url, "IngestUser", ingest_users, ingest_seconds, env, tmp / "ingest")
+            cpu_ingest = server_cpu_seconds(server.pid) - cpu0
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
@@ -262,6 +285,16 @@ def bench_api(
         "ingest_samples_per_s": round(samples_per_s),
         "ingest_failures": ingest_row["failures"] if ingest_row else None,
     }
+    # Load-independent cost: server CPU per request (per sample), and what 2 idle cores would then serve.
+    read_all = next((r for r in rows if r["phase"] == "read" and r["endpoint"] == "all"), None)
+    ingest_all = next((r for r in rows if r["phase"] == "ingest" and r["endpoint"] == "all"), None)
+    if read_all and read_all["requests"]:
+        summary["server_cpu_ms_per_read"] = round(1000 * cpu_reads / read_all["requests"], 2)
+        summary["reads_per_s_on_2_idle_cores"] = round(2000 / max(summary["server_cpu_ms_per_read"], 1e-6))
+    if ingest_all and ingest_all["requests"]:
+        per_sample_us = 1e6 * cpu_ingest / (ingest_all["requests"] * batch)
+        summary["server_cpu_us_per_ingested_sample"] = round(per_sample_us, 2)
+        summary["samples_per_s_per_idle_core"] = round(1e6 / max(per_sample_us, 1e-9))
     checks = [
         ("cached forecast reads >= 300 req/s", summary["cached_forecast_rps"] >= TARGET_READ_RPS),
         ("cached forecast p95 < 50 ms", (summary["cached_forecast_p95_ms"] or 1e9) < TARGET_READ_P95_MS),
@@ -274,6 +307,19 @@ def bench_api(
     )
     for label, ok in checks:
         console.print(f"  {'PASS' if ok else 'MISS'}  {label}")
+    if "server_cpu_ms_per_read" in summary:
+        console.print(
+            f"server CPU per request (read phase mix): {summary['server_cpu_ms_per_read']} ms "
+            f"-> about {summary['reads_per_s_on_2_idle_cores']} req/s if the server had 2 idle cores"
+        )
+    if "server_cpu_us_per_ingested_sample" in summary:
+        console.print(
+            f"server CPU per ingested sample: {summary['server_cpu_us_per_ingested_sample']} us "
+            f"-> about {summary['samples_per_s_per_idle_core']:,} samples/s per idle core"
+        )
+    load = os.getloadavg()
+    summary["load_average_1m"] = round(load[0], 2)
+    console.print(f"machine load average during the run: {load[0]:.1f} (1 min), {os.cpu_count()} CPUs")
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         payload = {
