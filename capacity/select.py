@@ -24,8 +24,8 @@ from capacity.models import FitInput, ModelFailed, get_model, run_model, usable
 MAX_MEMBERS = 5
 #: Widening of the calibrated offsets, ``1 + k / sqrt(n_errors)``, for central intervals and for the 95% interval's
 #: ends (see :func:`calibrate`); fitted once on the accuracy benchmark's folds (24 h and 7 d horizons).
-WIDEN_CENTER_K = 5.0
-WIDEN_TAIL_K = 11.0
+WIDEN_CENTER_K = 6.5
+WIDEN_TAIL_K = 12.0
 #: The levels on which the standardized error distribution is tabulated (paths interpolate between them).
 _GRID = np.concatenate([[0.001, 0.005], np.linspace(0.01, 0.99, 99), [0.995, 0.999]])
 

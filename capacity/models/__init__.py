@@ -1,7 +1,9 @@
 """Forecasting models: one module per family, one small interface (:mod:`capacity.models.base`), a registry.
 
 Importing this package registers every model. ``DEFAULT_MODELS`` is the automatic candidate set, in fallback
-order: when every candidate fails, the engine falls back along ``FALLBACK_ORDER``.
+order: when every candidate fails, the engine falls back along ``FALLBACK_ORDER``. Registered models outside the
+default set (``mstl_ar``, ``seasonal_mean``, ``ets_statsmodels``) can be asked for by name in ``ForecastSpec.models``;
+they did not earn their place in the accuracy benchmark (or cost more than they gave).
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ DEFAULT_MODELS: tuple[str, ...] = (
     "recent_daily_mean",
     "ets_damped",
     "mstl_ets",
-    "mstl_ar",
     "harmonic",
     "theta",
     "drift",

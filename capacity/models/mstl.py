@@ -40,7 +40,7 @@ def _decompose_now(data: FitInput) -> tuple[np.ndarray, np.ndarray]:
     y = data.y
     periods = tuple(p for p in sorted(data.periods) if len(y) >= 2 * p)
     res = MSTL(
-        y, periods=periods if len(periods) > 1 else periods[0], iterate=2, stl_kwargs={"inner_iter": 1}
+        y, periods=periods if len(periods) > 1 else periods[0], iterate=1, stl_kwargs={"inner_iter": 1}
     ).fit()
     seasonal = np.asarray(res.seasonal).reshape(len(y), -1)
     future = np.zeros(data.horizon)
@@ -71,7 +71,7 @@ def _min_points(p: tuple[int, ...]) -> int:
 
 
 def _window(p: tuple[int, ...]) -> int:
-    return 6 * max(p) if len(p) > 1 else 28 * min(p) if p else 1000
+    return 4 * max(p) if len(p) > 1 else 28 * min(p) if p else 1000
 
 
 register(
