@@ -34,7 +34,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, store: Sto
         InvalidConfig: on an unknown or malformed setting.
         StoreError: when the database cannot be opened or migrated.
     """
-    from api import health, openapi, problems, worker
+    from api import health, jsonsafe, openapi, problems, worker
     from api.routes import BLUEPRINTS
 
     settings = config if isinstance(config, Settings) else Settings.from_mapping(config)
@@ -55,6 +55,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, store: Sto
         SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
         DESCRIPTION=openapi.DESCRIPTION,
     )
+    jsonsafe.register(app)  # too-deeply nested JSON is a 400, not a 500
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
     app.extensions["capacity"] = AppState(
