@@ -178,7 +178,8 @@ def load_fleet_risks(
             analogs=analogs,
         )
         risks.append(assess(item, window, settings))
-    return FleetRiskRun(rank(risks), label, windows, forecasts, infos, calendar, event)
+    canonical = next((w.event for w in windows.values() if w.event), event)  # the calendar's spelling
+    return FleetRiskRun(rank(risks), label, windows, forecasts, infos, calendar, canonical)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
