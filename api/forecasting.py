@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from api.context import AppState
+from api.staleness import stale_reason
 from capacity.errors import CapacityError, InvalidInput, NotEnoughHistory
 from capacity.schema import DEFAULT_QUANTILES, MEAN, TS, quantile_column
 from capacity.schema import duration_steps as _duration_steps
@@ -289,6 +290,9 @@ def render(
         "history_end": iso(fc.history_end),
         "data_version": fc.data_version,
         "stale": stale,
+        "stale_reason": stale_reason(fresh.latest, fresh.info.data_version, fc.data_version)
+        if stale
+        else None,
         "threshold": threshold,
         "quantiles": list(quantiles),
         "band": list(lo_hi) if lo_hi else None,

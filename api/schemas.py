@@ -139,6 +139,7 @@ FORECAST = {
         "history_end": NTS,
         "data_version": INT,
         "stale": BOOL,
+        "stale_reason": {"type": "string", "nullable": True},
         "threshold": NNUM,
         "quantiles": {"type": "array", "items": NUM},
         "band": {"type": "array", "items": NUM, "nullable": True},

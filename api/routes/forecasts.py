@@ -65,7 +65,8 @@ def get_forecast(service: str, metric: str, query: dict[str, Any]) -> Any:
         fc, steps, qs, stale, fresh = resolve(st, service, metric, query.get("horizon"), quantiles)
     except Computing as exc:
         return _computing(exc)
-    key = (service, metric, fc.run_id, steps, qs, stale, start, end, fresh.info.threshold)
+    latest_id = (fresh.latest or {}).get("id")  # a newer failed run changes the stale reason
+    key = (service, metric, fc.run_id, steps, qs, stale, start, end, fresh.info.threshold, latest_id)
     rendered = st.forecasts.get(key)
     if rendered is None:
         rendered = render(fc, steps, qs, stale, fresh, start, end)
