@@ -200,6 +200,7 @@ class HostileResult:
     failures: int = 0
     stored: int = 0
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def check_answer(case: str, answer: Answer, expect: Iterable[int], secrets: Iterable[str] = ()) -> list[str]:
@@ -291,4 +292,50 @@ def run_injection_roundtrip(send: Send, token: str) -> HostileResult:
         result.problems.append(
             f"report of {SQL_NAME!r}: status {status}, raw script or unescaped name in the HTML"
         )
+    return result
+
+
+def live_send(url: str) -> Send:
+    """A ``send`` for a live server at ``url`` (requests, no retries)."""
+    import requests
+
+    session = requests.Session()
+
+    def send(method: str, path: str, headers: dict[str, str], body: bytes | None) -> Answer:
+        resp = session.request(method, url + path, headers=headers, data=body, timeout=60)
+        return resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, resp.content
+
+    return send
+
+
+def huge_body_check(host: str, port: int, token: str, rows: int = 10_000_000) -> HostileResult:
+    """Announce a CSV body of ``rows`` rows, send only its first 256 KB, and expect 413 before the rest is sent."""
+    import http.client
+
+    result = HostileResult(cases=1)
+    row = b"2026-01-01T00:00:00Z,41.5\n"
+    head = b"timestamp,value\n"
+    size = len(head) + rows * len(row)
+    conn = http.client.HTTPConnection(host, port, timeout=60)
+    try:
+        conn.putrequest("POST", SAMPLES)
+        conn.putheader("Authorization", f"Bearer {token}")
+        conn.putheader("Content-Type", CSV)
+        conn.putheader("Content-Length", str(size))
+        conn.endheaders()
+        sent = 0
+        try:
+            conn.send(head + row * (256 * 1024 // len(row)))
+            sent = 256 * 1024
+        except OSError:  # the server answered and closed before taking even this much
+            pass
+        resp = conn.getresponse()
+        answer = (resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+    finally:
+        conn.close()
+    wrong = check_answer(f"{rows:,} rows in one request", answer, (413,), (token,))
+    if wrong:
+        result.failures = 1
+        result.problems.extend(wrong)
+    result.notes.append(f"413 after sending {sent:,} of {size:,} bytes")
     return result

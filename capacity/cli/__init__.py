@@ -31,6 +31,7 @@ def _register() -> None:
         accuracy,
         bench,
         bench_api,
+        bench_reliability,
         bench_scale,
         calendar,
         data,
@@ -57,6 +58,7 @@ def _register() -> None:
         headroom,
         bench_scale,
         bench_api,
+        bench_reliability,
     ]
     for module in modules:
         for command in getattr(module, "COMMANDS", []):
