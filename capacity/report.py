@@ -131,6 +131,11 @@ def flagged(frame: pd.DataFrame) -> list[tuple[str, str]]:
     return [(str(s), str(m)) for s, m in zip(rows["service"], rows["metric"], strict=True)]
 
 
+def _extra_note(note: str, uplifts: Sequence[str]) -> str:
+    """The parts of a risk note not already shown as uplift lines."""
+    return "; ".join(part for part in note.split("; ") if part and part not in uplifts)
+
+
 def render_html(report: ReportInput) -> str:
     """The self-contained HTML page (charts embedded as data URIs); every user string is escaped."""
     e = html.escape
@@ -183,8 +188,9 @@ def render_html(report: ReportInput) -> str:
         )
         for line in report.uplifts.get(key, ()):
             parts.append(f'<p class="note">Uplift: {e(line)}</p>')
-        if row["note"]:
-            parts.append(f'<p class="note">{e(row["note"])}</p>')
+        note = _extra_note(row["note"], report.uplifts.get(key, ()))
+        if note:
+            parts.append(f'<p class="note">{e(note)}</p>')
         png = report.charts.get(key)
         if png:
             data = base64.b64encode(png).decode("ascii")
@@ -226,8 +232,9 @@ def render_markdown(report: ReportInput) -> str:
         lines += ["", f"## {_md_cell(row['service'])} / {_md_cell(row['metric'])}: {row['status']}", ""]
         for line in report.uplifts.get(key, ()):
             lines.append(f"- uplift: {_md_cell(line)}")
-        if row["note"]:
-            lines.append(f"- note: {_md_cell(row['note'])}")
+        note = _extra_note(row["note"], report.uplifts.get(key, ()))
+        if note:
+            lines.append(f"- note: {_md_cell(note)}")
         if key in report.chart_files:
             lines += [
                 "",
