@@ -1,73 +1,44 @@
-"""The forecast chart of one series as PNG bytes (matplotlib, Agg, no pyplot: safe in server threads).
+"""The forecast chart of one series as PNG bytes: the same chart as the readiness report (``capacity.plots``).
 
-Recent history, the forecast mean and its band, the threshold and the event windows, with labelled axes and units.
+History, the forecast with its 80% and 95% bands, the threshold, and the first event window inside the forecast
+(shaded, with its past occurrences marked). ``capacity.plots`` draws with pyplot, whose global state is not
+thread-safe, so charts are drawn one at a time per process.
 """
 
 from __future__ import annotations
 
-import io
+import threading
 
-import pandas as pd
-
-from api.forecasting import band
-from capacity.schema import MEAN, TS, quantile_column, unit_label
+from capacity.schema import TS, unit_label
 from capacity.store import SeriesInfo, Store, StoredForecast
 
-#: How much history precedes the forecast on the chart, in forecast lengths (at least 3 days).
-HISTORY_SPAN = 2.0
+#: pyplot keeps global state (the current figure); one chart at a time per process.
+CHART_LOCK = threading.Lock()
 
 
 def forecast_png(
     store: Store, info: SeriesInfo, fc: StoredForecast, steps: int, quantiles: tuple[float, ...]
 ) -> bytes:
-    """Render the chart of ``fc`` (first ``steps`` steps) with recent history, threshold and events."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import date2num
-    from matplotlib.figure import Figure
+    """Render the chart of ``fc`` (its first ``steps`` steps) with the history, threshold and the next event."""
+    from capacity.plots import ChartSpec, past_of, render_chart
 
+    del quantiles  # the chart always shows the 80% and 95% bands the forecast stores
     frame = fc.frame.iloc[:steps]
-    start = frame[TS].iloc[0]
-    span = max(pd.Timedelta(days=3), (frame[TS].iloc[-1] - start) * HISTORY_SPAN)
-    history = store.load_history(info.service, info.metric, start=start - span)
-    fig = Figure(figsize=(10, 4.2), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    if len(history):
-        ax.plot(history.index, history.to_numpy(), color="#444444", linewidth=0.9, label="actual")
-    lo_hi = band(quantiles)
-    if lo_hi is not None:
-        lo, hi = quantile_column(lo_hi[0]), quantile_column(lo_hi[1])
-        if lo in frame.columns and hi in frame.columns:
-            ax.fill_between(
-                frame[TS],
-                frame[lo],
-                frame[hi],
-                color="#1f77b4",
-                alpha=0.2,
-                label=f"{lo_hi[0]:.0%}-{lo_hi[1]:.0%} band",
-            )
-    ax.plot(frame[TS], frame[MEAN], color="#1f77b4", linewidth=1.4, label=f"forecast ({fc.model})")
-    if info.threshold is not None:
-        ax.axhline(
-            info.threshold,
-            color="#d62728",
-            linestyle="--",
-            linewidth=1.2,
-            label=f"threshold {info.threshold:g}",
-        )
-    end = frame[TS].iloc[-1]
-    for occ in store.list_events():
-        if occ.applies_to(info.service) and occ.end > start - span and occ.start < end:
-            x0, x1 = date2num(occ.start.to_pydatetime()), date2num(occ.end.to_pydatetime())
-            ax.axvspan(x0, x1, color="#ff7f0e", alpha=0.15)
-            ax.text(x0, 1.0, occ.name, transform=ax.get_xaxis_transform(), fontsize=8, va="bottom")
-    ax.set_title(f"{info.service} / {info.metric}: forecast from {fc.history_end:%Y-%m-%d %H:%M} UTC")
-    ax.set_xlabel("time (UTC)")
-    ax.set_ylabel(f"{info.metric} ({unit_label(info.metric)})")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    history = store.load_history(info.service, info.metric)
+    start, end = frame[TS].iloc[0], frame[TS].iloc[-1]
+    inside = sorted(
+        (e for e in store.list_events() if e.applies_to(info.service) and e.start < end and e.end > start),
+        key=lambda e: e.start,
+    )
+    event = inside[0] if inside else None
+    spec = ChartSpec(
+        title=f"{info.service} / {info.metric}: forecast from {fc.history_end:%Y-%m-%d %H:%M} UTC ({fc.model})",
+        unit=unit_label(info.metric),
+        threshold=info.threshold,
+        event_name=event.name if event else None,
+        event_start=event.start if event else None,
+        event_end=event.end if event else None,
+        past=past_of(tuple(store.list_events()), event.name if event else None, start, info.service),
+    )
+    with CHART_LOCK:
+        return render_chart(history, frame, spec)

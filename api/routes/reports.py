@@ -7,7 +7,6 @@ inline styles and data: images.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pandas as pd
@@ -18,6 +17,7 @@ from flask import Response, request
 
 from api import schemas
 from api.auth import require
+from api.charts import CHART_LOCK
 from api.context import LRU, state, store
 from api.problems import Problem
 from api.routes.common import event_key
@@ -27,7 +27,6 @@ bp = APIBlueprint("reports", __name__, tag="Reports")
 #: Seconds a rendered report is reused (it reads every forecast and draws charts).
 REPORT_TTL = 30.0
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
-_CHART_LOCK = threading.Lock()  # capacity.plots draws with pyplot, whose global state is not thread-safe
 
 
 REPORT_RESPONSES: Any = {
@@ -60,7 +59,7 @@ def build_report(event: str) -> Any:
     charts: dict[tuple[str, str], bytes] = {}
     for service, metric in flagged(run.frame) if len(run.frame) else []:
         if (service, metric) in run.forecasts:
-            with _CHART_LOCK:
+            with CHART_LOCK:
                 charts[(service, metric)] = chart_png(store(), run, service, metric)
     event_name = next((w.event for w in run.windows.values() if w.event), event)
     return ReportInput(
