@@ -100,3 +100,17 @@ def test_unreachable_database_is_a_clean_error(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert "cannot reach or migrate the database" in out.stderr
     assert "secret" not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_every_command_is_documented_in_the_readme() -> None:
+    from capacity.cli import cli
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = []
+    for name, command in cli.commands.items():
+        subs = getattr(command, "commands", None)
+        paths = [f"capacity {name} {sub}" for sub in subs if sub != "files"] if subs else [f"capacity {name}"]
+        missing += [p for p in paths if p not in readme]
+    assert "capacity ingest " in readme
+    assert not missing, f"commands missing from README.md: {missing}"
