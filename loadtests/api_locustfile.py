@@ -8,7 +8,8 @@ Two plain Locust user classes, chosen on the command line:
   series, timestamps moving forward so every sample is new.
 
 Configuration comes from the environment: ``CAPACITY_BENCH_TOKEN`` (a write token), ``CAPACITY_BENCH_SERIES``
-(``svc/metric,svc/metric``) and ``CAPACITY_BENCH_BATCH`` (default 20000).
+(``svc/metric,svc/metric``), ``CAPACITY_BENCH_BATCH`` (default 20000) and ``CAPACITY_BENCH_USER_RPS`` (requests/s
+per read user; 0 = no wait).
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ import os
 import random
 from typing import Any
 
-from locust import FastHttpUser, constant, task
+from locust import FastHttpUser, constant, constant_throughput, task
 
 TOKEN = os.environ.get("CAPACITY_BENCH_TOKEN", "")
 SERIES = [s for s in os.environ.get("CAPACITY_BENCH_SERIES", "").split(",") if "/" in s]
 BATCH = int(os.environ.get("CAPACITY_BENCH_BATCH", "20000"))
+#: Requests/s each read user offers (0: as fast as it can, which measures queueing more than service time).
+USER_RPS = float(os.environ.get("CAPACITY_BENCH_USER_RPS", "0"))
 #: Ingested timestamps start here (2026-01-01 UTC) and move forward one minute per sample.
 START = 1_767_225_600
 _ids = itertools.count()
@@ -34,9 +37,9 @@ def _headers() -> dict[str, str]:
 
 
 class ReadUser(FastHttpUser):
-    """Cached forecast reads, as a dashboard or a CI gate does them."""
+    """Cached forecast reads, as a dashboard or a CI gate does them, at a fixed offered rate per user."""
 
-    wait_time = constant(0)
+    wait_time = constant_throughput(USER_RPS) if USER_RPS > 0 else constant(0)
 
     @task(18)
     def forecast(self) -> None:

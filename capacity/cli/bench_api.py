@@ -190,6 +190,13 @@ def _row(phase: str, raw: dict[str, Any]) -> dict[str, Any]:
 )
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 16), help="gunicorn workers.")
 @click.option(
+    "--read-rps",
+    default=360.0,
+    show_default=True,
+    type=click.FloatRange(0, 100_000),
+    help="Read rate offered, spread over the users (0: no wait, which measures queueing, not service time).",
+)
+@click.option(
     "--fleet", type=click.Path(path_type=Path), default=FLEET, show_default=True, help="History to load."
 )
 @click.option(
@@ -210,6 +217,7 @@ def bench_api(
     workers: int,
     fleet: Path,
     config_path: Path,
+    read_rps: float,
 ) -> None:
     """Load the API (gunicorn on loopback, sample fleet) with our Locust suite: cached forecast reads, then bulk
     ingest; print requests/s, p50/p95/p99 and failures per endpoint.
@@ -239,11 +247,13 @@ def bench_api(
                         timeout=120,
                     )
             env = {
+                "CAPACITY_BENCH_USER_RPS": str(read_rps / users),
                 "CAPACITY_BENCH_TOKEN": token,
                 "CAPACITY_BENCH_SERIES": ",".join(series),
                 "CAPACITY_BENCH_BATCH": str(batch),
             }
-            console.print(f"read phase: {users} users for {seconds:.0f}s against {url} ...")
+            offered = f"{read_rps:g} req/s offered" if read_rps else "no wait"
+            console.print(f"read phase: {users} users ({offered}) for {seconds:.0f}s against {url} ...")
             cpu0 = server_cpu_seconds(server.pid)
             reads = run_locust(url, "ReadUser", users, seconds, env, tmp / "reads")
             cpu_reads = server_cpu_seconds(server.pid) - cpu0
@@ -326,6 +336,7 @@ def bench_api(
             "duration_s": seconds,
             "workers": workers,
             "users": users,
+            "read_rps_offered": read_rps,
             "batch": batch,
             "rows": rows,
             "summary": summary,
