@@ -37,6 +37,10 @@ class Budget:
     fuzz_ingest: int
     fuzz_forecast: int
     schemathesis_examples: int
+    load_series: int = 3
+    #: Run the kill loop, the concurrency run and the live-server checks at the same time (``--quick``: most of
+    #: their time is servers starting up, which overlaps well).
+    parallel: bool = False
 
 
 #: The full run (``make reliability``): about ten minutes on two shared cores.
@@ -53,15 +57,17 @@ FULL = Budget(
 )
 #: ``--quick``: every check on a tiny budget (the test suite runs this).
 QUICK = Budget(
-    kills=2,
+    kills=1,
     ingest_rows=20_000,
     drain_timeout_s=90.0,
-    load_seconds=6,
+    load_seconds=5,
     load_users=3,
     postgres=False,
     fuzz_ingest=25,
     fuzz_forecast=4,
     schemathesis_examples=1,
+    load_series=1,
+    parallel=True,
 )
 
 
@@ -179,7 +185,14 @@ def _load(budget: Budget, backend: str, db: Callable[[], str], work: Path) -> Ca
     def run(check: Check) -> None:
         from capacity.bench.reliability_load import run_load
 
-        r = run_load(backend, db(), work, users=budget.load_users, seconds=budget.load_seconds)
+        r = run_load(
+            backend,
+            db(),
+            work,
+            users=budget.load_users,
+            seconds=budget.load_seconds,
+            n_series=budget.load_series,
+        )
         check.cases, check.failures, check.client_errors = r.requests, r.failures, r.failures
         check.problems.extend(r.problems)
         check.notes.append(
@@ -278,41 +291,52 @@ def run_reliability(
     budget: Budget, workdir: Path | None = None, progress: Callable[[str], None] | None = None
 ) -> Summary:
     """Run every check within ``budget``; files go to ``workdir`` (a temporary folder, removed, when None)."""
-    from capacity.bench.reliability_server import Postgres
+    from concurrent.futures import ThreadPoolExecutor
 
     say = progress or (lambda _msg: None)
     own = workdir is None
     work = Path(tempfile.mkdtemp(prefix="capacity-reliability-")) if workdir is None else workdir
     work.mkdir(parents=True, exist_ok=True)
+    (work / "kill").mkdir(exist_ok=True)
+    say("kill loop: SIGKILL capacity serve during large ingests and fleet forecast jobs")
+    say("concurrency: Locust mix against SQLite" + (" and PostgreSQL" if budget.postgres else ""))
+    say("hostile input, schemathesis and tokens against a live server")
+    parts: list[Callable[[], list[Check]]] = [
+        lambda: [_timed("crash safety (SIGKILL loop)", _kill(budget, work / "kill", say))],
+        lambda: _concurrency(budget, work),
+        lambda: _live_checks(budget, work),
+    ]
     summary = Summary()
     try:
-        say("kill loop: SIGKILL capacity serve during large ingests and fleet forecast jobs")
-        (work / "kill").mkdir(exist_ok=True)
-        summary.checks.append(_timed("crash safety (SIGKILL loop)", _kill(budget, work / "kill", say)))
-        say("concurrency: Locust mix against SQLite")
-        summary.checks.append(
-            _timed("concurrency (SQLite)", _load(budget, "sqlite", lambda: str(work / "load.db"), work))
-        )
-        if budget.postgres:
-            say("concurrency: Locust mix against PostgreSQL")
-            pg: list[Any] = []
-
-            def pg_db() -> str:
-                pg.append(Postgres.start())
-                return str(pg[0].create_database("rel_" + uuid.uuid4().hex[:10]))
-
-            try:
-                summary.checks.append(
-                    _timed("concurrency (PostgreSQL)", _load(budget, "postgresql", pg_db, work))
-                )
-            finally:
-                for server in pg:
-                    server.stop()
-        say("hostile input, schemathesis and tokens against a live server")
-        summary.checks.extend(_live_checks(budget, work))
+        if budget.parallel:
+            with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+                for checks in [f.result() for f in [pool.submit(p) for p in parts]]:
+                    summary.checks.extend(checks)
+        else:
+            for part in parts:
+                summary.checks.extend(part())
         say("Hypothesis fuzz of ingest and forecast_series")
         summary.checks.extend(_fuzz(budget, work))
     finally:
         if own:
             shutil.rmtree(work, ignore_errors=True)
     return summary
+
+
+def _concurrency(budget: Budget, work: Path) -> list[Check]:
+    from capacity.bench.reliability_server import Postgres
+
+    checks = [_timed("concurrency (SQLite)", _load(budget, "sqlite", lambda: str(work / "load.db"), work))]
+    if budget.postgres:
+        pg: list[Postgres] = []
+
+        def pg_db() -> str:
+            pg.append(Postgres.start())
+            return pg[0].create_database("rel_" + uuid.uuid4().hex[:10])
+
+        try:
+            checks.append(_timed("concurrency (PostgreSQL)", _load(budget, "postgresql", pg_db, work)))
+        finally:
+            for server in pg:
+                server.stop()
+    return checks

@@ -192,6 +192,10 @@ def run_schemathesis(
         "/api/v1/tokens/{token_id}",  # revoking tokens at random would revoke the run's own token
         "--checks",
         "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+        # The coverage phase crashes inside schemathesis 4 on this Python (an AST recursion-depth mismatch in
+        # hypothesis' lambda-source lookup: a "Runtime Error", not a finding about the API); the others run.
+        "--phases",
+        "examples,fuzzing,stateful",
         "--max-examples",
         str(examples),
         "--seed",

@@ -61,10 +61,17 @@ def prepare(db: str, n_series: int = 3, days: int = 14) -> tuple[str, list[str]]
 
 
 def run_load(
-    backend: str, db: str, workdir: Path, *, users: int = 6, seconds: int = 60, workers: int = 2
+    backend: str,
+    db: str,
+    workdir: Path,
+    *,
+    users: int = 6,
+    seconds: int = 60,
+    workers: int = 2,
+    n_series: int = 3,
 ) -> LoadResult:
     """Prepare ``db``, serve it, run the mix for ``seconds``; returns what Locust and the server log show."""
-    token, series = prepare(db)
+    token, series = prepare(db, n_series=n_series)
     server = Server(db, workdir / f"load-{backend}.log", workers=workers, threads=4).start()
     prefix = workdir / f"load-{backend}"
     env = {

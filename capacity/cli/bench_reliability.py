@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 import click
+from rich.table import Table
 
-from capacity.cli.common import console, print_table
+from capacity.cli.common import console
 
 
 @click.command("reliability")
@@ -42,34 +43,34 @@ def bench_reliability(json_out: Path | None, quick: bool, workdir: Path | None, 
         budget = replace(budget, postgres=False)
 
     def progress(message: str) -> None:
-        console.print(f"  {message}", highlight=False)
+        console.print(f"  {message}", markup=False, soft_wrap=True)
         sys.stdout.flush()
 
     summary = run_reliability(budget, workdir, progress)
-    print_table(
-        "Reliability" + (" (quick)" if quick else ""),
-        ["check", "cases", "failures", "faults injected", "data lost", "client errors", "seconds"],
-        [
-            (c.name, c.cases, c.failures, c.faults, c.data_lost, c.client_errors, f"{c.seconds:.0f}")
-            for c in summary.checks
-        ]
-        + [
-            (
-                "total",
-                summary.cases,
-                summary.failures,
-                summary.faults_injected,
-                summary.data_lost,
-                summary.client_errors,
-                f"{sum(c.seconds for c in summary.checks):.0f}",
-            )
-        ],
-    )
+    table = Table(title="Reliability" + (" (quick)" if quick else ""))
+    for col in ("check", "cases", "failures", "faults injected", "data lost", "client errors", "seconds"):
+        table.add_column(col, no_wrap=True)
+    for row in [
+        (c.name, c.cases, c.failures, c.faults, c.data_lost, c.client_errors, f"{c.seconds:.0f}")
+        for c in summary.checks
+    ] + [
+        (
+            "total",
+            summary.cases,
+            summary.failures,
+            summary.faults_injected,
+            summary.data_lost,
+            summary.client_errors,
+            f"{sum(c.seconds for c in summary.checks):.0f}",
+        )
+    ]:
+        table.add_row(*[str(v) for v in row])
+    console.print(table, width=max(console.width, 110))
     for check in summary.checks:
         for note in check.notes:
-            console.print(f"{check.name}: {note}", highlight=False)
+            console.print(f"{check.name}: {note}", highlight=False, soft_wrap=True)
         for problem in check.problems[:10]:
-            console.print(f"[red]FAIL[/red] {check.name}: {problem}", highlight=False)
+            console.print(f"FAIL {check.name}: {problem}", markup=False, soft_wrap=True)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(summary.as_json(), indent=2), encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from sqlalchemy.pool import NullPool
 from capacity.errors import StoreError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+_MIGRATE_LOCK = threading.Lock()
 
 
 def default_db_path() -> Path:
@@ -104,7 +106,8 @@ def migrate(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     try:
-        with engine.begin() as conn:
+        # Alembic's environment is module-global state: two threads migrating at once crash (KeyError 'script').
+        with _MIGRATE_LOCK, engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except (OperationalError, DBAPIError) as exc:
