@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.console import Console
 from rich.table import Table
 
 from capacity.cli.common import console
@@ -65,7 +66,8 @@ def bench_reliability(json_out: Path | None, quick: bool, workdir: Path | None, 
         )
     ]:
         table.add_row(*[str(v) for v in row])
-    console.print(table, width=max(console.width, 110))
+    # Piped (make, CI, a README paste): one line per check, never folded to the 80 columns rich assumes.
+    (console if console.is_terminal else Console(width=140, highlight=False)).print(table)
     for check in summary.checks:
         for note in check.notes:
             console.print(f"{check.name}: {note}", highlight=False, soft_wrap=True)
