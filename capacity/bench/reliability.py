@@ -46,9 +46,9 @@ class Budget:
 #: The full run (``make reliability``): about ten minutes on two shared cores.
 FULL = Budget(
     kills=20,
-    ingest_rows=100_000,
+    ingest_rows=60_000,
     drain_timeout_s=240.0,
-    load_seconds=45,
+    load_seconds=40,
     load_users=6,
     postgres=True,
     fuzz_ingest=400,

@@ -201,8 +201,11 @@ def run_kill_loop(
 
         thread = threading.Thread(target=send, daemon=True)
         result.ingests_sent += 1
+        started = time.monotonic()
         thread.start()
-        thread.join(rng.uniform(0.05, expected * 1.3))
+        # Kill moments spread over the whole expected ingest: some before the commit, some after the answer.
+        thread.join(rng.uniform(0.05, expected * 1.5))
+        elapsed = time.monotonic() - started
         server.stop(signal.SIGKILL)
         result.kills += 1
         thread.join(30)
@@ -214,6 +217,8 @@ def run_kill_loop(
         elif status is not None:
             result.client_errors += 1
             result.problems.append(f"ingest {service} answered {status}: {outcome.get('text')}")
+        else:  # cut: the ingest takes longer than this, so aim later next time
+            expected = max(expected, 1.2 * elapsed)
         _check(db, result, acked, rows, job_ids)
         if progress is not None:
             progress(
