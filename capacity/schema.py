@@ -264,7 +264,7 @@ def validate_history(frame: pd.DataFrame, *, first_row: int = 1, source: str = "
         {
             SERVICE: services.astype(str).to_numpy(),
             METRIC: metrics.astype(str).to_numpy(),
-            TS: ts.to_numpy(),
+            TS: ts.array,
             VALUE: arr,
         }
     ).astype({TS: "datetime64[ns, UTC]"})

@@ -31,12 +31,17 @@ def test_ingest_round_trip_and_idempotent(any_store: Store) -> None:
     assert (first.rows, first.inserted, first.created_series) == (72, 72, 1)
     again = any_store.ingest(history)
     assert again.inserted == 0 and again.updated == 72
+    assert again.changed_series == 0  # the same values again change nothing
     back = any_store.load_history("svc", "cpu")
     assert len(back) == 72
     np.testing.assert_allclose(back.to_numpy(), history["value"].to_numpy())
     assert (back.index == pd.DatetimeIndex(history["ts"])).all()
     info = any_store.describe("svc", "cpu")
-    assert info.samples == 72 and info.step_seconds == 3600 and info.data_version == 2
+    assert info.samples == 72 and info.step_seconds == 3600 and info.data_version == 1
+    corrected = history.assign(value=history["value"].where(history.index != 5, 99.0))
+    assert any_store.ingest(corrected).changed_series == 1
+    assert any_store.describe("svc", "cpu").data_version == 2
+    assert any_store.load_history("svc", "cpu").iloc[5] == 99.0
     assert info.last_value == pytest.approx(history["value"].iloc[-1])
 
 

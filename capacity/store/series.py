@@ -52,6 +52,7 @@ class IngestReport:
     inserted: int
     updated: int
     created_series: int
+    changed_series: int = 0
 
 
 def to_epoch(ts: pd.Series) -> np.ndarray:
@@ -101,17 +102,24 @@ class SeriesStore:
         for i in range(0, len(rows), BATCH):
             conn.execute(stmt, rows[i : i + BATCH])
 
-    def _upsert_samples(self, conn: Connection, sid: int, secs: np.ndarray, values: np.ndarray) -> None:
+    def _upsert_samples(self, conn: Connection, sid: int, secs: np.ndarray, values: np.ndarray) -> int:
+        """Insert or replace samples; returns how many rows changed (new, or a different value)."""
         # The hot path of every ingest: a constant statement and the driver's executemany (no per-row SQLAlchemy
-        # work) runs at several hundred thousand rows per second on SQLite.
-        mark = "?" if conn.dialect.name == "sqlite" else "%s"
+        # work) runs at several hundred thousand rows per second on SQLite. A re-sent sample with the same value
+        # is not written again, so it does not count as a change (and does not make forecasts stale).
+        sqlite = conn.dialect.name == "sqlite"
+        mark = "?" if sqlite else "%s"
+        differs = "IS NOT" if sqlite else "IS DISTINCT FROM"
         sql = (
             f"INSERT INTO samples (series_id, ts, value) VALUES ({mark}, {mark}, {mark}) "
-            "ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value"
+            "ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value "
+            f"WHERE samples.value {differs} excluded.value"
         )
         rows = list(zip([sid] * len(secs), secs.tolist(), values.tolist(), strict=True))
+        changed = 0
         for i in range(0, len(rows), BATCH):
-            conn.exec_driver_sql(sql, rows[i : i + BATCH])
+            changed += max(0, conn.exec_driver_sql(sql, rows[i : i + BATCH]).rowcount)
+        return changed
 
     def _series_id(self, conn: Connection, service: str, metric: str, *, create: bool) -> int | None:
         row = conn.execute(
@@ -150,7 +158,8 @@ class SeriesStore:
         inserted = 0
         created = 0
         with translate_errors("ingest"), self.write() as conn:
-            touched = []
+            touched: list[int] = []
+            changed_series: list[int] = []
             for (service, metric), part in frame.groupby([SERVICE, METRIC], sort=False):
                 sid = self._series_id(conn, str(service), str(metric), create=False)
                 if sid is None:
@@ -166,19 +175,22 @@ class SeriesStore:
                     .where(and_(samples.c.series_id == sid, samples.c.ts >= lo, samples.c.ts <= hi))
                 )
                 before = conn.execute(count).scalar_one()
-                self._upsert_samples(conn, sid, secs, part[VALUE].to_numpy(dtype=np.float64))
+                if self._upsert_samples(conn, sid, secs, part[VALUE].to_numpy(dtype=np.float64)):
+                    changed_series.append(sid)
                 inserted += conn.execute(count).scalar_one() - before
-            conn.execute(
-                update(series)
-                .where(series.c.id.in_(touched))
-                .values(data_version=series.c.data_version + 1, updated_at=now())
-            )
+            if changed_series:
+                conn.execute(
+                    update(series)
+                    .where(series.c.id.in_(changed_series))
+                    .values(data_version=series.c.data_version + 1, updated_at=now())
+                )
         return IngestReport(
             rows=len(history),
             series=len(touched),
             inserted=inserted,
             updated=len(frame) - inserted,
             created_series=created,
+            changed_series=len(changed_series),
         )
 
     def configure_series(self, configs: Iterable[SeriesConfig], *, create: bool = True) -> int:
