@@ -116,7 +116,12 @@ def token_create(scopes: tuple[str, ...], name: str, db: str | None) -> None:
 @click.argument("ident")
 @db_option
 def token_revoke(ident: str, db: str | None) -> None:
-    """Revoke a token by id or by its prefix (cp_...)."""
+    """Revoke a token by id or by its prefix (cp_...).
+
+    \b
+    Example:
+      capacity token revoke 3
+    """
     if not ident.strip():
         raise InvalidInput("give a token id or prefix", field="token")
     info = open_store(db).revoke_token(ident)
@@ -126,7 +131,12 @@ def token_revoke(ident: str, db: str | None) -> None:
 @token.command("list")
 @db_option
 def token_list(db: str | None) -> None:
-    """List tokens: id, prefix, name, scopes, created, last used, revoked."""
+    """List tokens: id, prefix, name, scopes, created, last used, revoked (never the secrets).
+
+    \b
+    Example:
+      capacity token list --db .demo/capacity.db
+    """
     tokens = open_store(db).list_tokens()
     if not tokens:
         console.print("no tokens yet; create one with: capacity token create --scope read")
