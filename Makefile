@@ -53,19 +53,19 @@ serve: $(VENV)/.installed-runtime
 
 bench: $(VENV)/.installed-dev
 	mkdir -p bench-results
-	$(BIN)/capacity bench accuracy --data ../shared/data/real --horizon 24h --folds 3 --peers prophet,statsforecast \
+	nice -n 10 $(BIN)/capacity bench accuracy --data ../shared/data/real --horizon 24h --folds 3 --peers prophet,statsforecast \
 		--json bench-results/accuracy-24h.json --markdown bench-results/accuracy-24h.md
-	$(BIN)/capacity bench accuracy --data ../shared/data/real --horizon 7d --folds 3 --peers prophet,statsforecast \
+	nice -n 10 $(BIN)/capacity bench accuracy --data ../shared/data/real --horizon 7d --folds 3 --peers prophet,statsforecast \
 		--json bench-results/accuracy-7d.json --markdown bench-results/accuracy-7d.md
-	$(BIN)/capacity bench breach --data ../shared/data/real --horizon 7d --folds 3 --agg max \
+	nice -n 10 $(BIN)/capacity bench breach --data ../shared/data/real --horizon 7d --folds 3 --agg max \
 		--json bench-results/breach.json --markdown bench-results/breach.md
-	$(BIN)/capacity bench events --data ../shared/data/real --events ../shared/data/events-us.csv --lead 7d \
+	nice -n 10 $(BIN)/capacity bench events --data ../shared/data/real --events ../shared/data/events-us.csv --lead 7d \
 		--json bench-results/events.json
-	$(BIN)/capacity bench scale --series 1000 --weeks 8 --horizon 14d --json bench-results/scale.json
-	$(BIN)/capacity bench api --duration 60s --json bench-results/api.json
+	nice -n 10 $(BIN)/capacity bench scale --series 1000 --weeks 8 --horizon 14d --json bench-results/scale.json
+	nice -n 10 $(BIN)/capacity bench api --duration 60s --json bench-results/api.json
 
 reliability: $(VENV)/.installed-dev
-	$(BIN)/capacity bench reliability --json bench-results/reliability.json
+	nice -n 10 $(BIN)/capacity bench reliability --json bench-results/reliability.json
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
