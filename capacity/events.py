@@ -139,8 +139,8 @@ def parse_events_csv(text: str, *, source: str = "events") -> tuple[EventOccurre
             field=missing[0],
         )
     out = []
-    for pos, row in enumerate(frame.itertuples(index=False)):
-        record = row._asdict()
+    records: list[dict[str, str]] = frame.to_dict(orient="records")  # type: ignore[assignment]
+    for pos, record in enumerate(records):
         out.append(
             make_occurrence(
                 record["event"],

@@ -127,7 +127,7 @@ class ForecastStore:
                     if result.paths is not None and result.paths.size
                     else None,
                 )
-            ).inserted_primary_key[0]  # type: ignore[index]
+            ).inserted_primary_key[0]
             rows = [
                 {
                     "run_id": run_id,
@@ -156,7 +156,7 @@ class ForecastStore:
                     spec=_spec_json(spec),
                     error=error[:2000],
                 )
-            ).inserted_primary_key[0]  # type: ignore[index]
+            ).inserted_primary_key[0]
         return int(run_id)
 
     def latest_forecast(self, service: str, metric: str, *, with_paths: bool = True) -> StoredForecast | None:
