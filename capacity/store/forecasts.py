@@ -56,6 +56,15 @@ def unpack_paths(blob: bytes | None) -> np.ndarray | None:
         return np.asarray(data["paths"], dtype=np.float64)
 
 
+#: Width of ``forecast_runs.model``: PostgreSQL enforces it (SQLite does not), and ensembles name 5 members.
+MODEL_COLUMN = 64
+
+
+def short_model(name: str) -> str:
+    """A model name cut to fit ``forecast_runs.model`` (ending in ``...`` when cut)."""
+    return name if len(name) <= MODEL_COLUMN else name[: MODEL_COLUMN - 3] + "..."
+
+
 def _spec_json(spec: ForecastSpec) -> str:
     raw = asdict(spec)
     raw["events"] = [
@@ -108,7 +117,7 @@ class ForecastStore:
                     series_id=sid,
                     created_at=now(),
                     status="ok",
-                    model=result.model,
+                    model=short_model(result.model),  # full name in scores
                     freq=spec.freq,
                     horizon=spec.horizon,
                     history_end=int(result.history_end.timestamp()),
@@ -120,6 +129,7 @@ class ForecastStore:
                             "candidates": {k: dict(v) for k, v in result.candidates.items()},
                             "periods": list(result.periods),
                             "fallback": result.fallback,
+                            "model": result.model,
                         }
                     ),
                     diagnostics=json.dumps(list(result.diagnostics)),
@@ -239,7 +249,7 @@ class ForecastStore:
             metric=metric,
             created_at=pd.Timestamp(row["created_at"], unit="s", tz="UTC"),
             status=row["status"],
-            model=row["model"],
+            model=str(scores.get("model") or row["model"]),
             freq=row["freq"],
             horizon=row["horizon"],
             history_end=pd.Timestamp(row["history_end"], unit="s", tz="UTC") if row["history_end"] else None,
