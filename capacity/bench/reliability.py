@@ -174,8 +174,8 @@ def _kill(budget: Budget, work: Path, progress: Callable[[str], None]) -> Callab
         check.problems.extend(r.problems)
         check.notes.append(
             f"{r.kills} SIGKILLs; ingests of {budget.ingest_rows:,} rows: {r.ingests_sent} sent, "
-            f"{r.ingests_acked} acknowledged; jobs: {r.jobs_acked} queued, {r.jobs_done} done, "
-            f"{r.jobs_failed} marked failed"
+            f"{r.ingests_acked} acknowledged; jobs: {r.jobs_acked} queued, claimed {r.job_claims} times in all "
+            f"(a claim after a kill is a resume), {r.jobs_done} done, {r.jobs_failed} marked failed after 5 claims"
         )
 
     return run

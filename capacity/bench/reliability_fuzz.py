@@ -108,9 +108,9 @@ def fuzz_ingest(db: Path, examples: int) -> FuzzResult:
         store.ingest(stored_frame)
         for (_s, m), part in stored_frame.groupby([SERVICE, METRIC], sort=False):
             # The store keeps whole seconds: sub-second stamps are floored, and the last sample of a second wins.
-            want = part.drop_duplicates(TS, keep="last")
-            want = want.assign(**{TS: want[TS].dt.floor("s")}).drop_duplicates(TS, keep="last")
-            want = want.set_index(TS)[VALUE].sort_index()
+            last = part.drop_duplicates(TS, keep="last")
+            last = last.assign(**{TS: last[TS].dt.floor("s")}).drop_duplicates(TS, keep="last")
+            want = last.set_index(TS)[VALUE].sort_index()
             got = store.load_history(svc, str(m))
             assert list(got.index) == list(want.index), (list(got.index)[:3], list(want.index)[:3])
             assert np.allclose(got.to_numpy(), want.to_numpy(), rtol=0, atol=0), (got.head(), want.head())

@@ -30,7 +30,11 @@ from capacity.bench.reliability_server import Server, create_token
 START = 1_767_225_600
 FLEET_SERVICE = "fleet"
 #: Server settings for the loop: a dead worker's job is taken back after 2 s.
-SERVER_ENV = {"CAPACITY_API_JOB_STALE_S": "2", "CAPACITY_API_WORKER_POLL_S": "0.2"}
+SERVER_ENV = {
+    "CAPACITY_API_JOB_STALE_S": "2",
+    "CAPACITY_API_WORKER_POLL_S": "0.2",
+    "CAPACITY_API_JOB_MAX_ATTEMPTS": "5",
+}
 
 
 @dataclass
@@ -43,6 +47,7 @@ class KillResult:
     jobs_acked: int = 0
     jobs_done: int = 0
     jobs_failed: int = 0
+    job_claims: int = 0
     integrity_failures: int = 0
     data_lost: int = 0
     half_present: int = 0
@@ -230,12 +235,11 @@ def run_kill_loop(
     deadline = time.monotonic() + drain_timeout_s
     statuses: dict[str, str] = {}
     while time.monotonic() < deadline:
-        statuses = {
-            j: requests.get(f"{server.url}/api/v1/jobs/{j}", headers=auth, timeout=30)
-            .json()
-            .get("status", "?")
-            for j in job_ids
+        jobs = {
+            j: requests.get(f"{server.url}/api/v1/jobs/{j}", headers=auth, timeout=30).json() for j in job_ids
         }
+        statuses = {j: str(body.get("status", "?")) for j, body in jobs.items()}
+        result.job_claims = sum(int(body.get("attempts", 0)) for body in jobs.values())
         if all(s in ("done", "failed") for s in statuses.values()):
             break
         time.sleep(1.0)
