@@ -3,7 +3,12 @@
 Pure: forecasts (frame + sample paths), thresholds and a window in; frozen dataclasses and a ranked frame out.
 
 The breach probability is the share of sample paths whose maximum over the window reaches the threshold, so a
-crossing at *any* step counts (not only at one step). It is then passed through a monotone calibration map
+crossing at *any* step counts (not only at one step), blended with the same share over the series' own seasonal
+analogs (its last ``analog_weeks`` weeks, same weekday and hour). The blend matters: the engine's paths follow the
+calibrated quantiles step by step, but their errors decorrelate within hours while real errors persist for days,
+so the maximum of a path over a long window overstates the crossings (on the real-data breach benchmark the paths
+alone averaged a 0.38 probability where 0.26 of the cases breached); the analogs' maxima have the real week-long
+dependence. It is then passed through a monotone calibration map
 (:class:`RiskSettings` ``calibration_*``), which keeps the two invariants a planner relies on: the probability
 never falls when the threshold falls, and never falls when the window grows.
 """
@@ -48,9 +53,13 @@ class RiskSettings:
         0.1, "capacity margin: instances are sized so that the p95 peak x (1 + margin) stays under the limit"
     )
     analog_weight: float = _setting(
-        0.5,
+        0.6,
         "weight of the seasonal analogs (the series' own same weekday-and-hour weeks) in the crossing probability; "
         "0 uses the forecast's sample paths alone",
+    )
+    analog_weeks: float = _setting(
+        12,
+        "how many past weeks (same weekday and hour) serve as seasonal analogs, when the history holds them",
     )
     calibration_a: float = _setting(0.0, "calibration intercept on the logit scale (0 = none)")
     calibration_b: float = _setting(1.0, "calibration slope on the logit scale (1 = none; must be > 0)")
@@ -69,6 +78,11 @@ class RiskSettings:
             raise InvalidConfig(
                 f"analog_weight must be in [0, 1], got {describe_value(self.analog_weight)}",
                 field="analog_weight",
+            )
+        if not (1 <= self.analog_weeks <= 104 and float(self.analog_weeks).is_integer()):
+            raise InvalidConfig(
+                f"analog_weeks must be a whole number in [1, 104], got {describe_value(self.analog_weeks)}",
+                field="analog_weeks",
             )
         if not 0.0 <= self.margin < 10.0:
             raise InvalidConfig(
@@ -178,7 +192,7 @@ def calibrate(p: np.ndarray | float, settings: RiskSettings) -> np.ndarray:
 
 
 def seasonal_analogs(
-    history: pd.Series, forecast_ts: pd.DatetimeIndex, count: int = 4, season: pd.Timedelta | None = None
+    history: pd.Series, forecast_ts: pd.DatetimeIndex, count: int = 12, season: pd.Timedelta | None = None
 ) -> np.ndarray | None:
     """The series' own past as extra sample paths: the same weekday and hour 1..``count`` whole seasons back.
 

@@ -10,7 +10,7 @@ Methods, on the same cases:
 
 - ``capacity``: this engine's forecast (automatic selection, calibrated sample paths) and
   :func:`capacity.risk.assess`: the share of paths crossing at any step, blended with the share of the series' own
-  last four weeks (same weekday and hour, :func:`capacity.risk.seasonal_analogs`) crossing; the first breach is the
+  last twelve weeks (same weekday and hour, :func:`capacity.risk.seasonal_analogs`) crossing; the first breach is the
   first step whose cumulative crossing probability reaches 0.5;
 - ``predict_linear``: a least-squares line over the last 24 hours of training extended over the window, as
   Prometheus' ``predict_linear`` is used in alerts: probability 1 if it crosses, else 0;
@@ -87,7 +87,7 @@ def capacity_answer(train: pd.Series, horizon: int, settings: RiskSettings | Non
     settings = settings or RiskSettings()
     result = forecast_series(train, ForecastSpec(horizon=horizon, n_paths=400))
     ts = pd.DatetimeIndex(result.frame["ts"])
-    analogs = seasonal_analogs(train, ts)
+    analogs = seasonal_analogs(train, ts, count=int(settings.analog_weeks))
     item = RiskInput("bench", "value", None, result.frame, result.paths, analogs=analogs)
 
     def answer(threshold: float) -> tuple[float, int | None]:

@@ -79,7 +79,7 @@ def _window_for(
     return RiskWindow(label="whole forecast horizon")
 
 
-def _analogs(store: Any, info: Any, stored: Any) -> Any:
+def _analogs(store: Any, info: Any, stored: Any, weeks: int) -> Any:
     """Seasonal analog paths of a series from its stored history, on the grid the forecast was made on."""
     from capacity.errors import CapacityError
     from capacity.risk import seasonal_analogs
@@ -88,13 +88,13 @@ def _analogs(store: Any, info: Any, stored: Any) -> Any:
     ts = pd.DatetimeIndex(stored.frame["ts"])
     if len(ts) == 0:
         return None
-    reach = max(pd.Timedelta(days=7), ts[-1] - ts[0]) * 2 + pd.Timedelta(days=35)
+    reach = max(pd.Timedelta(days=7), ts[-1] - ts[0]) * 2 + pd.Timedelta(days=7 * (weeks + 1))
     history = store.load_history(info.service, info.metric, start=ts[0] - reach)
     try:
         regular = regularize(history, stored.freq or "1h", info.agg or "mean").values
     except CapacityError:
         return None
-    return seasonal_analogs(regular, ts)
+    return seasonal_analogs(regular, ts, count=weeks)
 
 
 def load_fleet_risks(
@@ -164,7 +164,7 @@ def load_fleet_risks(
         analogs = None
         if settings.analog_weight > 0 and not any(u.source != "unknown" for u in in_window):
             # Past weeks describe normal weeks: with an uplifted event in the window they would understate it.
-            analogs = _analogs(store, info, stored)
+            analogs = _analogs(store, info, stored, int(settings.analog_weeks))
         item = RiskInput(
             service=info.service,
             metric=info.metric,
