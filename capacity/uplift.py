@@ -234,6 +234,35 @@ def level_noise(index: pd.DatetimeIndex, logs: np.ndarray, blocked: np.ndarray) 
     return max(1e-3, 1.4826 * mad)
 
 
+def pooled_disagreement(
+    index: pd.DatetimeIndex,
+    logs: np.ndarray,
+    calendar: Sequence[EventOccurrence],
+    settings: UpliftSettings,
+) -> float:
+    """The year-to-year spread of an event's level, pooled over every event with two or more past occurrences.
+
+    Each covered past occurrence's level is its mean log-ratio to the normal-week baseline; the result is the
+    square root of the pooled within-event variance (sum of squared deviations from each event's mean over the
+    total degrees of freedom). It is what a learned level will miss by on the next occurrence, and it is what
+    the shrinkage of a learned uplift is measured against: with one or two occurrences per event, an event's own
+    spread is not known, but the calendar's other events show how much holidays move from one year to the next.
+    0 when fewer than three degrees of freedom exist.
+    """
+    levels: dict[str, list[float]] = {}
+    for occ in calendar:
+        got = _occurrence_logs(index, logs, occ, settings)
+        if got is not None:
+            levels.setdefault(occ.name.lower(), []).append(float(got[2].mean()))
+    squares, dof = 0.0, 0
+    for values in levels.values():
+        if len(values) >= 2:
+            arr = np.asarray(values)
+            squares += float(((arr - arr.mean()) ** 2).sum())
+            dof += len(values) - 1
+    return math.sqrt(squares / dof) if dof >= 3 else 0.0
+
+
 def _profile(keys: np.ndarray, logs: np.ndarray, size: int) -> np.ndarray:
     out = np.full(size, np.nan)
     for k in range(size):
@@ -320,7 +349,11 @@ def learn_uplift(
             # Positive-part James-Stein shrinkage of the whole profile towards "no uplift": an uplift that a normal
             # week's noise could explain is mostly noise (a 2x sale keeps ~all of it, a 3% holiday dip little).
             level = float(levels.mean())
-            var_level = max(noise**2, between**2) / k
+            # How much one occurrence's level strays from its event's typical level: the larger of a normal day's
+            # noise, this event's own disagreement and the disagreement pooled over every event of the calendar
+            # (a holiday's effect on load moves from year to year by more than a normal day's noise).
+            pooled = pooled_disagreement(index, logs, calendar, settings)
+            var_level = max(noise**2, between**2, pooled**2) / k
             keep = max(0.0, 1.0 - var_level / level**2) if level != 0.0 else 0.0
             # The shape around that level is shrunk the same way against the within-day noise of one hour.
             shape = mean_log - mean_log.mean()
