@@ -168,3 +168,31 @@ def test_learning_does_not_mutate_inputs(doubled):
     pd.testing.assert_frame_equal(plain.frame, before_frame)
     np.testing.assert_array_equal(plain.paths, before_paths)
     pd.testing.assert_series_equal(y, y_before)
+
+
+def test_an_uplift_is_shrunk_more_when_the_calendars_events_disagree_from_year_to_year():
+    others = {
+        "A": ("2026-01-22", "2026-03-19"),
+        "B": ("2026-02-05", "2026-04-02"),
+        "C": ("2026-02-19", "2026-04-16"),
+    }
+    steady = {"A": (1.3, 1.3), "B": (0.8, 0.8), "C": (1.2, 1.2)}
+    erratic = {"A": (1.0, 1.7), "B": (0.6, 1.0), "C": (0.9, 1.5)}
+    upcoming = occurrence("Dip", UPCOMING)
+    calendar = (
+        *[occurrence(name, day(d)) for name, days in others.items() for d in days],
+        occurrence("Dip", day("2026-03-05")),
+        upcoming,
+    )
+    kept = []
+    for factors in (steady, erratic):
+        multipliers = {
+            d: f for name, days in others.items() for d, f in zip(days, factors[name], strict=True)
+        }
+        y = series_with_events({**multipliers, "2026-03-05": 0.8})
+        uplift = learn_uplift(y, upcoming, calendar)
+        assert uplift.source == LEARNED and uplift.occurrences == 1
+        kept.append(float(np.mean(np.log(uplift.profile))))
+    # The same 0.8x dip: nearly all of it kept when holidays repeat themselves, less when they do not.
+    assert kept[0] < np.log(0.85)
+    assert kept[0] < kept[1] <= 0.0
