@@ -34,6 +34,7 @@ MAX_TS = pd.Timestamp("2100-01-01", tz="UTC")
 
 NAME_MAX = 128
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
+_ZONE_RE = r"(?:[zZ]|[+-]\d{2}:?\d{2}|UTC|GMT)$"
 _EVENT_NAME_RE = re.compile(r"^[^\x00-\x1f\x7f<>]+$")
 
 PERCENT = "percent"
@@ -155,6 +156,17 @@ def parse_timestamp(value: object, field: str = "ts") -> pd.Timestamp:
     return ts
 
 
+def zone_flags(raw: pd.Series) -> np.ndarray:
+    """For timestamps given as text: which ones carry a time zone (``Z``, ``+02:00``, ``UTC``)."""
+    return np.asarray(raw.astype(str).str.strip().str.contains(_ZONE_RE, regex=True), dtype=bool)
+
+
+def has_mixed_zones(raw: pd.Series) -> bool:
+    """True when some text timestamps carry a time zone and others do not."""
+    flags = zone_flags(raw)
+    return bool(flags.any() and not flags.all())
+
+
 def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
@@ -210,6 +222,19 @@ def validate_history(frame: pd.DataFrame, *, first_row: int = 1, source: str = "
                 raise InvalidHistory(f"{prefix}row {row}: {exc.message}", field=field, row=row) from None
 
     raw_ts = frame[TS]
+    if raw_ts.dtype == object:
+        has_zone = zone_flags(raw_ts)
+        if has_zone.any() and not has_zone.all():
+            # Text with an offset next to text without one is ambiguous (is 09:00 local or UTC?): refuse it.
+            pos = _first_bad(has_zone != has_zone[0])
+            what = (
+                "has a time zone while row {} does not"
+                if has_zone[pos]
+                else "has no time zone while row {} has one"
+            )
+            raise fail(
+                TS, pos, what.format(first_row) + " (mixed time zones are ambiguous)", raw_ts.iloc[pos]
+            )
     if pd.api.types.is_datetime64_any_dtype(raw_ts):
         ts = raw_ts.dt.tz_localize("UTC") if raw_ts.dt.tz is None else raw_ts.dt.tz_convert("UTC")
     else:

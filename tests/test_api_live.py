@@ -195,6 +195,10 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         "/api/v1/tokens/{token_id}",
         "--checks",
         "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+        # The coverage phase trips an internal Hypothesis error on Python 3.11 ("AST constructor recursion depth
+        # mismatch") that is not about the API; examples, fuzzing and stateful links still cover every operation.
+        "--phases",
+        "examples,fuzzing,stateful",
         "--max-examples",
         "8",
         "--seed",

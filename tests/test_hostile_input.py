@@ -149,6 +149,18 @@ def test_mixed_utc_offsets_are_each_converted_to_utc(api: tuple[Any, Store, str]
     ]
 
 
+def test_naive_and_zoned_timestamps_mixed_are_refused(api: tuple[Any, Store, str]) -> None:
+    """A timestamp without a zone next to ones with a zone is ambiguous: 422 naming the row, nothing stored."""
+    app, store, token = api
+    body = b'{"ts":["2026-01-01T01:00:00Z","2026-01-01 02:00:00"],"value":[1,2]}'
+    answer = sender(app)(
+        "POST", SAMPLES, {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}, body
+    )
+    assert answer[0] == 422, answer
+    assert "mixed time zones" in str(answer)
+    assert counts(store)["samples"] == 0
+
+
 def test_report_out_path_with_traversal_in_event_name_writes_only_under_out(tmp_path: Path) -> None:
     """``capacity report --out DIR``: files land in DIR whatever the event and series names hold."""
     db = tmp_path / "r.db"

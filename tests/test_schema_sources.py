@@ -53,6 +53,10 @@ def csv(*rows: str) -> str:
         (csv("2024-01-01 00:00,a,,1"), "row 2: metric must be a non-empty name"),
         (csv("1890-01-01 00:00,a,cpu,1"), "row 2: ts must lie between 1990 and 2100"),
         ("\x00\x01\x02binary", "not a CSV file"),
+        (
+            csv("2024-01-01T00:00:00Z,a,cpu,1", "2024-01-01 01:00,a,cpu,2"),
+            "row 3: ts has no time zone while row 2 has one (mixed time zones are ambiguous), got '2024-01-01 01:00'",
+        ),
         ('timestamp,value\n"2024-01-01,1\n', "not a readable CSV"),
     ],
 )

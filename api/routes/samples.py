@@ -25,7 +25,7 @@ from api.context import state, store
 from api.problems import Problem
 from api.routes.common import series_key
 from capacity.errors import InvalidHistory, describe_value
-from capacity.schema import METRIC, SERVICE, TS, VALUE, validate_history
+from capacity.schema import METRIC, SERVICE, TS, VALUE, has_mixed_zones, validate_history
 from capacity.sources.files import parse_csv_text
 
 bp = APIBlueprint("samples", __name__, tag="Samples")
@@ -85,6 +85,8 @@ def _timestamps(raw: list[Any]) -> pd.Series | list[Any]:
             for t in raw
         ]
     if kinds == {str}:
+        if has_mixed_zones(pd.Series(raw)):
+            return raw  # validate_history refuses it and names the row
         try:
             return pd.Series(pd.to_datetime(pd.Series(raw), utc=True, format="ISO8601"))
         except (ValueError, TypeError):

@@ -56,8 +56,8 @@ def unpack_paths(blob: bytes | None) -> np.ndarray | None:
         return np.asarray(data["paths"], dtype=np.float64)
 
 
-#: Width of ``forecast_runs.model``: PostgreSQL enforces it (SQLite does not), and ensembles name 5 members.
-MODEL_COLUMN = 64
+#: Width of ``forecast_runs.model`` (255 since migration 0002): PostgreSQL enforces it, SQLite does not.
+MODEL_COLUMN = 255
 
 
 def short_model(name: str) -> str:

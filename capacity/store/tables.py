@@ -71,7 +71,7 @@ forecast_runs = Table(
     Column("series_id", Integer, ForeignKey("series.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("created_at", BigInteger, nullable=False),
     Column("status", String(16), nullable=False),
-    Column("model", String(64), nullable=False, server_default=""),
+    Column("model", String(255), nullable=False, server_default=""),
     Column("freq", String(16), nullable=False),
     Column("horizon", Integer, nullable=False),
     Column("history_end", BigInteger),
