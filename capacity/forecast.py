@@ -201,6 +201,11 @@ def _plain_forecast(values: pd.Series, spec: ForecastSpec) -> tuple[ForecastResu
     notes: list[str] = list(regular.notes)
     future = _future_index(regular.values.index[-1], spec)
     exog = event_regressors(pd.DatetimeIndex(regular.values.index.append(future)), spec.events)
+    if exog is not None:
+        # Past event windows stay in the regressors so they do not bend the fitted cycles; the upcoming ones are
+        # zeroed because capacity.uplift applies their learned effect (counting it twice would double it).
+        exog = exog.copy()
+        exog[len(y) :] = 0.0
     data = FitInput(y=y, horizon=spec.horizon, periods=periods, exog=exog)
     names = [m for m in (spec.models or DEFAULT_MODELS) if usable(get_model(m), len(y), periods)]
     hb, cutoffs = backtest_plan(len(y), spec.horizon, periods, spec.folds)
