@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,15 +42,6 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s.close()
 
 
-def _find_pg_bin() -> Path | None:
-    initdb = shutil.which("initdb")
-    if initdb:
-        return Path(initdb).resolve().parent
-    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True):
-        return candidate.parent
-    return None
-
-
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A PostgreSQL URL: CAPACITY_TEST_PG_URL when set, else a throwaway server started on loopback.
@@ -70,57 +57,16 @@ def pg_url() -> Iterator[str]:
         import psycopg  # noqa: F401
     except ImportError:
         pytest.skip("psycopg is not installed (pip install '.[postgres]'), so PostgreSQL tests cannot run")
-    bindir = _find_pg_bin()
-    if bindir is None:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found; install Debian's postgresql package")
-    run_as: list[str] = []
-    if os.geteuid() == 0:
-        if (
-            shutil.which("runuser") is None
-            or subprocess.run(["id", "postgres"], capture_output=True).returncode
-        ):
-            pytest.skip("running as root and there is no 'postgres' user to run initdb as")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    tmp = Path(tempfile.mkdtemp(prefix="capacity-pg-"))
-    data = tmp / "data"
-    if run_as:
-        shutil.chown(tmp, user="postgres")
-    port = free_port()
-    subprocess.run(
-        [*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "capacity", "--auth=trust", "-E", "UTF8"],
-        check=True,
-        capture_output=True,
-    )
-    log = tmp / "pg.log"
-    subprocess.run(
-        [
-            *run_as,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(log),
-            "-w",
-            "-o",
-            f"-p {port} -h 127.0.0.1 -k {tmp} -c fsync=off",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    from capacity.bench.reliability_server import BenchSetupError, Postgres
+
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.2)
-        yield f"postgresql://capacity@127.0.0.1:{port}/postgres"
+        server = Postgres.start()
+    except BenchSetupError as exc:
+        pytest.skip(f"no PostgreSQL server for the tests: {exc}")
+    try:
+        yield server.url
     finally:
-        subprocess.run(
-            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True
-        )
-        shutil.rmtree(tmp, ignore_errors=True)
+        server.stop()
 
 
 @pytest.fixture
