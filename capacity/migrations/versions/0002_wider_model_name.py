@@ -17,9 +17,13 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("forecast_runs") as batch:
-        batch.alter_column("model", type_=sa.String(255), existing_type=sa.String(64), existing_nullable=False)
+        batch.alter_column(
+            "model", type_=sa.String(255), existing_type=sa.String(64), existing_nullable=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("forecast_runs") as batch:
-        batch.alter_column("model", type_=sa.String(64), existing_type=sa.String(255), existing_nullable=False)
+        batch.alter_column(
+            "model", type_=sa.String(64), existing_type=sa.String(255), existing_nullable=False
+        )
