@@ -127,20 +127,11 @@ def prophet_answer(train: pd.Series, horizon: int) -> Answer:
     Raises:
         PeerUnavailable: when Prophet is not installed.
     """
-    from capacity.bench.peers import _quiet_prophet
+    from capacity.bench.peers import fit_prophet
 
-    _quiet_prophet()  # before the import: prophet logs an "Importing plotly failed" error when it loads
-    try:
-        from prophet import Prophet
-    except ImportError as exc:
-        raise PeerUnavailable(f"prophet is not installed ({exc})") from None
-    index = pd.DatetimeIndex(train.index).tz_convert("UTC").tz_localize(None)
-    frame = pd.DataFrame({"ds": index, "y": train.to_numpy(dtype="float64")})
-    future = pd.DataFrame({"ds": pd.date_range(index[-1] + pd.Timedelta(hours=1), periods=horizon, freq="h")})
+    model, future = fit_prophet(train, horizon, uncertainty_samples=400)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = Prophet(uncertainty_samples=400)
-        model.fit(frame)
         samples = np.asarray(model.predictive_samples(future)["yhat"], dtype="float64").T  # (paths, horizon)
     return from_paths(samples)
 

@@ -108,20 +108,11 @@ def prophet_forecast(train: pd.Series, horizon: int, holidays: pd.DataFrame) -> 
     Raises:
         PeerUnavailable: when Prophet is not installed.
     """
-    from capacity.bench.peers import _quiet_prophet
+    from capacity.bench.peers import fit_prophet
 
-    _quiet_prophet()  # before the import: prophet logs an "Importing plotly failed" error when it loads
-    try:
-        from prophet import Prophet
-    except ImportError as exc:
-        raise PeerUnavailable(f"prophet is not installed ({exc})") from None
-    index = pd.DatetimeIndex(train.index).tz_convert("UTC").tz_localize(None)
-    frame = pd.DataFrame({"ds": index, "y": train.to_numpy(dtype="float64")})
-    future = pd.DataFrame({"ds": pd.date_range(index[-1] + pd.Timedelta(hours=1), periods=horizon, freq="h")})
+    model, future = fit_prophet(train, horizon, holidays=holidays, uncertainty_samples=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = Prophet(holidays=holidays, uncertainty_samples=0)
-        model.fit(frame)
         return np.asarray(model.predict(future)["yhat"], dtype="float64")
 
 

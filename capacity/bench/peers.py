@@ -11,6 +11,7 @@ import logging
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -98,35 +99,45 @@ def _quiet_prophet() -> None:
         logger.disabled = True
 
 
-def prophet(train: pd.Series, horizon: int, day: int, quantiles: Sequence[float]) -> PeerForecast:
-    """Prophet with its defaults; quantiles from its predictive samples. Its logging is silenced."""
+def fit_prophet(train: pd.Series, horizon: int, **options: Any) -> tuple[Any, pd.DataFrame]:
+    """Fit Prophet (with ``options``, e.g. ``holidays``) on ``train``; returns the model and the future frame.
+
+    Its logging is silenced and its warnings are kept out of the caller's: what every Prophet peer needs.
+
+    Raises:
+        PeerUnavailable: when Prophet is not installed.
+    """
     _quiet_prophet()  # before the import: prophet logs "Importing plotly failed" when it loads
     # Something imported earlier may call logging.config.dictConfig(disable_existing_loggers=False), which resets
     # the loggers silenced above; logging.disable holds whatever the configuration, for the import and the fit.
     previous = logging.root.manager.disable
     logging.disable(logging.CRITICAL)
     try:
-        return _prophet_fit(train, horizon, quantiles)
+        try:
+            from prophet import Prophet
+        except ImportError as exc:
+            raise PeerUnavailable(
+                f"prophet is not installed ({exc}); pip install capacity-planner[bench]"
+            ) from None
+        index = pd.DatetimeIndex(train.index)
+        index = index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index
+        frame = pd.DataFrame({"ds": index, "y": train.to_numpy(dtype="float64")})
+        step = index[-1] - index[-2] if len(index) > 1 else pd.Timedelta("1h")
+        future = pd.DataFrame({"ds": pd.date_range(index[-1] + step, periods=horizon, freq=step)})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = Prophet(**options)
+            model.fit(frame)
+        return model, future
     finally:
         logging.disable(previous)
 
 
-def _prophet_fit(train: pd.Series, horizon: int, quantiles: Sequence[float]) -> PeerForecast:
-    try:
-        from prophet import Prophet
-    except ImportError as exc:
-        raise PeerUnavailable(
-            f"prophet is not installed ({exc}); pip install capacity-planner[bench]"
-        ) from None
-    index = pd.DatetimeIndex(train.index)
-    index = index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index
-    frame = pd.DataFrame({"ds": index, "y": train.to_numpy(dtype="float64")})
-    step = index[-1] - index[-2] if len(index) > 1 else pd.Timedelta("1h")
-    future = pd.DataFrame({"ds": pd.date_range(index[-1] + step, periods=horizon, freq=step)})
+def prophet(train: pd.Series, horizon: int, day: int, quantiles: Sequence[float]) -> PeerForecast:
+    """Prophet with its defaults; quantiles from its predictive samples. Its logging is silenced."""
+    model, future = fit_prophet(train, horizon)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = Prophet()
-        model.fit(frame)
         mean = model.predict(future)["yhat"].to_numpy()
         samples = model.predictive_samples(future)["yhat"]
     return PeerForecast(mean=mean, quantiles={q: np.quantile(samples, q, axis=1) for q in quantiles})
