@@ -3,6 +3,11 @@
 Missing or unknown tokens give 401 with a ``WWW-Authenticate: Bearer`` challenge; a valid token without the
 needed scope gives 403. The check runs before a view looks anything up, so a caller without ``read`` learns
 nothing about which services exist.
+
+Verified tokens are cached per worker process, each entry stamped with the store's revocation generation
+(:meth:`capacity.store.auth.TokenStore.revocation_generation`, one tiny query per request). A revocation by any
+process (another worker, ``capacity token revoke``) bumps it, so every worker re-checks its cached tokens on the
+next request: a revoked token stops working everywhere at once.
 """
 
 from __future__ import annotations
@@ -52,17 +57,23 @@ def current_token() -> TokenInfo:
     st = state()
     ratelimit.check(st)  # 429 for a client over its failed-authentication limit, before any check
     key = hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
-    token = st.tokens.get(key)
-    if token is None:
-        token = st.store.verify_token(secret)
-        if token is None:
+    # Read the generation before verifying: a revocation that lands in between then shows as a new generation
+    # on the next request, never as a cached token stamped with the newer number.
+    generation = st.store.revocation_generation()
+    cached = st.tokens.get(key)
+    if cached is not None and cached[0] == generation:
+        token = cached[1]
+    else:
+        found = st.store.verify_token(secret)
+        if found is None:
             ratelimit.record_failure(st)
             raise Problem(
                 401,
                 "the token is not valid (unknown, malformed or revoked)",
                 headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
             )
-        st.tokens.put(key, token)
+        token = found
+        st.tokens.put(key, (generation, token))
     _touch(token)
     g.token = token
     return token

@@ -10,7 +10,7 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import Flask, Response, g, request
 
-from api import openapi, schemas
+from api import openapi, runtime, schemas
 from api.auth import check_scope
 from api.context import state
 from api.metrics import RequestMetrics, render_series_gauges
@@ -76,7 +76,7 @@ def _gauges() -> list[dict[str, Any]]:
 @bp.get("/metrics")
 @bp.doc(responses=openapi.text_ok("Prometheus text exposition format 0.0.4"))
 def metrics() -> Any:
-    """Prometheus metrics: request counts and latencies, and per series breach probability, headroom, days until
+    """Prometheus metrics: request counts and latencies (all worker processes), and per series breach probability, headroom, days until
     breach, live forecast error and drift."""
     st = state()
     if not st.settings.metrics_public:
@@ -93,7 +93,9 @@ def metrics() -> Any:
 def register(app: Flask) -> None:
     """Install the request hooks (timing, security headers) and the health blueprint."""
     st = app.extensions["capacity"]
-    st.extras["request_metrics"] = RequestMetrics()
+    # Under capacity serve the counts are written to the server's shared directory, so every worker's scrape
+    # shows the whole server's totals.
+    st.extras["request_metrics"] = RequestMetrics(runtime.metrics_dir())
 
     @app.before_request
     def _start() -> None:

@@ -36,9 +36,11 @@ _TITLES = {
     406: "Not acceptable",
     409: "Conflict",
     413: "Request body too large",
+    414: "URI too long",
     415: "Unsupported media type",
     422: "Unprocessable content",
     429: "Too many requests",
+    431: "Request header fields too large",
     500: "Internal server error",
     503: "Service unavailable",
 }
@@ -70,17 +72,30 @@ def _slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
 
-def problem_response(
+def problem_document(
     status: int,
     title: str,
     detail: str,
     *,
     field: str | None = None,
     row: int | None = None,
-    headers: Mapping[str, str] | None = None,
     slug: str | None = None,
-) -> Response:
-    """Build the problem document response; the one function every error goes through."""
+    instance: str | None = None,
+) -> dict[str, Any]:
+    """The RFC 9457 document itself (also written by the gunicorn worker for requests Flask never sees).
+
+    Args:
+        status: the HTTP status.
+        title: a short summary of the problem type (the standard reason phrase gives ``about:blank``).
+        detail: one line for this occurrence, naming what was wrong.
+        field: the offending field, when there is one.
+        row: the offending row of an uploaded table, when there is one.
+        slug: the problem type's name in ``urn:capacity:problem:<slug>`` (default: from the title).
+        instance: the request path.
+
+    Returns:
+        The document as a dict.
+    """
     plain = slug is None and title == _TITLES.get(status)
     body: dict[str, Any] = {
         "type": "about:blank" if plain else f"urn:capacity:problem:{slug or _slug(title)}",
@@ -92,8 +107,26 @@ def problem_response(
         body["field"] = field
     if row is not None:
         body["row"] = row
+    if instance is not None:
+        body["instance"] = instance
+    return body
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    field: str | None = None,
+    row: int | None = None,
+    headers: Mapping[str, str] | None = None,
+    slug: str | None = None,
+) -> Response:
+    """Build the problem document response; the one function every error goes through."""
+    instance = None
     with contextlib.suppress(RuntimeError):  # outside a request (documents built by hand)
-        body["instance"] = request.path
+        instance = request.path
+    body = problem_document(status, title, detail, field=field, row=row, slug=slug, instance=instance)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     for key, value in (headers or {}).items():
         if key.lower() != "content-type":

@@ -4,73 +4,181 @@ Each client (its remote address) may present ``auth_fail_limit`` invalid tokens 
 seconds; past that, every request from it that carries a token is refused with 429 before the token is even
 checked, until the oldest failure leaves the window. Refusing before the check matters: a guesser who got 429 only
 for wrong guesses would still learn the right one at full speed. Requests with a valid cached token from other
-clients are unaffected. The counts live in memory, per server process (each gunicorn worker counts on its own,
-so the effective limit is at most ``workers x auth_fail_limit`` per window).
+clients are unaffected.
+
+The counts are kept in a fixed-size table of client slots in shared memory. Under ``capacity serve`` the table is a
+file in the server's shared directory (:mod:`api.runtime`) that every worker process maps, so the limit holds for
+the whole server, not per worker; a single process uses an anonymous mapping. Each slot holds a client's key (a
+64-bit hash of its address), how many failures it ever recorded, and a ring of its last ``limit`` failure times on
+the system-wide monotonic clock. Writers (a failure) take an exclusive ``flock`` on the file, readers (every
+request with a token) a shared one: a lookup is a hash and at most :data:`PROBES` fixed-offset reads.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import mmap
+import os
+import struct
 import threading
 import time
-from collections import deque
+from pathlib import Path
 
 from flask import request
 
+from api import runtime
 from api.context import AppState
 from api.problems import Problem
 
-#: Distinct clients tracked at once; the oldest entries are dropped past this (bounds memory under a spray).
-MAX_CLIENTS = 10_000
+#: Client slots in the table; a client that finds none free takes the one among its probes whose last failure is
+#: oldest (bounds memory under a spray from many addresses).
+SLOTS = 8192
+#: Slots a client may occupy, starting at its hash (open addressing).
+PROBES = 8
+#: File name of the shared table in the server's directory.
+TABLE_FILE = "auth-failures"
+
+_HEAD = struct.Struct("<QQ")  # client key, failures recorded so far
+
+
+def client_hash(client: str) -> int:
+    """A client's 64-bit key in the table (never 0, which marks a free slot)."""
+    digest = hashlib.blake2b(client.encode("utf-8", "replace"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") or 1
 
 
 class AuthFailures:
-    """Failed-authentication times per client, in a sliding window; thread-safe."""
+    """Failed-authentication times per client in a sliding window; thread-safe, and process-safe with ``path``.
 
-    def __init__(self, limit: int, window_s: float) -> None:
-        self.limit = limit
-        self.window_s = window_s
+    Args:
+        limit: failures a client may have within the window before it is refused (0: no limit).
+        window_s: the window in seconds.
+        path: the shared table's file (created and sized when missing); None keeps the table in this process.
+        slots: client slots in the table.
+    """
+
+    def __init__(self, limit: int, window_s: float, path: Path | None = None, slots: int = SLOTS) -> None:
+        self.limit = max(0, int(limit))
+        self.window_s = float(window_s)
+        self.path = path
+        self.slots = max(PROBES, slots)
+        self._ring = struct.Struct(f"<{max(1, self.limit)}d")
+        self._slot_size = _HEAD.size + self._ring.size
         self._lock = threading.Lock()
-        self._seen: dict[str, deque[float]] = {}
+        self._fd: int | None = None
+        size = self.slots * self._slot_size
+        if path is None:
+            self._map = mmap.mmap(-1, size)
+            return
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            if (
+                os.fstat(self._fd).st_size < size
+            ):  # the first process to open it sizes it (zeros: all slots free)
+                os.ftruncate(self._fd, size)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._map = mmap.mmap(self._fd, size)
 
-    def _prune(self, times: deque[float], now: float) -> None:
-        while times and now - times[0] >= self.window_s:
-            times.popleft()
+    def close(self) -> None:
+        """Unmap the table and close its file."""
+        self._map.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _flock(self, mode: int) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, mode)
+
+    def _find(self, key: int) -> int | None:
+        """The slot holding ``key``, or None."""
+        start = key % self.slots
+        for i in range(PROBES):
+            slot = (start + i) % self.slots
+            found = _HEAD.unpack_from(self._map, slot * self._slot_size)[0]
+            if found == key:
+                return slot
+            if found == 0:  # slots are never freed, so a free one ends the chain
+                return None
+        return None
+
+    def _times(self, slot: int) -> tuple[int, tuple[float, ...]]:
+        offset = slot * self._slot_size
+        _, recorded = _HEAD.unpack_from(self._map, offset)
+        ring = self._ring.unpack_from(self._map, offset + _HEAD.size)
+        return recorded, ring[: min(recorded, self.limit)]
 
     def retry_after(self, client: str, now: float | None = None) -> int:
         """Seconds until ``client`` may try again (0 when it is not blocked)."""
         if self.limit <= 0:
             return 0
         now = time.monotonic() if now is None else now
+        key = client_hash(client)
         with self._lock:
-            times = self._seen.get(client)
-            if times is None:
-                return 0
-            self._prune(times, now)
-            if len(times) < self.limit:
-                if not times:
-                    del self._seen[client]
-                return 0
-            return max(1, int(self.window_s - (now - times[0]) + 0.999))
+            self._flock(fcntl.LOCK_SH)
+            try:
+                slot = self._find(key)
+                if slot is None:
+                    return 0
+                _, times = self._times(slot)
+            finally:
+                self._flock(fcntl.LOCK_UN)
+        recent = [t for t in times if now - t < self.window_s]
+        if len(recent) < self.limit:
+            return 0
+        return max(1, int(self.window_s - (now - min(recent)) + 0.999))
 
     def record(self, client: str, now: float | None = None) -> None:
         """Count one failed authentication by ``client``."""
+        if self.limit <= 0:
+            return
         now = time.monotonic() if now is None else now
+        key = client_hash(client)
         with self._lock:
-            times = self._seen.get(client)
-            if times is None:
-                if len(self._seen) >= MAX_CLIENTS:
-                    self._seen.pop(next(iter(self._seen)))
-                times = self._seen[client] = deque(maxlen=max(1, self.limit))
-            self._prune(times, now)
-            times.append(now)
+            self._flock(fcntl.LOCK_EX)
+            try:
+                slot = self._find(key)
+                if slot is None:
+                    slot = self._claim(key)
+                offset = slot * self._slot_size
+                _, recorded = _HEAD.unpack_from(self._map, offset)
+                struct.pack_into("<d", self._map, offset + _HEAD.size + 8 * (recorded % self.limit), now)
+                _HEAD.pack_into(self._map, offset, key, recorded + 1)
+            finally:
+                self._flock(fcntl.LOCK_UN)
+
+    def _claim(self, key: int) -> int:
+        """A slot for a new client: the first free one among its probes, else the one idle longest."""
+        start = key % self.slots
+        best, best_last = start, float("inf")
+        for i in range(PROBES):
+            slot = (start + i) % self.slots
+            found = _HEAD.unpack_from(self._map, slot * self._slot_size)[0]
+            if found == 0:
+                best = slot
+                break
+            recorded, times = self._times(slot)
+            last = times[(recorded - 1) % self.limit] if times else float("-inf")
+            if last < best_last:
+                best, best_last = slot, last
+        _HEAD.pack_into(self._map, best * self._slot_size, key, 0)
+        return best
 
 
 def _failures(st: AppState) -> AuthFailures:
     failures = st.extras.get("auth_failures")
     if failures is None:
-        limit = int(getattr(st.settings, "auth_fail_limit", 10))
-        window = float(getattr(st.settings, "auth_fail_window_s", 60.0))
-        failures = st.extras.setdefault("auth_failures", AuthFailures(limit, window))
+        with st.extras.setdefault("auth_failures_lock", threading.Lock()):
+            failures = st.extras.get("auth_failures")
+            if failures is None:
+                limit = int(getattr(st.settings, "auth_fail_limit", 10))
+                window = float(getattr(st.settings, "auth_fail_window_s", 60.0))
+                shared = runtime.shared_dir()
+                path = shared / f"{TABLE_FILE}-{limit}" if shared is not None else None
+                failures = st.extras["auth_failures"] = AuthFailures(limit, window, path)
     return failures
 
 

@@ -56,7 +56,9 @@ def serve(
 ) -> None:
     """Serve the HTTP API with gunicorn (threaded workers); each worker also runs queued jobs.
 
-    Settings can also come from CAPACITY_API_<NAME> environment variables (see README, API settings).
+    Settings can also come from CAPACITY_API_<NAME> environment variables (see README, API settings). The
+    workers share /metrics counts and the invalid-token limit through a temporary directory this command
+    creates and removes.
 
     \b
     Examples:
@@ -64,29 +66,25 @@ def serve(
       capacity token create --scope read --db .demo/capacity.db
       curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/api/v1/services
     """
-    from api.settings import Settings
+    # The shared directory must be named in the environment before prometheus_client is imported (by the
+    # workers, after the fork): it picks its multiprocess mode once, at import.
+    from api.runtime import server_runtime
 
-    settings = Settings.from_env(os.environ, {"db": db, "metrics_public": metrics_public})
-    # Migrate once here, before the workers start, so they never race on a fresh database.
-    open_store(settings.db).close()
-    options = {
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "threads": threads,
-        "worker_class": "gthread",
-        "timeout": 120,
-        "graceful_timeout": 10,
-        "accesslog": "-" if access_log else None,
-        "errorlog": "-",
-        "loglevel": "info",
-        "proc_name": "capacity-api",
-        "control_socket_disable": True,
-    }
-    console.print(
-        f"capacity API on http://{host}:{port} ({workers} workers x {threads} threads); docs at /docs"
-    )
-    sys.stdout.flush()
-    _gunicorn_app(options, settings.as_dict()).run()
+    with server_runtime():
+        from api.server import gunicorn_options
+        from api.settings import Settings
+
+        settings = Settings.from_env(os.environ, {"db": db, "metrics_public": metrics_public})
+        # Migrate once here, before the workers start, so they never race on a fresh database.
+        open_store(settings.db).close()
+        options = gunicorn_options(
+            bind=f"{host}:{port}", workers=workers, threads=threads, access_log=access_log
+        )
+        console.print(
+            f"capacity API on http://{host}:{port} ({workers} workers x {threads} threads); docs at /docs"
+        )
+        sys.stdout.flush()
+        _gunicorn_app(options, settings.as_dict()).run()
 
 
 @click.group("token")

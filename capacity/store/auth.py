@@ -3,12 +3,19 @@
 A token is ``cp_`` followed by 43 URL-safe characters (32 random bytes). Its first 11 characters are kept as a
 prefix so a person can name a token (``capacity token revoke cp_AbCdEfGh``) without the secret. Scopes are
 ordered: ``admin`` implies ``write``, which implies ``read``.
+
+Servers cache verified tokens. :meth:`TokenStore.revocation_generation` tells them, at the cost of one tiny query on
+a connection each thread keeps, whether any token was revoked since they cached one (by any process: another
+worker, ``capacity token revoke``), so a revocation takes effect on the next request everywhere.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
+import threading
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +23,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, and_, select, update
 
-from capacity.errors import InvalidInput, describe_value
+from capacity.errors import InvalidInput, StoreError, describe_value
 from capacity.schema import NAME_MAX
 from capacity.store.db import now, translate_errors
 from capacity.store.tables import tokens
@@ -98,6 +105,61 @@ def _info(row: Any) -> TokenInfo:
     )
 
 
+#: Revocations only ever add revoked tokens (tokens are never deleted or un-revoked), so their count is a
+#: generation number that grows with every revocation. Constant SQL: no user input reaches it.
+_GENERATION_SQL = f"SELECT count(revoked_at) FROM {tokens.name}"
+
+
+class _GenerationConnections:
+    """One detached DBAPI connection per thread for :meth:`TokenStore.revocation_generation`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.local = threading.local()
+        self.opened: list[Any] = []  # every thread's connection, closed together when this is collected
+        self._lock = threading.Lock()
+        weakref.finalize(self, _close_all, self.opened)
+
+    def _connect(self) -> Any:
+        with translate_errors("check token revocations"):
+            fairy = self.engine.raw_connection()  # runs the engine's connect hooks (SQLite: WAL, autocommit)
+        conn: Any = fairy.driver_connection
+        fairy.detach()  # this thread's own from now on: the pool neither counts, resets nor closes it
+        if self.engine.dialect.name != "sqlite":  # SQLite connections are in autocommit mode already
+            conn.rollback()  # the pool's pre-ping may have opened a transaction
+            conn.autocommit = True
+        with self._lock:
+            self.opened.append(conn)
+        return conn
+
+    def query(self) -> int:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = self._connect()
+        try:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(_GENERATION_SQL)
+                return int(cursor.fetchone()[0])
+            finally:
+                cursor.close()
+        except self.engine.dialect.loaded_dbapi.Error as exc:
+            self.local.conn = None
+            with self._lock:
+                self.opened.remove(conn)
+            with contextlib.suppress(Exception):
+                conn.close()
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise StoreError(f"check token revocations failed: {first}") from None
+
+
+def _close_all(conns: list[Any]) -> None:
+    for conn in conns:
+        with contextlib.suppress(Exception):
+            conn.close()
+    conns.clear()
+
+
 class TokenStore:
     """Mixin: API tokens. Needs ``self.write()``/``self.read()``."""
 
@@ -150,6 +212,22 @@ class TokenStore:
                 .first()
             )
         return _info(row) if row is not None else None
+
+    def revocation_generation(self) -> int:
+        """A number that grows with every token revocation; cheap enough to ask on every request.
+
+        Each calling thread keeps one database connection of its own for this query, outside the engine's pool
+        (so it never holds a pooled connection that requests need, and skips the pool's per-checkout work), in
+        autocommit mode so every call sees the latest committed revocations. A connection that fails is closed
+        and the next call opens a new one; the rest are closed when the store is garbage-collected.
+
+        Raises:
+            StoreError: when the database cannot be reached.
+        """
+        generation = self.__dict__.get("_generation")
+        if generation is None:
+            generation = self.__dict__.setdefault("_generation", _GenerationConnections(self.engine))
+        return generation.query()
 
     def touch_token(self, token_id: int) -> None:
         """Record that a token was just used."""

@@ -1,0 +1,166 @@
+"""gunicorn for ``capacity serve``: the options, the worker class and the server hooks.
+
+- The worker class is gunicorn's threaded worker, except that a request gunicorn refuses before the application
+  sees it (a request line over :data:`LIMIT_REQUEST_LINE` bytes, more than :data:`LIMIT_REQUEST_FIELDS` header
+  fields or one over :data:`LIMIT_REQUEST_FIELD_SIZE` bytes, malformed HTTP) is answered with the same RFC 9457
+  problem document as every other error (:func:`api.problems.problem_document`), naming what was too large,
+  instead of gunicorn's HTML page. gunicorn's limits stay the limits: they bound what a worker buffers.
+- ``child_exit`` (in the master) tells prometheus_client that a worker is gone (:mod:`api.metrics`).
+- The access log names the worker process of each request (``pid=<N>``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gunicorn.http import errors as http_errors
+from gunicorn.util import write_nonblock
+from gunicorn.workers.gthread import ThreadWorker
+
+from api import runtime
+from api.problems import PROBLEM_JSON, problem_document
+
+#: Longest request line (method, URL, version) in bytes; gunicorn's default, its own maximum is 8190.
+LIMIT_REQUEST_LINE = 4094
+#: Most header fields in one request.
+LIMIT_REQUEST_FIELDS = 100
+#: Longest header field (name and value) in bytes.
+LIMIT_REQUEST_FIELD_SIZE = 8190
+
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" pid=%(p)s'
+
+_REASONS = {400: "Bad Request", 414: "URI Too Long", 431: "Request Header Fields Too Large"}
+
+#: Malformed requests gunicorn refuses with 400 (the response-header errors are the application's, not these).
+_MALFORMED = (
+    http_errors.InvalidRequestLine,
+    http_errors.InvalidRequestMethod,
+    http_errors.InvalidHTTPVersion,
+    http_errors.InvalidHeader,
+    http_errors.InvalidHeaderName,
+    http_errors.ObsoleteFolding,
+    http_errors.InvalidChunkSize,
+    http_errors.ChunkMissingTerminator,
+    http_errors.InvalidChunkExtension,
+)
+_RESPONSE_ERRORS = (http_errors.InvalidResponseHeader, http_errors.InvalidResponseHeaderName)
+
+
+def refused_request_problem(exc: BaseException) -> dict[str, Any] | None:
+    """The problem document for a request gunicorn refused while reading it, or None for other errors.
+
+    Args:
+        exc: what gunicorn's parser raised.
+
+    Returns:
+        The document (``status``, ``title``, ``detail``, ``field``), or None when ``exc`` is not a refused request.
+    """
+    if isinstance(exc, http_errors.LimitRequestLine):
+        seen = f"at least {exc.size} bytes" if isinstance(exc.size, int) else "longer"
+        return problem_document(
+            414,
+            "URI too long",
+            f"the request line (method, URL and HTTP version) is {seen}, over the limit of "
+            f"{LIMIT_REQUEST_LINE} bytes; shorten the URL",
+            field="request_line",
+        )
+    if isinstance(exc, http_errors.LimitRequestHeaders):
+        message = str(exc)
+        if message == "limit request headers fields":
+            detail, field = f"the request has more than {LIMIT_REQUEST_FIELDS} header fields", "headers"
+        elif message.startswith("limit request headers fields size"):
+            detail, field = f"a header field is over the limit of {LIMIT_REQUEST_FIELD_SIZE} bytes", "headers"
+        elif "trailer" in message:
+            detail, field = "the request's trailer section is too large", "trailers"
+        else:
+            detail = (
+                f"the request's header section is too large (at most {LIMIT_REQUEST_FIELDS} fields "
+                f"of {LIMIT_REQUEST_FIELD_SIZE} bytes each)"
+            )
+            field = "headers"
+        return problem_document(431, "Request header fields too large", detail, field=field)
+    if isinstance(exc, _MALFORMED) and not isinstance(exc, _RESPONSE_ERRORS):
+        reason = str(exc).replace("\r", " ").replace("\n", " ")
+        if len(reason) > 200:
+            reason = reason[:200] + "..."
+        return problem_document(400, "Bad request", f"the request is not valid HTTP/1.1: {reason}")
+    return None
+
+
+def _http_response(body: dict[str, Any]) -> bytes:
+    status = int(body["status"])
+    payload = json.dumps(body).encode("utf-8")
+    head = (
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Bad Request')}\r\n"
+        "Connection: close\r\n"
+        f"Content-Type: {PROBLEM_JSON}\r\n"
+        f"Content-Length: {len(payload)}\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        "\r\n"
+    )
+    return head.encode("latin-1") + payload
+
+
+class ProblemThreadWorker(ThreadWorker):
+    """gunicorn's threaded worker, answering requests it refuses with a problem document instead of HTML."""
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        """Write a problem document for a refused request; leave every other error to gunicorn."""
+        body = refused_request_problem(exc)
+        if body is None:
+            super().handle_error(req, client, addr, exc)
+            return
+        ip = addr[0] if addr else ""
+        self.log.warning("Invalid request from ip=%s: %s (answered %s)", ip, exc, body["status"])
+        try:
+            write_nonblock(client, _http_response(body))
+        except Exception:
+            self.log.debug("Failed to send error message.")
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """gunicorn hook in the master: a worker exited; drop its live prometheus_client files.
+
+    Its counters and histograms stay: they are part of the server's totals.
+    """
+    path = runtime.metrics_dir()
+    if path is not None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, str(path))
+
+
+def gunicorn_options(
+    *, bind: str, workers: int, threads: int, access_log: bool, timeout: int = 120
+) -> dict[str, Any]:
+    """The gunicorn settings ``capacity serve`` runs with.
+
+    Args:
+        bind: ``HOST:PORT``.
+        workers: worker processes.
+        threads: threads per worker.
+        access_log: log each request to stderr.
+        timeout: seconds a silent worker is given before the master restarts it.
+
+    Returns:
+        Setting names to values, for ``cfg.set``.
+    """
+    return {
+        "bind": bind,
+        "workers": workers,
+        "threads": threads,
+        "worker_class": ProblemThreadWorker,
+        "timeout": timeout,
+        "graceful_timeout": 10,
+        "accesslog": "-" if access_log else None,
+        "access_log_format": ACCESS_LOG_FORMAT,
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "capacity-api",
+        "control_socket_disable": True,
+        "limit_request_line": LIMIT_REQUEST_LINE,
+        "limit_request_fields": LIMIT_REQUEST_FIELDS,
+        "limit_request_field_size": LIMIT_REQUEST_FIELD_SIZE,
+        "child_exit": child_exit,
+    }
