@@ -4,11 +4,12 @@ Pure: forecasts (frame + sample paths), thresholds and a window in; frozen datac
 
 The breach probability is the share of sample paths whose maximum over the window reaches the threshold, so a
 crossing at *any* step counts (not only at one step), blended with the same share over the series' own seasonal
-analogs (its last ``analog_weeks`` weeks, same weekday and hour). The blend matters: the engine's paths follow the
-calibrated quantiles step by step, but their errors decorrelate within hours while real errors persist for days,
-so the maximum of a path over a long window overstates the crossings (on the real-data breach benchmark the paths
-alone averaged a 0.38 probability where 0.26 of the cases breached); the analogs' maxima have the real week-long
-dependence. It is then passed through a monotone calibration map
+analogs (its last ``analog_weeks`` weeks, same weekday and hour); the pieces live in :mod:`capacity.crossing`. The
+blend matters: the engine's paths follow the calibrated quantiles step by step and carry the share of error that
+lasts a whole backtest window (``Calibration.persistence``), but that share is read off three or four windows, so
+a path's maximum over a long window still tends to overstate the crossings (on the real-data breach benchmark the
+paths alone averaged a 0.36 probability where 0.26 of the cases breached); the analogs' maxima have the series'
+real week-long dependence. It is then passed through a monotone calibration map
 (:class:`RiskSettings` ``calibration_*``), which keeps the two invariants a planner relies on: the probability
 never falls when the threshold falls, and never falls when the window grows.
 """
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from capacity.crossing import calibrate, crossing_curve, quantile_exceedance
 from capacity.errors import InvalidConfig, describe_value
 from capacity.schema import MEAN, PERCENT, TS, quantile_column, unit_for
 
@@ -176,54 +178,6 @@ class SeriesRisk:
     note: str = ""
 
 
-def calibrate(p: np.ndarray | float, settings: RiskSettings) -> np.ndarray:
-    """Map raw path shares to calibrated probabilities: ``sigmoid(a + b * logit(p))``, monotone increasing.
-
-    0 and 1 stay 0 and 1 only when the map is the identity; otherwise they are squeezed by half a path's worth
-    first, so a calibration learned on finite paths never returns certainty it did not see.
-    """
-    arr = np.asarray(p, dtype="float64")
-    if settings.calibration_a == 0.0 and settings.calibration_b == 1.0:
-        return arr
-    eps = 1e-3
-    clipped = np.clip(arr, eps, 1.0 - eps)
-    z = settings.calibration_a + settings.calibration_b * np.log(clipped / (1.0 - clipped))
-    return np.asarray(1.0 / (1.0 + np.exp(-z)))
-
-
-def seasonal_analogs(
-    history: pd.Series, forecast_ts: pd.DatetimeIndex, count: int = 12, season: pd.Timedelta | None = None
-) -> np.ndarray | None:
-    """The series' own past as extra sample paths: the same weekday and hour 1..``count`` whole seasons back.
-
-    Analog ``k`` at forecast step ``t`` is the history at ``t - (s + k) * season`` where ``s`` is the fewest whole
-    seasons (a week by default) that reach past the history end from the last forecast step, so every analog
-    step is observed. Their crossing share is the classical climatological probability ("how often did a week
-    like this reach the threshold?"); being fixed trajectories, it never falls as the threshold falls or the window
-    grows.
-
-    Args:
-        history: the regularized history (regular UTC index).
-        forecast_ts: the forecast's timestamps.
-        count: how many analogs.
-        season: the season length (default one week).
-
-    Returns:
-        An array ``(k, len(forecast_ts))`` of the analogs fully inside the history, or None when there are none.
-    """
-    season = season or pd.Timedelta(days=7)
-    if len(history) == 0 or len(forecast_ts) == 0:
-        return None
-    span = forecast_ts[-1] - history.index[-1]
-    first = max(1, math.ceil(span / season))
-    rows = []
-    for k in range(count):
-        back = history.reindex(forecast_ts - (first + k) * season).to_numpy(dtype="float64")
-        if np.isfinite(back).all():
-            rows.append(back)
-    return np.vstack(rows) if rows else None
-
-
 def window_mask(ts: pd.Series | pd.DatetimeIndex, window: RiskWindow) -> np.ndarray:
     """Which forecast steps lie in the window (``start <= ts < end``)."""
     idx = pd.DatetimeIndex(ts)
@@ -233,60 +187,6 @@ def window_mask(ts: pd.Series | pd.DatetimeIndex, window: RiskWindow) -> np.ndar
     if window.end is not None:
         mask &= np.asarray(idx < window.end)
     return mask
-
-
-def crossing_curve(paths: np.ndarray, threshold: float) -> np.ndarray:
-    """Cumulative crossing probability by step: the share of paths that have reached ``threshold`` by each step.
-
-    Non-decreasing by construction; its last value is the (raw) breach probability of the whole span.
-    """
-    if paths.size == 0:
-        return np.zeros(paths.shape[1] if paths.ndim == 2 else 0)
-    crossed = np.maximum.accumulate(paths >= threshold, axis=1)
-    return np.asarray(crossed.mean(axis=0), dtype="float64")
-
-
-def breach_probability(paths: np.ndarray, threshold: float, settings: RiskSettings | None = None) -> float:
-    """The calibrated probability that a path reaches ``threshold`` at least once (any step counts).
-
-    Args:
-        paths: sample paths ``(n_paths, steps)`` over the window.
-        threshold: the level.
-        settings: for the calibration map; default no calibration.
-
-    Returns:
-        A probability in [0, 1]; 0 for an empty window.
-    """
-    if paths.ndim != 2 or paths.shape[1] == 0 or paths.shape[0] == 0:
-        return 0.0
-    raw = float((paths.max(axis=1) >= threshold).mean())
-    return float(calibrate(raw, settings or RiskSettings()))
-
-
-def _quantile_exceedance(frame: pd.DataFrame, threshold: float) -> np.ndarray:
-    """Per-step probability of exceeding ``threshold``, interpolated from the quantile columns."""
-    qcols = sorted(
-        (float(c[1:]), c)
-        for c in frame.columns
-        if isinstance(c, str) and c.startswith("q") and _is_float(c[1:])
-    )
-    if not qcols:
-        return (frame[MEAN].to_numpy(dtype="float64") >= threshold).astype("float64")
-    levels = np.array([q for q, _ in qcols])
-    values = frame[[c for _, c in qcols]].to_numpy(dtype="float64")
-    out = np.empty(len(frame))
-    for i, row in enumerate(values):
-        cdf = np.interp(threshold, row, levels, left=0.0, right=1.0) if np.all(np.diff(row) >= 0) else 0.5
-        out[i] = 1.0 - cdf
-    return out
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 def instances_needed(
@@ -399,7 +299,7 @@ def assess(item: RiskInput, window: RiskWindow, settings: RiskSettings | None = 
         first_steps = np.argmax(paths[:, mask] >= threshold, axis=1)
         crossed = (paths[:, mask] >= threshold).any(axis=1)
     else:
-        per_step = _quantile_exceedance(item.frame.loc[mask], threshold)
+        per_step = quantile_exceedance(item.frame.loc[mask], threshold)
         curve = calibrate(np.maximum.accumulate(per_step), settings)
         first_steps, crossed = np.zeros(0, dtype=int), np.zeros(0, dtype=bool)
     prob = float(curve[-1])

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from capacity.crossing import breach_probability, crossing_curve
 from capacity.errors import InvalidConfig
 from capacity.risk import (
     AT_RISK,
@@ -18,8 +19,6 @@ from capacity.risk import (
     RiskSettings,
     RiskWindow,
     assess,
-    breach_probability,
-    crossing_curve,
     fleet_risks,
     instances_needed,
 )

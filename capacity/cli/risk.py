@@ -81,8 +81,8 @@ def _window_for(
 
 def _analogs(store: Any, info: Any, stored: Any, weeks: int) -> Any:
     """Seasonal analog paths of a series from its stored history, on the grid the forecast was made on."""
+    from capacity.crossing import seasonal_analogs
     from capacity.errors import CapacityError
-    from capacity.risk import seasonal_analogs
     from capacity.series import regularize
 
     ts = pd.DatetimeIndex(stored.frame["ts"])

@@ -1,0 +1,131 @@
+"""Crossing probabilities: how likely a set of trajectories is to reach a level, at any step of a window.
+
+Pure and small: the pieces :mod:`capacity.risk` assembles into a series' breach risk, and the breach benchmark
+scores. A crossing at *any* step counts (the share of trajectories whose running maximum reaches the level), so
+the probability never falls when the level falls or the window grows; the calibration map is monotone, so it keeps
+both. The trajectories are the forecast's sample paths and the series' own seasonal analogs
+(:func:`seasonal_analogs`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from capacity.schema import MEAN
+
+
+class Calibrated(Protocol):
+    """What the calibration map reads (``capacity.risk.RiskSettings`` has both)."""
+
+    @property
+    def calibration_a(self) -> float: ...
+
+    @property
+    def calibration_b(self) -> float: ...
+
+
+def calibrate(p: np.ndarray | float, settings: Calibrated | None = None) -> np.ndarray:
+    """Map raw path shares to calibrated probabilities: ``sigmoid(a + b * logit(p))``, monotone increasing.
+
+    0 and 1 stay 0 and 1 only when the map is the identity; otherwise they are squeezed by half a path's worth
+    first, so a calibration learned on finite paths never returns certainty it did not see. No settings: identity.
+    """
+    arr = np.asarray(p, dtype="float64")
+    if settings is None or (settings.calibration_a == 0.0 and settings.calibration_b == 1.0):
+        return arr
+    eps = 1e-3
+    clipped = np.clip(arr, eps, 1.0 - eps)
+    z = settings.calibration_a + settings.calibration_b * np.log(clipped / (1.0 - clipped))
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+def seasonal_analogs(
+    history: pd.Series, forecast_ts: pd.DatetimeIndex, count: int = 12, season: pd.Timedelta | None = None
+) -> np.ndarray | None:
+    """The series' own past as extra sample paths: the same weekday and hour 1..``count`` whole seasons back.
+
+    Analog ``k`` at forecast step ``t`` is the history at ``t - (s + k) * season`` where ``s`` is the fewest whole
+    seasons (a week by default) that reach past the history end from the last forecast step, so every analog
+    step is observed. Their crossing share is the classical climatological probability ("how often did a week
+    like this reach the threshold?"); being fixed trajectories, it never falls as the threshold falls or the window
+    grows.
+
+    Args:
+        history: the regularized history (regular UTC index).
+        forecast_ts: the forecast's timestamps.
+        count: how many analogs.
+        season: the season length (default one week).
+
+    Returns:
+        An array ``(k, len(forecast_ts))`` of the analogs fully inside the history, or None when there are none.
+    """
+    season = season or pd.Timedelta(days=7)
+    if len(history) == 0 or len(forecast_ts) == 0:
+        return None
+    span = forecast_ts[-1] - history.index[-1]
+    first = max(1, math.ceil(span / season))
+    rows = []
+    for k in range(count):
+        back = history.reindex(forecast_ts - (first + k) * season).to_numpy(dtype="float64")
+        if np.isfinite(back).all():
+            rows.append(back)
+    return np.vstack(rows) if rows else None
+
+
+def crossing_curve(paths: np.ndarray, threshold: float) -> np.ndarray:
+    """Cumulative crossing probability by step: the share of paths that have reached ``threshold`` by each step.
+
+    Non-decreasing by construction; its last value is the (raw) breach probability of the whole span.
+    """
+    if paths.size == 0:
+        return np.zeros(paths.shape[1] if paths.ndim == 2 else 0)
+    crossed = np.maximum.accumulate(paths >= threshold, axis=1)
+    return np.asarray(crossed.mean(axis=0), dtype="float64")
+
+
+def breach_probability(paths: np.ndarray, threshold: float, settings: Calibrated | None = None) -> float:
+    """The calibrated probability that a path reaches ``threshold`` at least once (any step counts).
+
+    Args:
+        paths: sample paths ``(n_paths, steps)`` over the window.
+        threshold: the level.
+        settings: for the calibration map; default no calibration.
+
+    Returns:
+        A probability in [0, 1]; 0 for an empty window.
+    """
+    if paths.ndim != 2 or paths.shape[1] == 0 or paths.shape[0] == 0:
+        return 0.0
+    raw = float((paths.max(axis=1) >= threshold).mean())
+    return float(calibrate(raw, settings))
+
+
+def quantile_exceedance(frame: pd.DataFrame, threshold: float) -> np.ndarray:
+    """Per-step probability of exceeding ``threshold``, interpolated from the quantile columns (the mean's
+    0/1 crossing when there are none)."""
+    qcols = sorted(
+        (float(c[1:]), c)
+        for c in frame.columns
+        if isinstance(c, str) and c.startswith("q") and _is_float(c[1:])
+    )
+    if not qcols:
+        return (frame[MEAN].to_numpy(dtype="float64") >= threshold).astype("float64")
+    levels = np.array([q for q, _ in qcols])
+    values = frame[[c for _, c in qcols]].to_numpy(dtype="float64")
+    out = np.empty(len(frame))
+    for i, row in enumerate(values):
+        cdf = np.interp(threshold, row, levels, left=0.0, right=1.0) if np.all(np.diff(row) >= 0) else 0.5
+        out[i] = 1.0 - cdf
+    return out
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
