@@ -78,8 +78,10 @@ class Calibration:
         scale: error scale per horizon step, shape ``(horizon,)``.
         levels: probability levels of ``offsets``.
         offsets: standardized error quantiles at ``levels`` (multiply by ``scale`` and add to the mean).
-        phi: lag-one autocorrelation of standardized errors along a window (for paths).
+        phi: lag-one autocorrelation of the short-lived part of the standardized errors (for paths).
         n_errors: how many backtest errors the calibration saw.
+        persistence: the share of the standardized errors' variance that persists through a whole window (a
+            level the forecast missed for days, not hours); 0 for none.
     """
 
     scale: np.ndarray
@@ -87,6 +89,7 @@ class Calibration:
     offsets: np.ndarray
     phi: float
     n_errors: int
+    persistence: float = 0.0
 
 
 def make_cutoffs(n: int, horizon: int, folds: int, spacing: int, min_train: int) -> tuple[int, ...]:
@@ -265,13 +268,45 @@ def calibrate(
     median = float(np.interp(0.5, _GRID, offsets))
     offsets = median + (offsets - median) * widening(_GRID, center, max(tail, center))
     offsets = np.maximum.accumulate(offsets)
-    if z.shape[1] > 1 and np.sum(z[:, :-1] ** 2) > 0:
-        phi = float(np.sum(z[:, 1:] * z[:, :-1]) / np.sum(z[:, :-1] ** 2))
-    else:
-        phi = 0.5
+    rho1 = _autocorrelation(z, 1)
+    phi = 0.5 if rho1 is None else rho1
+    persistence = _persistence(z)
+    if (
+        persistence > 0.0
+    ):  # lag-one correlation = persistence + (1 - persistence) * phi of the short-lived part
+        phi = (phi - persistence) / (1.0 - persistence)
     return Calibration(
-        scale=scale, levels=_GRID.copy(), offsets=offsets, phi=float(np.clip(phi, 0.0, 0.995)), n_errors=n
+        scale=scale,
+        levels=_GRID.copy(),
+        offsets=offsets,
+        phi=float(np.clip(phi, 0.0, 0.995)),
+        n_errors=n,
+        persistence=persistence,
     )
+
+
+def _autocorrelation(z: np.ndarray, lag: int) -> float | None:
+    """Pooled autocorrelation of standardized errors at ``lag`` within each window (about zero, not their mean:
+    a window's bias is persistence too); None when the windows are too short."""
+    if z.shape[1] <= lag:
+        return None
+    den = float(np.sum(z[:, :-lag] ** 2))
+    return float(np.sum(z[:, lag:] * z[:, :-lag]) / den) if den > 0 else None
+
+
+#: Persistence is read off the autocorrelation at lags between these fractions of a backtest window.
+PERSISTENCE_LAGS = (0.25, 0.5)
+
+
+def _persistence(z: np.ndarray) -> float:
+    """The share of error variance that lasts a whole window: the mean autocorrelation at lags a quarter to half a
+    window long (where an hour-scale AR(1) part has died out), clipped to [0, 0.9]; 0 for windows under 8 steps."""
+    width = z.shape[1]
+    if width < 8:
+        return 0.0
+    lags = range(max(2, int(width * PERSISTENCE_LAGS[0])), max(3, int(width * PERSISTENCE_LAGS[1])) + 1)
+    values = [r for lag in lags if (r := _autocorrelation(z, lag)) is not None]
+    return float(np.clip(np.mean(values), 0.0, 0.9)) if values else 0.0
 
 
 def quantile_offsets(cal: Calibration, quantiles: Sequence[float]) -> np.ndarray:
@@ -288,8 +323,11 @@ def quantile_forecast(mean: np.ndarray, cal: Calibration, quantiles: Sequence[fl
 def sample_paths(mean: np.ndarray, cal: Calibration, n_paths: int, seed: int) -> np.ndarray:
     """Sample paths ``(n_paths, horizon)``: marginals follow the calibrated quantiles, steps correlate like AR(1).
 
-    A stationary Gaussian AR(1) with coefficient ``cal.phi`` is mapped through the normal CDF and then through the
-    calibrated quantile function of the standardized errors (a Gaussian copula), and scaled per step.
+    A stationary Gaussian AR(1) with coefficient ``cal.phi``, plus a per-path level shared by every step with
+    variance ``cal.persistence`` (the total stays unit), is mapped through the normal CDF and then through the
+    calibrated quantile function of the standardized errors (a Gaussian copula), and scaled per step. Without the
+    shared level, a path's errors would forget themselves within hours while real forecast errors last for days,
+    and the maximum of a path over a long window would overstate how high the series goes.
     """
     horizon = len(mean)
     rng = np.random.default_rng(seed)
@@ -299,6 +337,9 @@ def sample_paths(mean: np.ndarray, cal: Calibration, n_paths: int, seed: int) ->
     innovation = float(np.sqrt(1.0 - cal.phi**2))
     for h in range(1, horizon):
         u[:, h] = cal.phi * u[:, h - 1] + innovation * shocks[:, h]
+    if cal.persistence > 0.0:
+        level = rng.standard_normal((n_paths, 1))
+        u = np.sqrt(1.0 - cal.persistence) * u + np.sqrt(cal.persistence) * level
     levels = np.clip(ndtr(u), cal.levels[0], cal.levels[-1])
     z = np.interp(levels, cal.levels, cal.offsets)
     return mean[None, :] + z * cal.scale[None, :horizon]

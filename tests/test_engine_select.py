@@ -136,3 +136,28 @@ def test_few_errors_give_wide_student_t_intervals() -> None:
     cal = calibrate(np.array([[1.0, -1.0, 0.5]]), 5)
     q = quantile_forecast(np.zeros(5), cal, (0.025, 0.5, 0.975))
     assert (q[2] - q[0] > 2 * 1.96 * 0.5).all()
+
+
+def test_errors_that_last_a_window_give_paths_with_a_shared_level() -> None:
+    rng = np.random.default_rng(4)
+    horizon, windows = 96, 40
+    noise = rng.standard_normal((windows, horizon))
+    persistent = noise * 0.6 + rng.standard_normal((windows, 1)) * 0.8  # 64% of the variance lasts the window
+    iid = calibrate(noise, horizon)
+    lasting = calibrate(persistent, horizon)
+    assert iid.persistence < 0.1
+    assert 0.4 < lasting.persistence < 0.85
+    mean = np.full(horizon, 50.0)
+    flat, shared = sample_paths(mean, iid, 3000, seed=5), sample_paths(mean, lasting, 3000, seed=5)
+    for paths, cal in ((flat, iid), (shared, lasting)):  # the marginals still follow the calibrated quantiles
+        q = quantile_forecast(mean, cal, LEVELS)
+        assert np.max(np.abs(np.quantile(paths, LEVELS, axis=0) - q) / (q[-1] - q[0])) < 0.1
+    # far-apart steps move together only with the shared level, and the window maxima sit lower relative to the
+    # marginal spread: a path's maximum no longer collects a fresh draw every few hours
+    assert abs(np.corrcoef(flat[:, 5], flat[:, 90])[0, 1]) < 0.1
+    assert np.corrcoef(shared[:, 5], shared[:, 90])[0, 1] > 0.4
+
+    def peak_z(paths: np.ndarray) -> float:
+        return float(np.median((paths.max(axis=1) - 50.0) / paths.std(axis=0).mean()))
+
+    assert peak_z(shared) < peak_z(flat)
