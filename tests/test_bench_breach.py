@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from capacity.bench.breach import from_line, last_week_answer, predict_linear_answer, summarize, truth
+from capacity.bench.breach import (
+    auc,
+    from_line,
+    last_week_answer,
+    predict_linear_answer,
+    summarize,
+    truth,
+)
 from capacity.cli import cli
 from capacity.risk import RiskSettings
 
@@ -50,7 +57,7 @@ def test_bench_breach_runs_and_writes_the_json_shape(folder: Path, tmp_path: Pat
     assert methods[:3] == ["capacity", "predict_linear", "last_week_peak"]
     for m in methods:
         assert set(data["summary"][m]) == {
-            "cases", "positives", "brier", "precision", "recall", "f1", "first_breach_error_hours_median",
+            "cases", "positives", "brier", "precision", "recall", "f1", "first_breach_error_hours_median", "auc",
         }  # fmt: skip
         assert data["summary"][m]["cases"] == 2 * 2 * 3  # 2 series x 2 folds x 3 levels
     for case in data["cases"]:
@@ -97,6 +104,15 @@ def test_summary_counts_precision_recall_and_timing():
     assert s["precision"] == 0.5 and s["recall"] == 0.5 and s["f1"] == 0.5
     assert s["brier"] == pytest.approx((0.01 + 0.64 + 0.49 + 0.0) / 4, abs=1e-4)
     assert s["first_breach_error_hours_median"] == 4.0
+    # breaches 0.9 and 0.2 against non-breaches 0.7 and 0.0: three of the four pairs are ordered right
+    assert s["auc"] == 0.75
+
+
+def test_auc_orders_and_ties():
+    assert auc(np.array([0.9, 0.8, 0.1]), np.array([True, True, False])) == 1.0
+    assert auc(np.array([0.5, 0.5]), np.array([True, False])) == 0.5
+    assert auc(np.array([0.1, 0.9]), np.array([True, False])) == 0.0
+    assert auc(np.array([0.3]), np.array([True])) is None
 
 
 def test_bad_input_is_one_line(tmp_path: Path):

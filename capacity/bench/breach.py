@@ -10,7 +10,7 @@ Methods, on the same cases:
 
 - ``capacity``: this engine's forecast (automatic selection, calibrated sample paths) and
   :func:`capacity.risk.assess`: the share of paths crossing at any step, blended with the share of the series' own
-  last twelve weeks (same weekday and hour, :func:`capacity.risk.seasonal_analogs`) crossing; the first breach is the
+  last twelve weeks (same weekday and hour, :func:`capacity.crossing.seasonal_analogs`) crossing; the first breach is the
   first step whose cumulative crossing probability reaches 0.5;
 - ``predict_linear``: a least-squares line over the last 24 hours of training extended over the window, as
   Prometheus' ``predict_linear`` is used in alerts: probability 1 if it crosses, else 0;
@@ -19,7 +19,8 @@ Methods, on the same cases:
 - ``prophet``: the share of Prophet's predictive sample paths that cross (when Prophet is installed).
 
 Per method: Brier score; precision, recall and F1 at probability 0.5; the median absolute error of the first
-breach time on true positives (hours); the number of cases and of actual breaches.
+breach time on true positives (hours); the number of cases and of actual breaches; and the ranking quality of its
+probability whatever the cut-off (ROC AUC: the chance a breach gets a higher probability than a non-breach).
 """
 
 from __future__ import annotations
@@ -35,17 +36,10 @@ import pandas as pd
 
 from capacity.bench.accuracy import fold_cutoffs
 from capacity.bench.peers import PeerUnavailable
+from capacity.crossing import calibrate, crossing_curve, seasonal_analogs
 from capacity.forecast import ForecastSpec, forecast_series
 from capacity.metrics import brier
-from capacity.risk import (
-    RiskInput,
-    RiskSettings,
-    RiskWindow,
-    assess,
-    calibrate,
-    crossing_curve,
-    seasonal_analogs,
-)
+from capacity.risk import RiskInput, RiskSettings, RiskWindow, assess
 
 LEVELS: tuple[float, ...] = (0.9, 1.0, 1.1)
 METHODS: tuple[str, ...] = ("capacity", "predict_linear", "last_week_peak", "prophet")
@@ -218,6 +212,7 @@ def summarize(cases: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> dic
         ]
         out[m] = {
             "cases": len(rows),
+            "auc": None if (auc_value := auc(p, o)) is None else round(auc_value, 4),
             "positives": int(o.sum()),
             "brier": round(brier(p.tolist(), o.tolist()), 4),
             "precision": None if precision is None else round(precision, 4),
@@ -226,6 +221,19 @@ def summarize(cases: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> dic
             "first_breach_error_hours_median": float(np.median(errors)) if errors else None,
         }
     return out
+
+
+def auc(probabilities: np.ndarray, outcomes: np.ndarray) -> float | None:
+    """ROC AUC: the chance a random breach gets a higher probability than a random non-breach (ties count half);
+    None without both classes."""
+    p = np.asarray(probabilities, dtype="float64")
+    o = np.asarray(outcomes, dtype=bool)
+    pos, neg = p[o], p[~o]
+    if not len(pos) or not len(neg):
+        return None
+    greater = (pos[:, None] > neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
 
 
 def run_breach(
@@ -307,6 +315,7 @@ def markdown_table(result: Mapping[str, Any]) -> str:
         "recall",
         "F1",
         "first-breach error (h, median)",
+        "AUC",
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m, s in result["summary"].items():
@@ -322,6 +331,7 @@ def markdown_table(result: Mapping[str, Any]) -> str:
                     f(s["recall"]),
                     f(s["f1"]),
                     f(s["first_breach_error_hours_median"], 1),
+                    f(s.get("auc")),
                 ]
             )
             + " |"
