@@ -24,6 +24,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 #: Latency histogram buckets, seconds.
 BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
+#: HTTP methods counted by name.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 REQUESTS = "capacity_http_requests"
 LATENCY = "capacity_http_request_duration_seconds"
 REQUESTS_HELP = "HTTP requests handled by the server (all worker processes), by route and status."
@@ -81,6 +84,7 @@ class RequestMetrics:
     def __init__(self, multiprocess_dir: Path | str | None = None) -> None:
         self.multiprocess_dir = str(multiprocess_dir) if multiprocess_dir else None
         self._registry: CollectorRegistry | None = None
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         if self.multiprocess_dir is None:
             self._registry = CollectorRegistry(auto_describe=True)
             self._requests, self._latency = _new_metrics(self._registry)
@@ -97,9 +101,19 @@ class RequestMetrics:
         self._requests, self._latency = found
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count one request and its latency."""
-        self._requests.labels(method, route, str(status)).inc()
-        self._latency.labels(method, route).observe(seconds)
+        """Count one request and its latency (a method outside :data:`METHODS` counts as ``other``)."""
+        if method not in METHODS:  # a client must not grow the label set (and the shared files) at will
+            method = "other"
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:  # labels() takes a lock and builds a key; a plain dict read is cheaper
+            children = (
+                self._requests.labels(method, route, str(status)),
+                self._latency.labels(method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def _families(self) -> Iterable[Any]:
         if self.multiprocess_dir is not None:

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from api.ratelimit import AuthFailures
 from capacity.store import Store
 from tests.conftest import ROOT, free_port, hourly_history
 from tests.test_api_core import assert_problem
@@ -308,3 +309,30 @@ def test_oversized_requests_get_a_problem_document_naming_what_was_too_large(
     assert (
         server.request("GET", "/healthz", headers={f"X-Extra-{i}": "1" for i in range(80)}).status_code == 200
     )
+
+
+def test_two_processes_mapping_one_failure_table_see_each_others_failures(tmp_path: Path) -> None:
+    # What two workers do: each maps the server's table file on its own.
+    first = AuthFailures(limit=3, window_s=10.0, path=tmp_path / "table")
+    second = AuthFailures(limit=3, window_s=10.0, path=tmp_path / "table")
+    first.record("10.0.0.1", now=100.0)
+    second.record("10.0.0.1", now=101.0)
+    assert first.retry_after("10.0.0.1", now=101.5) == 0
+    first.record("10.0.0.1", now=102.0)
+    assert second.retry_after("10.0.0.1", now=102.5) == 8  # until the failure at 100.0 leaves the window
+    assert second.retry_after("10.0.0.2", now=102.5) == 0
+    assert first.retry_after("10.0.0.1", now=110.0) == 0
+    first.close()
+    second.close()
+
+
+def test_the_failure_table_stays_bounded_under_a_spray_of_addresses(tmp_path: Path) -> None:
+    table = AuthFailures(limit=2, window_s=60.0, path=tmp_path / "table", slots=64)
+    size = (tmp_path / "table").stat().st_size
+    for i in range(5000):
+        table.record(f"10.1.{i // 256}.{i % 256}", now=float(i))
+    assert (tmp_path / "table").stat().st_size == size
+    table.record("192.0.2.7", now=5000.0)
+    table.record("192.0.2.7", now=5000.5)
+    assert table.retry_after("192.0.2.7", now=5001.0) == 59  # the newest client is tracked
+    table.close()
