@@ -1,10 +1,12 @@
-"""Serving forecasts: fresh when the data changed, otherwise from the store, rendered once and cached with an ETag.
+"""Serving forecasts: fresh when the data or the events changed, otherwise from the store, rendered once and cached
+with an ETag.
 
-A request reads the series' data version (cached for ``freshness_ttl_s``) and the latest stored run. When the
-data changed since that run (or the request asks for a longer horizon or other quantiles), the forecast is
-recomputed for this one series on a small thread pool, and the request waits at most ``forecast_budget_s``; past
-the budget it is answered with the stored forecast marked stale (or 202 when there is none), and the computation
-finishes in the background and is stored. Rendered bodies are cached by (series, run, parameters).
+A request reads the series' data version and calendar digest (cached for ``freshness_ttl_s``) and the latest
+stored run. When the data, or the events that apply to the series, changed since that run (or the request asks for
+a longer horizon or other quantiles), the forecast is recomputed for this one series on a small thread pool, and
+the request waits at most ``forecast_budget_s``; past the budget it is answered with the stored forecast marked
+stale (or 202 when there is none), and the computation finishes in the background and is stored. Rendered bodies
+are cached by (series, run, parameters).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from capacity.errors import CapacityError, InvalidInput, NotEnoughHistory
 from capacity.schema import DEFAULT_QUANTILES, MEAN, TS, quantile_column
 from capacity.schema import duration_steps as _duration_steps
 from capacity.store import SeriesInfo, StoredForecast
+from capacity.store.calendar import calendar_changed
 
 
 @functools.lru_cache(maxsize=256)
@@ -163,9 +166,10 @@ def resolve(
     if steps > duration_steps(MAX_HORIZON, freq=freq):
         raise InvalidInput(f"horizon must be at most {MAX_HORIZON}, got {horizon}", field="horizon")
     wanted_q = quantiles or (_stored_quantiles(ok) if ok is not None else DEFAULT_QUANTILES)
+    info = fresh.info
     needs = (
         ok is None
-        or ok.data_version < fresh.info.data_version
+        or behind(ok.data_version, ok.events_digest, info)
         or steps > ok.horizon
         or not set(wanted_q) <= set(_stored_quantiles(ok))
     )
@@ -173,8 +177,8 @@ def resolve(
     failed_now = (
         latest is not None
         and latest["status"] == "failed"
-        and latest["data_version"] >= fresh.info.data_version
-        and (ok is None or ok.data_version < fresh.info.data_version)
+        and not behind(latest["data_version"], latest.get("events_digest"), info)
+        and (ok is None or behind(ok.data_version, ok.events_digest, info))
     )
     if needs and failed_now:
         if ok is None:
@@ -187,12 +191,12 @@ def resolve(
         )
     if not needs:
         assert ok is not None
-        stale = ok.data_version < fresh.info.data_version
+        stale = behind(ok.data_version, ok.events_digest, info)
         return ok, min(steps, ok.horizon), tuple(wanted_q), stale, fresh
     all_q = tuple(sorted(set(wanted_q) | set(DEFAULT_QUANTILES)))
     default_steps = duration_steps(st.settings.default_horizon, freq=freq)
     compute_steps = max(steps, default_steps, ok.horizon if ok is not None else 0)
-    key = (service, metric, fresh.info.data_version, compute_steps, all_q)
+    key = (service, metric, info.data_version, info.events_digest, compute_steps, all_q)
     future = _submit(st, key, service, metric, compute_steps, all_q)
     try:
         future.result(timeout=st.settings.forecast_budget_s)
@@ -207,6 +211,12 @@ def resolve(
     fresh = freshness(st, service, metric)
     assert fresh.ok is not None
     return fresh.ok, steps, tuple(wanted_q), False, fresh
+
+
+def behind(data_version: int, events_digest: str | None, info: SeriesInfo) -> bool:
+    """True when a run of ``data_version`` made with the events of ``events_digest`` is behind its series: the
+    samples changed since, or the events calendar that applies to the series did."""
+    return data_version < info.data_version or calendar_changed(events_digest, info.events_digest)
 
 
 def _stored_quantiles(fc: StoredForecast) -> tuple[float, ...]:
@@ -290,7 +300,14 @@ def render(
         "history_end": iso(fc.history_end),
         "data_version": fc.data_version,
         "stale": stale,
-        "stale_reason": stale_reason(fresh.latest, fresh.info.data_version, fc.data_version)
+        "stale_reason": stale_reason(
+            fresh.latest,
+            fresh.info.data_version,
+            fc.data_version,
+            events_stale=calendar_changed(fc.events_digest, fresh.info.events_digest),
+            events_digest=fresh.info.events_digest,
+            events_changed_at=fresh.info.events_changed_at,
+        )
         if stale
         else None,
         "threshold": threshold,

@@ -371,12 +371,23 @@ def default_workers() -> int:
 
 
 def stale_keys(store: Store, keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The series of ``keys`` whose newest run is not a successful forecast of their current data."""
-    versions = {(s.service, s.metric): s.data_version for s in store.list_series()}
+    """The series of ``keys`` whose newest run is not a successful forecast of their current data and calendar.
+
+    A forecast is stale when samples changed since it was made (``data_version``) or when the events that apply
+    to its series changed (``events_digest``: an event added, changed or deleted, fleet-wide or for its service).
+    """
+    from capacity.store.calendar import calendar_changed
+
+    current = {(s.service, s.metric): (s.data_version, s.events_digest) for s in store.list_series()}
     out = []
     for key in keys:
-        status = store.latest_run_status(*key) if key in versions else None
-        if status is None or status["status"] != "ok" or status["data_version"] != versions[key]:
+        status = store.latest_run_status(*key) if key in current else None
+        if (
+            status is None
+            or status["status"] != "ok"
+            or status["data_version"] != current[key][0]
+            or calendar_changed(status["events_digest"], current[key][1])
+        ):
             out.append(key)
     return out
 
@@ -450,7 +461,7 @@ def forecast_stored(
         on_done: called after each series is saved (or recorded as failed), in this process.
         workers: local worker processes (1: run here); ignored with ``scheduler``.
         scheduler: a Dask scheduler address (``tcp://HOST:8786``) to run the series on instead.
-        resume: skip series whose newest run is a successful forecast of their current data.
+        resume: skip series whose newest run is a successful forecast of their current data and calendar.
         runner: an already open runner (from :func:`make_runner`) to use instead; the caller closes it.
 
     Returns:

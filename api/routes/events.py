@@ -75,9 +75,12 @@ def _make(name: str, raw: dict[str, Any], where: str) -> EventOccurrence:
 
 
 def _changed() -> None:
-    # Events change forecasts (uplifts) and risks: drop rendered caches.
+    # Events change forecasts (uplifts) and risks: drop rendered caches, and the cached freshness records so that
+    # the next read sees the series' new calendar digest at once (other processes see it within freshness_ttl_s).
     st = state()
     st.forecasts.clear()
+    st.freshness.clear()
+    st.extras.pop("series_list", None)
     st.extras.pop("fleet_gauges", None)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import pandas as pd
@@ -11,6 +12,9 @@ from capacity.cli.common import console, db_option, open_store
 from capacity.errors import InvalidConfig, InvalidInput
 from capacity.events import EventOccurrence, parse_events_csv
 from capacity.schema import validate_name
+
+if TYPE_CHECKING:
+    from capacity.store import Store
 
 #: The largest events file read (a calendar is small; anything bigger is a mistake).
 MAX_EVENTS_BYTES = 10 * 1024 * 1024
@@ -90,10 +94,31 @@ def import_cmd(
         occurrences = holiday_events(str(country), parse_years(years), subdiv=subdiv, service=service)
         source = "holidays"
     store = open_store(db)
+    before = store.calendar_digests()
     n = store.add_events(occurrences, source=source)
     names = sorted({o.name for o in occurrences})
     console.print(
         f"imported {n} occurrences of {len(names)} events from {file or f'holidays {country} {years}'}"
+    )
+    report_stale(store, before)
+
+
+def report_stale(store: Store, before: dict[tuple[str, str], str | None]) -> None:
+    """Say for how many series a calendar write changed the events, and how many forecasts it made stale.
+
+    Args:
+        store: the store written to.
+        before: ``store.calendar_digests()`` from before the write.
+    """
+    after = store.calendar_digests()
+    changed = {key for key, digest in after.items() if before.get(key, digest) != digest}
+    if not changed:
+        console.print("no series' events changed: no forecast was made stale")
+        return
+    stale = [key for key in store.calendar_stale_series() if key in changed]
+    console.print(
+        f"the events of {len(changed)} series changed; forecasts now stale: {len(stale)} "
+        "(refresh them with: capacity forecast --all --stale)"
     )
 
 

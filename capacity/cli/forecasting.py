@@ -1,7 +1,8 @@
 """``capacity forecast``: forecast stored series with the automatic engine and store the results.
 
 Many series run on a local process pool (``--workers``) or an existing Dask cluster (``--scheduler``); each result
-is stored as soon as its series finishes, and ``--resume`` skips series whose forecast is already fresh.
+is stored as soon as its series finishes, and ``--resume`` (or ``--stale``) skips series whose forecast is already
+fresh: made from their current data and events calendar.
 """
 
 from __future__ import annotations
@@ -155,7 +156,13 @@ def _print_summary(outcomes: list[SeriesOutcome], horizon: str, took: float, ski
     metavar="tcp://HOST:PORT",
     help="Run on an existing Dask cluster instead of local processes (env CAPACITY_DASK_SCHEDULER).",
 )
-@click.option("--resume", is_flag=True, help="Skip series whose newest forecast is of their current data.")
+@click.option(
+    "--resume",
+    "--stale",
+    "resume",
+    is_flag=True,
+    help="Only stale series: skip those whose newest forecast is of their current data and events calendar.",
+)
 @db_option
 def forecast(
     service: str | None,
@@ -170,11 +177,14 @@ def forecast(
     """Forecast stored series with automatic model selection and store each forecast as it finishes.
 
     Series run in parallel on local processes or on a Dask cluster. A series that fails is recorded with its reason
-    and the run goes on; an interrupted run keeps what it stored, and --resume finishes the rest.
+    and the run goes on; an interrupted run keeps what it stored, and --resume finishes the rest. A forecast is
+    stale when the series' samples changed since it was made, or the events calendar that applies to it did;
+    --stale (the same as --resume) refreshes only those.
 
     \b
     Examples:
       capacity forecast --all --horizon 14d
+      capacity forecast --all --stale
       capacity forecast --all --workers 8 --resume
       capacity forecast --all --scheduler tcp://10.0.0.5:8786
       capacity forecast checkout --metric cpu
@@ -205,7 +215,9 @@ def forecast(
         skipped = len(keys) - len(todo)
         keys = todo
         if not keys:
-            console.print(f"all {skipped} series already have a fresh forecast; nothing to do")
+            console.print(
+                f"all {skipped} series already have a forecast of their current data and events; nothing to do"
+            )
             return
     n_workers = min(workers or default_workers(), len(keys))
     where = f"Dask scheduler {scheduler}" if scheduler else f"{n_workers} local worker process(es)"

@@ -1,19 +1,108 @@
-"""The events calendar in the database: replace, add, list, delete occurrences."""
+"""The events calendar in the database: replace, add, list, delete occurrences.
+
+A forecast with events depends on the calendar (learned uplifts, planner multipliers), so every calendar write
+also brings each series' ``events_digest`` up to date in the same transaction: a digest of the occurrences that
+apply to the series (fleet-wide ones and its service's). A forecast run records the digest of the occurrences its
+spec used; when the two differ the run is stale, exactly as when the series' ``data_version`` moved on. The digest
+depends only on the occurrences' content, so re-sending an identical calendar changes no digest and stales nothing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, and_, delete, func, select
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, select, update
 
 from capacity.errors import UnknownEvent
 from capacity.events import EventOccurrence
-from capacity.store.db import translate_errors
-from capacity.store.tables import events
+from capacity.store.db import now, translate_errors
+from capacity.store.tables import events, forecast_runs, series
 
 FLEET = "*"
+#: Hex characters kept of the SHA-256 (64 bits: a collision between two calendars of one series is not a concern).
+DIGEST_CHARS = 16
+
+
+def calendar_digest(occurrences: Iterable[EventOccurrence]) -> str:
+    """A short digest of a set of occurrences, independent of their order.
+
+    Every field the engine reads counts (name, window, multiplier band, scope); where an occurrence came from does
+    not. Times are whole seconds, as the store keeps them, so a spec's events and the stored rows they were read
+    from give the same digest.
+    """
+    items = sorted(
+        json.dumps(
+            [
+                o.name,
+                int(o.start.timestamp()),
+                int(o.end.timestamp()),
+                None if o.multiplier_low is None else float(o.multiplier_low),
+                None if o.multiplier_high is None else float(o.multiplier_high),
+                o.service or FLEET,
+            ]
+        )
+        for o in occurrences
+    )
+    return hashlib.sha256("\n".join(items).encode()).hexdigest()[:DIGEST_CHARS]
+
+
+def calendar_changed(run_digest: str | None, series_digest: str | None) -> bool:
+    """True when a run was made with other events than the series' calendar has now.
+
+    None on either side means "not recorded" (a run or series from before digests were kept): not a change.
+    """
+    return run_digest is not None and series_digest is not None and run_digest != series_digest
+
+
+def digests_by_service(occurrences: Sequence[EventOccurrence], services: Iterable[str]) -> dict[str, str]:
+    """The calendar digest of each service: the fleet-wide occurrences plus the service's own."""
+    fleet = [o for o in occurrences if o.service is None]
+    own: dict[str, list[EventOccurrence]] = {}
+    for o in occurrences:
+        if o.service is not None:
+            own.setdefault(o.service, []).append(o)
+    return {s: calendar_digest([*fleet, *own.get(s, [])]) for s in set(services)}
+
+
+def sync_digests(conn: Connection, *, only_missing: bool = False) -> int:
+    """Bring every series' ``events_digest`` up to date with the stored calendar (inside the caller's transaction).
+
+    A series whose digest changes gets ``events_changed_at`` set to now (unless it had none: that is its first
+    digest, not a change).
+
+    Args:
+        conn: a connection inside a write transaction.
+        only_missing: only series without a digest yet (just created).
+
+    Returns:
+        How many series' calendars changed (their forecasts are now stale).
+    """
+    query = select(series.c.id, series.c.service, series.c.events_digest)
+    if only_missing:
+        query = query.where(series.c.events_digest.is_(None))
+    rows = conn.execute(query).all()
+    if not rows:
+        return 0
+    calendar = [_occurrence(r) for r in conn.execute(select(events)).mappings()]
+    digests = digests_by_service(calendar, (r[1] for r in rows))
+    t = now()
+    changes = [
+        {"sid": r[0], "digest": digests[r[1]], "changed": t if r[2] is not None else None}
+        for r in rows
+        if digests[r[1]] != r[2]
+    ]
+    if changes:
+        conn.execute(
+            update(series)
+            .where(series.c.id == bindparam("sid"))
+            .values(events_digest=bindparam("digest"), events_changed_at=bindparam("changed")),
+            changes,
+        )
+    return sum(1 for c in changes if c["changed"] is not None)
 
 
 def _row(occ: EventOccurrence, source: str) -> dict[str, Any]:
@@ -66,6 +155,7 @@ class EventStore:
                 set_={c: stmt.excluded[c] for c in ("end", "multiplier_low", "multiplier_high", "source")},
             )
             conn.execute(stmt, rows)
+            sync_digests(conn)
         return len(rows)
 
     def replace_event(self, name: str, occurrences: Iterable[EventOccurrence], source: str = "api") -> int:
@@ -75,6 +165,7 @@ class EventStore:
             conn.execute(delete(events).where(func.lower(events.c.name) == name.lower()))
             if rows:
                 conn.execute(events.insert(), rows)
+            sync_digests(conn)
         return len(rows)
 
     def list_events(self, name: str | None = None) -> list[EventOccurrence]:
@@ -93,6 +184,7 @@ class EventStore:
         """
         with translate_errors("delete event"), self.write() as conn:
             n = conn.execute(delete(events).where(func.lower(events.c.name) == name.lower())).rowcount
+            sync_digests(conn)
         if not n:
             raise UnknownEvent(f"unknown event {name!r}", field="event")
         return int(n)
@@ -107,3 +199,30 @@ class EventStore:
                     .where(and_(func.lower(events.c.name) == name.lower()))
                 ).scalar_one()
             )
+
+    def calendar_digests(self) -> dict[tuple[str, str], str | None]:
+        """Each series' current calendar digest (one small query: for telling what a calendar write changed)."""
+        with translate_errors("read series"), self.read() as conn:
+            rows = conn.execute(select(series.c.service, series.c.metric, series.c.events_digest)).all()
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    def calendar_stale_series(self) -> list[tuple[str, str]]:
+        """The series whose newest successful forecast was made with other events than their calendar has now."""
+        newest = (
+            select(forecast_runs.c.series_id, func.max(forecast_runs.c.id).label("run_id"))
+            .where(forecast_runs.c.status == "ok")
+            .group_by(forecast_runs.c.series_id)
+            .subquery()
+        )
+        query = (
+            select(series.c.service, series.c.metric, series.c.events_digest, forecast_runs.c.events_digest)
+            .select_from(
+                series.join(newest, newest.c.series_id == series.c.id).join(
+                    forecast_runs, forecast_runs.c.id == newest.c.run_id
+                )
+            )
+            .order_by(series.c.service, series.c.metric)
+        )
+        with translate_errors("read events"), self.read() as conn:
+            rows = conn.execute(query).all()
+        return [(r[0], r[1]) for r in rows if calendar_changed(r[3], r[2])]

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, and_, desc, select
 from capacity.errors import UnknownSeries
 from capacity.forecast import ForecastResult, ForecastSpec
 from capacity.schema import MEAN, TS, quantile_column
+from capacity.store.calendar import calendar_digest
 from capacity.store.db import now, translate_errors
 from capacity.store.series import from_epoch, to_epoch
 from capacity.store.tables import forecast_points, forecast_runs, series
@@ -39,6 +40,7 @@ class StoredForecast:
     error: str | None
     frame: pd.DataFrame
     paths: np.ndarray | None
+    events_digest: str | None = None
 
 
 def pack_paths(paths: np.ndarray) -> bytes:
@@ -122,6 +124,7 @@ class ForecastStore:
                     horizon=spec.horizon,
                     history_end=int(result.history_end.timestamp()),
                     data_version=version if data_version is None else data_version,
+                    events_digest=calendar_digest(spec.events),
                     spec=_spec_json(spec),
                     scores=json.dumps(
                         {
@@ -163,6 +166,7 @@ class ForecastStore:
                     freq=spec.freq,
                     horizon=spec.horizon,
                     data_version=version,
+                    events_digest=calendar_digest(spec.events),
                     spec=_spec_json(spec),
                     error=error[:2000],
                 )
@@ -208,7 +212,8 @@ class ForecastStore:
             return [self._stored(conn, row, service, metric, False) for row in rows]
 
     def latest_run_status(self, service: str, metric: str) -> dict[str, Any] | None:
-        """The newest run of a series whatever its status: id, status, error, data_version, created_at."""
+        """The newest run of a series whatever its status: id, status, error, data_version, events_digest,
+        created_at."""
         with translate_errors("read forecast"), self.read() as conn:
             sid, _ = self._require(conn, service, metric)
             row = (
@@ -218,6 +223,7 @@ class ForecastStore:
                         forecast_runs.c.status,
                         forecast_runs.c.error,
                         forecast_runs.c.data_version,
+                        forecast_runs.c.events_digest,
                         forecast_runs.c.created_at,
                     )
                     .where(forecast_runs.c.series_id == sid)
@@ -260,4 +266,5 @@ class ForecastStore:
             error=row["error"],
             frame=frame,
             paths=unpack_paths(row["paths"]) if with_paths else None,
+            events_digest=row["events_digest"],
         )

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from capacity.config import SeriesConfig
 from capacity.errors import UnknownSeries
 from capacity.schema import METRIC, SERVICE, TS, VALUE, unit_for
+from capacity.store.calendar import sync_digests
 from capacity.store.db import now, translate_errors
 from capacity.store.tables import samples, series
 
@@ -41,6 +42,8 @@ class SeriesInfo:
     last_ts: pd.Timestamp | None = None
     last_value: float | None = None
     step_seconds: int | None = None
+    events_digest: str | None = None
+    events_changed_at: pd.Timestamp | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,10 @@ def _row_info(row: Mapping[str, Any]) -> SeriesInfo:
         instance_capacity=row["instance_capacity"],
         description=row["description"],
         data_version=row["data_version"],
+        events_digest=row["events_digest"],
+        events_changed_at=pd.Timestamp(row["events_changed_at"], unit="s", tz="UTC")
+        if row["events_changed_at"] is not None
+        else None,
     )
 
 
@@ -178,6 +185,8 @@ class SeriesStore:
                 if self._upsert_samples(conn, sid, secs, part[VALUE].to_numpy(dtype=np.float64)):
                     changed_series.append(sid)
                 inserted += conn.execute(count).scalar_one() - before
+            if created:
+                sync_digests(conn, only_missing=True)  # new series start with the calendar as it is
             if changed_series:
                 conn.execute(
                     update(series)
@@ -200,9 +209,13 @@ class SeriesStore:
             The number of series configured.
         """
         n = 0
+        created = False
         with translate_errors("configure series"), self.write() as conn:
             for cfg in configs:
-                sid = self._series_id(conn, cfg.service, cfg.metric, create=create)
+                sid = self._series_id(conn, cfg.service, cfg.metric, create=False)
+                if sid is None and create:
+                    sid = self._series_id(conn, cfg.service, cfg.metric, create=True)
+                    created = True
                 if sid is None:
                     raise UnknownSeries(f"unknown series {cfg.service}/{cfg.metric}", field="series")
                 conn.execute(
@@ -218,6 +231,8 @@ class SeriesStore:
                     )
                 )
                 n += 1
+            if created:
+                sync_digests(conn, only_missing=True)  # new series start with the calendar as it is
         return n
 
     def update_series(self, service: str, metric: str, **fields: Any) -> SeriesInfo:

@@ -36,6 +36,10 @@ series = Table(
     Column("instance_capacity", Float),
     Column("description", Text, nullable=False, server_default=""),
     Column("data_version", BigInteger, nullable=False, server_default="0"),
+    # Digest of the calendar occurrences that apply to this series (fleet-wide and its service's), kept current by
+    # every calendar write; a forecast run made with another digest is stale. NULL: not computed yet (since 0003).
+    Column("events_digest", String(64)),
+    Column("events_changed_at", BigInteger),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     UniqueConstraint("service", "metric", name="uq_series_service_metric"),
@@ -76,6 +80,8 @@ forecast_runs = Table(
     Column("horizon", Integer, nullable=False),
     Column("history_end", BigInteger),
     Column("data_version", BigInteger, nullable=False),
+    # Digest of the occurrences in the run's spec (see series.events_digest).
+    Column("events_digest", String(64)),
     Column("spec", Text, nullable=False, server_default="{}"),
     Column("scores", Text, nullable=False, server_default="{}"),
     Column("diagnostics", Text, nullable=False, server_default="[]"),
