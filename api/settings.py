@@ -41,6 +41,11 @@ SETTINGS: tuple[Setting, ...] = (
         "job_stale_s", 60, "A running job whose heartbeat is older than this is resumed by another worker."
     ),
     Setting("job_max_attempts", 3, "A job claimed this many times without finishing is marked failed."),
+    Setting(
+        "refresh_workers",
+        0,
+        "Processes a fleet refresh job forecasts on (0: min(4, the cores available); 1: the server process).",
+    ),
     Setting("drift_ratio", 1.2, "Live error this many times the backtest error raises the drift flag."),
     Setting("token_touch_s", 60, "Seconds between writes of a token's last-used time."),
     Setting("token_cache_s", 5.0, "Seconds a verified token is trusted before it is checked again."),
@@ -49,6 +54,8 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
+#: The most worker processes ``refresh_workers = 0`` picks: a refresh shares the machine with request serving.
+MAX_AUTO_REFRESH_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,7 @@ class Settings:
     worker_poll_s: float = _DEFAULTS["worker_poll_s"]
     job_stale_s: int = _DEFAULTS["job_stale_s"]
     job_max_attempts: int = _DEFAULTS["job_max_attempts"]
+    refresh_workers: int = _DEFAULTS["refresh_workers"]
     drift_ratio: float = _DEFAULTS["drift_ratio"]
     token_touch_s: int = _DEFAULTS["token_touch_s"]
     token_cache_s: float = _DEFAULTS["token_cache_s"]
@@ -102,6 +110,15 @@ class Settings:
         }
         raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
         return cls.from_mapping(raw)
+
+    @property
+    def refresh_pool_size(self) -> int:
+        """The worker processes of a fleet refresh job: ``refresh_workers``, or min(4, the cores) when it is 0."""
+        if self.refresh_workers:
+            return self.refresh_workers
+        from capacity.batch import default_workers
+
+        return min(MAX_AUTO_REFRESH_WORKERS, default_workers())
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as a plain dict."""

@@ -31,8 +31,11 @@ def worker_id() -> str:
 def run_forecast_job(st: AppState, job: JobInfo) -> None:
     """Run one fleet forecast job to the end, recording progress after each series.
 
-    Series whose newest run already forecasts their current data are counted as done without work: what a
-    restarted job finished before the restart, and (unless the job is forced) what was already fresh.
+    The series run on a pool of ``refresh_workers`` processes (see :attr:`Settings.refresh_pool_size`; one series
+    runs in this process); each result is stored, and the job's progress recorded, by this process as soon as its
+    series finishes, so a server killed mid-job loses only the series in flight (its pool processes exit with
+    it). Series whose newest run already forecasts their current data and calendar are counted as done without
+    work: what a restarted job finished before the restart, and (unless the job is forced) what was already fresh.
     """
     from capacity.batch import SeriesOutcome, forecast_stored, stale_keys
     from capacity.forecast import ForecastSpec
@@ -42,22 +45,30 @@ def run_forecast_job(st: AppState, job: JobInfo) -> None:
     base = ForecastSpec(horizon=int(job.params.get("horizon_steps", 24 * 14)))
     force = bool(job.params.get("force", False)) and job.attempts <= 1
     todo = keys if force else stale_keys(st.store, keys)
+    workers = max(1, min(st.settings.refresh_pool_size, len(todo)))
     failures: list[dict[str, str]] = []
+    processes: set[str] = set()
     done, failed = len(keys) - len(todo), 0
-    st.store.job_progress(job.id, done, failed, {**job.params, "failures": failures})
+
+    def params() -> dict[str, object]:
+        return {**job.params, "failures": failures[-50:], "workers": workers, "processes": sorted(processes)}
+
+    st.store.job_progress(job.id, done, failed, params())
 
     def on_done(outcome: SeriesOutcome) -> None:
         nonlocal done, failed
         done += 1
+        if outcome.worker:
+            processes.add(outcome.worker)
         if not outcome.ok:
             failed += 1
             failures.append(
                 {"series": f"{outcome.service}/{outcome.metric}", "error": str(outcome.error)[:300]}
             )
-        st.store.job_progress(job.id, done, failed, {**job.params, "failures": failures[-50:]})
+        st.store.job_progress(job.id, done, failed, params())
         st.invalidate_series(outcome.service, outcome.metric)
 
-    forecast_stored(st.store, todo, base, on_done)
+    forecast_stored(st.store, todo, base, on_done, workers=workers)
 
 
 class JobWorker(threading.Thread):
