@@ -2,7 +2,7 @@
 
 gunicorn forks several worker processes, and anything a worker keeps in memory is seen by that worker alone. What
 must hold across the whole server lives in one temporary directory instead, created by the master before it forks
-(workers inherit its name through the environment) and removed when the master exits:
+(workers inherit its name through the environment) and removed when the master exits (or, after a SIGKILL, by the next ``capacity serve`` on the machine):
 
 - ``metrics/``: prometheus_client's multiprocess files (``PROMETHEUS_MULTIPROC_DIR``), one set per worker process,
   added up by whichever worker answers ``/metrics`` (:mod:`api.metrics`);
@@ -24,6 +24,8 @@ from pathlib import Path
 RUNTIME_ENV = "CAPACITY_SERVE_RUNTIME_DIR"
 #: prometheus_client reads its multiprocess directory from this variable (it must be set before it is imported).
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+#: Shared directories are named ``capacity-serve-<master pid>-<random>`` in the system temporary directory.
+PREFIX = "capacity-serve-"
 
 
 def shared_dir(environ: MutableMapping[str, str] | None = None) -> Path | None:
@@ -36,6 +38,31 @@ def metrics_dir(environ: MutableMapping[str, str] | None = None) -> Path | None:
     """The prometheus_client multiprocess directory, or None when metrics are kept per process."""
     value = (os.environ if environ is None else environ).get(METRICS_ENV)
     return Path(value) if value else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_abandoned(tmp: Path | None = None) -> list[Path]:
+    """Remove the shared directories of servers that died without cleaning up (SIGKILL); returns them.
+
+    A directory is abandoned when no process has the master pid in its name. A reused pid only keeps a stale
+    directory a while longer.
+    """
+    removed = []
+    for path in Path(tmp or tempfile.gettempdir()).glob(f"{PREFIX}*-*"):
+        pid = path.name[len(PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)) and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 @contextmanager
@@ -54,7 +81,8 @@ def server_runtime(environ: MutableMapping[str, str] | None = None) -> Iterator[
     env = os.environ if environ is None else environ
     saved = {name: env.get(name) for name in (RUNTIME_ENV, METRICS_ENV)}
     owner = os.getpid()
-    root = Path(tempfile.mkdtemp(prefix="capacity-serve-"))
+    remove_abandoned()
+    root = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{owner}-"))
     (root / "metrics").mkdir()
     env[RUNTIME_ENV] = str(root)
     env[METRICS_ENV] = str(root / "metrics")

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from api import runtime
 from api.ratelimit import AuthFailures
 from capacity.store import Store
 from tests.conftest import ROOT, free_port, hourly_history
@@ -336,3 +337,14 @@ def test_the_failure_table_stays_bounded_under_a_spray_of_addresses(tmp_path: Pa
     table.record("192.0.2.7", now=5000.5)
     assert table.retry_after("192.0.2.7", now=5001.0) == 59  # the newest client is tracked
     table.close()
+
+
+def test_a_killed_servers_shared_directory_is_removed_by_the_next_one(tmp_path: Path) -> None:
+    child = subprocess.Popen(["true"])  # once it has exited, its pid names a dead master
+    child.wait()
+    dead = tmp_path / f"{runtime.PREFIX}{child.pid}-abc"
+    (dead / "metrics").mkdir(parents=True)
+    alive = tmp_path / f"{runtime.PREFIX}{os.getpid()}-def"
+    alive.mkdir()
+    assert runtime.remove_abandoned(tmp_path) == [dead]
+    assert not dead.exists() and alive.exists()
