@@ -24,9 +24,7 @@ Which uplift was used is written into the result's diagnostics as one ``uplift:`
 
 from __future__ import annotations
 
-import json
 import math
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -36,19 +34,19 @@ import pandas as pd
 
 from capacity.events import EventOccurrence
 from capacity.schema import MEAN, TS, quantile_column
+from capacity.uplift_baseline import baseline_logs, hour_profile, in_windows, level_noise, shape_noise, smooth
+from capacity.uplift_record import (
+    HOUR,
+    LEARNED,
+    OFFSET,
+    PLANNER,
+    UNKNOWN,
+    Uplift,
+    format_diagnostic,
+)
 
 if TYPE_CHECKING:  # capacity.forecast imports this module: no import cycle at run time
     from capacity.forecast import ForecastResult
-
-HOUR = "hour"
-OFFSET = "offset"
-
-LEARNED = "learned"
-PLANNER = "planner"
-UNKNOWN = "unknown"
-
-#: Prefix of the diagnostic line that records an uplift.
-DIAGNOSTIC_PREFIX = "uplift: "
 
 #: z of the 90th percentile: a planner band [low, high] is read as the 10%..90% range of the multiplier.
 _Z80 = 1.2815515655446004
@@ -71,125 +69,6 @@ class UpliftSettings:
     seed: int = 7
 
 
-@dataclass(frozen=True)
-class Uplift:
-    """The uplift applied (or not) to one upcoming occurrence.
-
-    Attributes:
-        event: event name.
-        start: occurrence start (UTC).
-        end: occurrence end (UTC, exclusive).
-        source: ``learned``, ``planner`` or ``unknown``.
-        occurrences: how many past occurrences it was learned from (0 for planner/unknown without history).
-        profile: multiplier by hour of day (24 values) or by step since the start (one per step of the window),
-            see ``by``; empty when unknown.
-        log_sd: log-scale standard deviation of the uplift level, aligned with ``profile``.
-        multiplier: the peak hour's multiplier (for tables), None when unknown.
-        band: the planner band when one was used.
-        by: ``hour`` (profile by hour of day) or ``offset`` (by step since the start: every past occurrence
-            spanned the same steps, so each day of a multi-day event keeps its own hour-of-day shape).
-    """
-
-    event: str
-    start: pd.Timestamp
-    end: pd.Timestamp
-    source: str
-    occurrences: int = 0
-    profile: tuple[float, ...] = ()
-    log_sd: tuple[float, ...] = ()
-    multiplier: float | None = None
-    band: tuple[float, float] | None = None
-    by: str = "hour"
-
-    def describe(self) -> str:
-        """One human line: which uplift was used."""
-        when = f"{self.start:%Y-%m-%d}"
-        if self.source == UNKNOWN:
-            return f"{self.event} ({when}): unknown uplift (no past occurrence, no planner multiplier)"
-        if self.source == PLANNER:
-            assert self.band is not None
-            return f"{self.event} ({when}): planner multiplier {self.band[0]:g}x-{self.band[1]:g}x"
-        spread = max(self.log_sd) if self.log_sd else 0.0
-        return (
-            f"{self.event} ({when}): learned from {self.occurrences} past occurrence"
-            f"{'s' if self.occurrences != 1 else ''}, peak-hour x{self.multiplier:.2f} (log sd {spread:.2f})"
-        )
-
-
-def format_diagnostic(uplift: Uplift) -> str:
-    """The diagnostic line that records ``uplift`` (human text, then a JSON payload after `` | ``)."""
-    payload = {
-        "event": uplift.event,
-        "start": uplift.start.isoformat(),
-        "end": uplift.end.isoformat(),
-        "source": uplift.source,
-        "occurrences": uplift.occurrences,
-        "multiplier": None if uplift.multiplier is None else round(uplift.multiplier, 4),
-        "band": list(uplift.band) if uplift.band else None,
-        "profile": [round(v, 4) for v in uplift.profile],
-        "log_sd": [round(v, 4) for v in uplift.log_sd],
-        "by": uplift.by,
-    }
-    return f"{DIAGNOSTIC_PREFIX}{uplift.describe()} | {json.dumps(payload)}"
-
-
-def parse_diagnostics(diagnostics: Iterable[str]) -> tuple[Uplift, ...]:
-    """Read back the uplifts recorded in a forecast's diagnostics (lines that do not parse are skipped)."""
-    out = []
-    for line in diagnostics:
-        if not line.startswith(DIAGNOSTIC_PREFIX) or " | " not in line:
-            continue
-        try:
-            raw = json.loads(line.rsplit(" | ", 1)[1])
-            out.append(
-                Uplift(
-                    event=str(raw["event"]),
-                    start=pd.Timestamp(raw["start"]),
-                    end=pd.Timestamp(raw["end"]),
-                    source=str(raw["source"]),
-                    occurrences=int(raw.get("occurrences", 0)),
-                    profile=tuple(float(v) for v in raw.get("profile") or ()),
-                    log_sd=tuple(float(v) for v in raw.get("log_sd") or ()),
-                    multiplier=None if raw.get("multiplier") is None else float(raw["multiplier"]),
-                    band=tuple(raw["band"]) if raw.get("band") else None,
-                    by=str(raw.get("by", HOUR)),
-                )
-            )
-        except (ValueError, KeyError, TypeError):
-            continue
-    return tuple(out)
-
-
-def _in_any(index: pd.DatetimeIndex, windows: Sequence[EventOccurrence]) -> np.ndarray:
-    mask = np.zeros(len(index), dtype=bool)
-    for w in windows:
-        mask |= np.asarray((index >= w.start) & (index < w.end))
-    return mask
-
-
-def baseline_logs(
-    values: np.ndarray, blocked: np.ndarray, per_week: int, weeks: int, floor: float
-) -> np.ndarray:
-    """Each step's log-ratio to its normal-week baseline: the median of the same step 1..``weeks`` weeks before
-    and after, skipping blocked (event) steps; NaN where fewer than two such steps exist."""
-    n = len(values)
-    shifted = np.full((2 * weeks, n), np.nan)
-    clean = np.where(blocked | ~np.isfinite(values), np.nan, values)
-    row = 0
-    for k in range(1, weeks + 1):
-        lag = k * per_week
-        if lag < n:
-            shifted[row, lag:] = clean[:-lag]  # the same step k weeks before
-            shifted[row + 1, :-lag] = clean[lag:]  # ... and k weeks after
-        row += 2
-    enough = np.isfinite(shifted).sum(axis=0) >= 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns are masked just below
-        base = np.nanmedian(shifted, axis=0)
-    out = np.log(np.maximum(values, floor)) - np.log(np.maximum(base, floor))
-    return np.where(enough & np.isfinite(values), out, np.nan)
-
-
 def _occurrence_logs(
     index: pd.DatetimeIndex, logs: np.ndarray, occ: EventOccurrence, settings: UpliftSettings
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -207,31 +86,6 @@ def _occurrence_logs(
     offsets = np.asarray((index[positions] - occ.start) // step, dtype=int)
     hours = np.asarray(index[positions].hour, dtype=int)
     return offsets, hours, logs[positions]
-
-
-def shape_noise(index: pd.DatetimeIndex, logs: np.ndarray, blocked: np.ndarray) -> float:
-    """How much one hour's log-ratio strays from its day's mean on normal days (robust sd)."""
-    ok = np.isfinite(logs) & ~blocked
-    if ok.sum() < 48:
-        return 0.1
-    series = pd.Series(logs[ok], index=index[ok])
-    dev = (series - series.groupby(index[ok].normalize()).transform("mean")).to_numpy()
-    mad = float(np.median(np.abs(dev - np.median(dev))))
-    return max(1e-3, 1.4826 * mad)
-
-
-def level_noise(index: pd.DatetimeIndex, logs: np.ndarray, blocked: np.ndarray) -> float:
-    """How much a normal day's mean log-ratio to its baseline varies (robust sd): the noise of one occurrence's
-    level. Hours of a day move together (weather, incidents), so this is the day's, not one hour's, noise."""
-    ok = np.isfinite(logs) & ~blocked
-    if ok.sum() < 48:
-        return 0.1
-    days = pd.Series(logs[ok], index=index[ok]).groupby(index[ok].normalize()).agg(["mean", "count"])
-    means = days.loc[days["count"] >= max(1, int(0.8 * days["count"].max())), "mean"].to_numpy()
-    if means.size < 7:
-        return 0.1
-    mad = float(np.median(np.abs(means - np.median(means))))
-    return max(1e-3, 1.4826 * mad)
 
 
 def pooled_disagreement(
@@ -261,32 +115,6 @@ def pooled_disagreement(
             squares += float(((arr - arr.mean()) ** 2).sum())
             dof += len(values) - 1
     return math.sqrt(squares / dof) if dof >= 3 else 0.0
-
-
-def _profile(keys: np.ndarray, logs: np.ndarray, size: int) -> np.ndarray:
-    out = np.full(size, np.nan)
-    for k in range(size):
-        sel = logs[keys == k]
-        if sel.size:
-            out[k] = sel.mean()
-    return out
-
-
-def _smooth(values: np.ndarray, half: int, circular: bool) -> np.ndarray:
-    if half <= 0:
-        return values
-    n = len(values)
-    out = np.empty(n)
-    for h in range(n):
-        idx = (
-            [(h + k) % n for k in range(-half, half + 1)]
-            if circular
-            else range(max(0, h - half), min(n, h + half + 1))
-        )
-        vals = values[list(idx)]
-        vals = vals[np.isfinite(vals)]
-        out[h] = vals.mean() if vals.size else np.nan
-    return out
 
 
 def learn_uplift(
@@ -321,7 +149,7 @@ def learn_uplift(
     if past and len(y) > 1:
         step = y.index[1] - y.index[0]
         index = pd.DatetimeIndex(y.index)
-        blocked = _in_any(index, calendar)
+        blocked = in_windows(index, calendar)
         values = y.to_numpy(dtype="float64")
         scale = float(np.nanmean(np.abs(values))) or 1.0
         floor = max(1e-9, 0.01 * scale)
@@ -337,12 +165,14 @@ def learn_uplift(
                 for o, _ in used
             )
             size = length if by_offset else 24
-            stack = np.vstack([_profile(got[0] if by_offset else got[1], got[2], size) for _, got in used])
+            stack = np.vstack(
+                [hour_profile(got[0] if by_offset else got[1], got[2], size) for _, got in used]
+            )
             # Fill steps an occurrence did not cover from its own mean, so the average is over the same steps.
             for row in stack:
                 row[~np.isfinite(row)] = np.nanmean(row)
             k = len(used)
-            mean_log = _smooth(stack.mean(axis=0), settings.smooth_hours, circular=not by_offset)
+            mean_log = smooth(stack.mean(axis=0), settings.smooth_hours, circular=not by_offset)
             noise = level_noise(index, logs, blocked)
             levels = np.array([got[2].mean() for _, got in used])
             between = float(levels.std(ddof=1)) if k >= 2 else 0.0
@@ -364,7 +194,7 @@ def learn_uplift(
             # The next occurrence's level: the occurrences' disagreement (predictive, hence 1 + 1/k) plus the
             # noise of estimating it from k of them.
             spread = (
-                _smooth(stack.std(axis=0, ddof=1), settings.smooth_hours, circular=not by_offset)
+                smooth(stack.std(axis=0, ddof=1), settings.smooth_hours, circular=not by_offset)
                 if k >= 2
                 else np.zeros(size)
             )

@@ -11,15 +11,8 @@ from capacity.forecast import ForecastSpec, forecast_series, regularize_for
 from capacity.risk import UNKNOWN as RISK_UNKNOWN
 from capacity.risk import RiskInput, RiskWindow, assess
 from capacity.schema import MEAN, TS
-from capacity.uplift import (
-    LEARNED,
-    PLANNER,
-    UNKNOWN,
-    apply_uplift,
-    learn_uplift,
-    parse_diagnostics,
-    unknown_events,
-)
+from capacity.uplift import apply_uplift, learn_uplift, unknown_events
+from capacity.uplift_record import LEARNED, PLANNER, UNKNOWN, parse_diagnostics
 
 START = pd.Timestamp("2026-01-01", tz="UTC")
 WEEKS = 20

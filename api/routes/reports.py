@@ -52,7 +52,7 @@ def build_report(event: str) -> Any:
     from capacity.cli.risk import chart_png, load_fleet_risks
     from capacity.report import ReportInput, flagged
     from capacity.risk import RiskSettings
-    from capacity.uplift import parse_diagnostics
+    from capacity.uplift_record import parse_diagnostics
 
     settings = RiskSettings()
     run = load_fleet_risks(store(), event=event, settings=settings)

@@ -21,7 +21,8 @@ from capacity.errors import InvalidInput, UnknownEvent
 from capacity.events import EventOccurrence, events_named, next_occurrence
 from capacity.risk import RiskInput, RiskSettings, RiskWindow, assess, rank, status_counts
 from capacity.schema import parse_timestamp, unit_label, validate_event_name, validate_name
-from capacity.uplift import parse_diagnostics, unknown_events
+from capacity.uplift import unknown_events
+from capacity.uplift_record import parse_diagnostics
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,113 @@
+"""Which uplift was applied to an upcoming event occurrence, and the diagnostic line that records it.
+
+A forecast stores its uplifts as one ``uplift:`` line each in its diagnostics (human text, then a JSON payload):
+:func:`format_diagnostic` writes it, :func:`parse_diagnostics` reads it back from a stored forecast, for the risk
+table's notes and the readiness report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+HOUR = "hour"
+OFFSET = "offset"
+
+LEARNED = "learned"
+PLANNER = "planner"
+UNKNOWN = "unknown"
+
+#: Prefix of the diagnostic line that records an uplift.
+DIAGNOSTIC_PREFIX = "uplift: "
+
+
+@dataclass(frozen=True)
+class Uplift:
+    """The uplift applied (or not) to one upcoming occurrence.
+
+    Attributes:
+        event: event name.
+        start: occurrence start (UTC).
+        end: occurrence end (UTC, exclusive).
+        source: ``learned``, ``planner`` or ``unknown``.
+        occurrences: how many past occurrences it was learned from (0 for planner/unknown without history).
+        profile: multiplier by hour of day (24 values) or by step since the start (one per step of the window),
+            see ``by``; empty when unknown.
+        log_sd: log-scale standard deviation of the uplift level, aligned with ``profile``.
+        multiplier: the peak hour's multiplier (for tables), None when unknown.
+        band: the planner band when one was used.
+        by: ``hour`` (profile by hour of day) or ``offset`` (by step since the start: every past occurrence
+            spanned the same steps, so each day of a multi-day event keeps its own hour-of-day shape).
+    """
+
+    event: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    source: str
+    occurrences: int = 0
+    profile: tuple[float, ...] = ()
+    log_sd: tuple[float, ...] = ()
+    multiplier: float | None = None
+    band: tuple[float, float] | None = None
+    by: str = "hour"
+
+    def describe(self) -> str:
+        """One human line: which uplift was used."""
+        when = f"{self.start:%Y-%m-%d}"
+        if self.source == UNKNOWN:
+            return f"{self.event} ({when}): unknown uplift (no past occurrence, no planner multiplier)"
+        if self.source == PLANNER:
+            assert self.band is not None
+            return f"{self.event} ({when}): planner multiplier {self.band[0]:g}x-{self.band[1]:g}x"
+        spread = max(self.log_sd) if self.log_sd else 0.0
+        return (
+            f"{self.event} ({when}): learned from {self.occurrences} past occurrence"
+            f"{'s' if self.occurrences != 1 else ''}, peak-hour x{self.multiplier:.2f} (log sd {spread:.2f})"
+        )
+
+
+def format_diagnostic(uplift: Uplift) -> str:
+    """The diagnostic line that records ``uplift`` (human text, then a JSON payload after `` | ``)."""
+    payload = {
+        "event": uplift.event,
+        "start": uplift.start.isoformat(),
+        "end": uplift.end.isoformat(),
+        "source": uplift.source,
+        "occurrences": uplift.occurrences,
+        "multiplier": None if uplift.multiplier is None else round(uplift.multiplier, 4),
+        "band": list(uplift.band) if uplift.band else None,
+        "profile": [round(v, 4) for v in uplift.profile],
+        "log_sd": [round(v, 4) for v in uplift.log_sd],
+        "by": uplift.by,
+    }
+    return f"{DIAGNOSTIC_PREFIX}{uplift.describe()} | {json.dumps(payload)}"
+
+
+def parse_diagnostics(diagnostics: Iterable[str]) -> tuple[Uplift, ...]:
+    """Read back the uplifts recorded in a forecast's diagnostics (lines that do not parse are skipped)."""
+    out = []
+    for line in diagnostics:
+        if not line.startswith(DIAGNOSTIC_PREFIX) or " | " not in line:
+            continue
+        try:
+            raw = json.loads(line.rsplit(" | ", 1)[1])
+            out.append(
+                Uplift(
+                    event=str(raw["event"]),
+                    start=pd.Timestamp(raw["start"]),
+                    end=pd.Timestamp(raw["end"]),
+                    source=str(raw["source"]),
+                    occurrences=int(raw.get("occurrences", 0)),
+                    profile=tuple(float(v) for v in raw.get("profile") or ()),
+                    log_sd=tuple(float(v) for v in raw.get("log_sd") or ()),
+                    multiplier=None if raw.get("multiplier") is None else float(raw["multiplier"]),
+                    band=tuple(raw["band"]) if raw.get("band") else None,
+                    by=str(raw.get("by", HOUR)),
+                )
+            )
+        except (ValueError, KeyError, TypeError):
+            continue
+    return tuple(out)
