@@ -15,7 +15,8 @@ from typing import Any
 from urllib.parse import quote
 
 from capacity.errors import CapacityError, InvalidInput, SourceError, UnknownSeries
-from loadtests.plan import LoadPlan, parse_plan
+from loadtests.plan import LoadPlan
+from loadtests.plan_build import parse_plan
 
 TIMEOUT_S = 30.0
 

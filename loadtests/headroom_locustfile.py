@@ -33,7 +33,8 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from capacity.errors import CapacityError
-from loadtests.plan import LoadPlan, RequestSpec, load_plan, parse_plan, phase_at
+from loadtests.plan import LoadPlan, RequestSpec, phase_at
+from loadtests.plan_build import load_plan, parse_plan
 from loadtests.verdict import StepResult, Tally, bucket, build_result, judge_step
 
 log = logging.getLogger("headroom")

@@ -165,7 +165,7 @@ def test_loadtest_plan(eapi: Api) -> None:
     )
     assert plan.status_code == 200
     body = plan.get_json()
-    from loadtests.plan import parse_plan
+    from loadtests.plan_build import parse_plan
 
     parsed = parse_plan(body)
     assert parsed.target_rps == pytest.approx(body["peak_rps"] * 1.5, abs=0.1)

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from loadtests.plan import plan_from_peak
+from loadtests.plan_build import plan_from_peak
 from tests.test_loadtests_suite import start_stub, stop
 
 CAPACITY = [sys.executable, "-m", "capacity.cli"]

@@ -11,18 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from capacity.errors import InvalidConfig
-from loadtests.plan import (
-    DEFAULT_STEPS,
-    WARMUP_SECONDS,
-    LoadPlan,
-    RequestSpec,
-    Slo,
-    load_plan,
-    parse_plan,
-    parse_plan_text,
-    phase_at,
-    plan_from_peak,
-)
+from loadtests.plan import DEFAULT_STEPS, WARMUP_SECONDS, LoadPlan, RequestSpec, Slo, phase_at
+from loadtests.plan_build import load_plan, parse_plan, parse_plan_text, plan_from_peak
 
 ROOT = Path(__file__).resolve().parent.parent
 MINIMAL = {
@@ -36,9 +26,10 @@ MINIMAL = {
 
 def test_plan_modules_do_not_import_locust() -> None:
     import loadtests.plan
+    import loadtests.plan_build
     import loadtests.verdict
 
-    for module in (loadtests.plan, loadtests.verdict):
+    for module in (loadtests.plan, loadtests.plan_build, loadtests.verdict):
         text = Path(module.__file__ or "").read_text()
         assert "import locust" not in text and "from locust" not in text
     assert "locust" not in sys.modules, "the pytest process must never import locust (it monkey-patches)"

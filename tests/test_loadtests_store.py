@@ -14,7 +14,7 @@ from capacity.errors import InvalidInput, UnknownSeries
 from capacity.store import Store
 from capacity.store.loadtests import capacity_update
 from capacity.store.tables import loadtests
-from loadtests.plan import parse_plan
+from loadtests.plan_build import parse_plan
 from loadtests.verdict import build_result, judge_step
 from tests.conftest import hourly_history
 from tests.test_loadtests_verdict import tally

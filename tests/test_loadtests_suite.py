@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from loadtests.plan import parse_plan
+from loadtests.plan_build import parse_plan
 from loadtests.runner import run_headroom
 
 SLO = {"p95_ms": 250, "max_failure_ratio": 0.01}

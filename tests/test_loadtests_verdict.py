@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from capacity.errors import InvalidInput
-from loadtests.plan import LoadPlan, parse_plan
+from loadtests.plan import LoadPlan
+from loadtests.plan_build import parse_plan
 from loadtests.verdict import (
     EXIT_CODES,
     StepResult,

@@ -54,7 +54,8 @@ def _event_window(service: str, event: str, after: pd.Timestamp) -> tuple[str, p
 @bp.doc(responses=openapi.ok(schemas.PLAN))
 def get_plan(service: str, metric: str, query: dict[str, Any]) -> Any:
     """The Locust load plan of a request-rate series: target = forecast p95 peak (in the event) x margin."""
-    from loadtests.plan import DEFAULT_MARGIN, plan_from_peak
+    from loadtests.plan import DEFAULT_MARGIN
+    from loadtests.plan_build import plan_from_peak
 
     service, metric = series_key(service, metric)
     st = state()

@@ -64,7 +64,7 @@ def _load(
 ) -> LoadPlan:
     """The plan from a file or the API, validated (with --service/--metric/--step-seconds applied)."""
     from loadtests.apiclient import fetch_plan
-    from loadtests.plan import load_plan, with_overrides
+    from loadtests.plan_build import load_plan, with_overrides
 
     if service is not None:
         validate_name(service, "service")
