@@ -76,8 +76,8 @@ def _gauges() -> list[dict[str, Any]]:
 @bp.get("/metrics")
 @bp.doc(responses=openapi.text_ok("Prometheus text exposition format 0.0.4"))
 def metrics() -> Any:
-    """Prometheus metrics: request counts and latencies (all worker processes), and per series breach probability, headroom, days until
-    breach, live forecast error and drift."""
+    """Prometheus metrics: request counts and latencies (all worker processes added up), and per series breach
+    probability, headroom, days until breach, live forecast error and drift."""
     st = state()
     if not st.settings.metrics_public:
         check_scope("read")

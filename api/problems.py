@@ -7,7 +7,9 @@ Sources of errors and how they map:
 - :class:`Problem`: raised by views for HTTP-level conditions (401, 403, 406, 304 is not an error);
 - ``apiflask.HTTPError`` (request validation by schemas, ``abort``) and werkzeug's HTTP exceptions (404 for an
   unknown route, 405, 413 for a body over the size limit);
-- anything else: logged server-side with its traceback, answered with a generic 500 that reveals nothing.
+- anything else: logged server-side with its traceback, answered with a generic 500 that reveals nothing;
+- requests gunicorn refuses before Flask sees them (414 request line too long, 431 too many or too large header
+  fields, 400 malformed HTTP): :mod:`api.server` writes :func:`problem_document` itself.
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
     slug: str | None = None,
 ) -> Response:
-    """Build the problem document response; the one function every error goes through."""
+    """Build the problem document response; every error Flask handles goes through here."""
     instance = None
     with contextlib.suppress(RuntimeError):  # outside a request (documents built by hand)
         instance = request.path
