@@ -1,4 +1,4 @@
-"""The fleet risk table over HTTP: the store wiring is ``capacity.cli.risk.load_fleet_risks``; here its frame
+"""The fleet risk table over HTTP: the store wiring is ``capacity.cli.fleet_risks.load_fleet_risks``; here its frame
 becomes JSON, and per-series gauges for ``/metrics``."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ INTEGER_COLUMNS = ("instances", "instances_needed", "instances_to_add")
 
 def fleet_risk_run(store: Store, event: str | None, until: pd.Timestamp | None) -> Any:
     """The ranked fleet risk run (``FleetRiskRun``) for an event, a date, or the whole horizon."""
-    from capacity.cli.risk import load_fleet_risks
+    from capacity.cli.fleet_risks import load_fleet_risks
 
     return load_fleet_risks(store, event=event, until=until)
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from capacity.batch import forecast_stored
 from capacity.cli import cli
-from capacity.cli.risk import load_fleet_risks
+from capacity.cli.fleet_risks import load_fleet_risks
 from capacity.config import SeriesConfig
 from capacity.events import EventOccurrence
 from capacity.forecast import ForecastSpec

@@ -49,7 +49,8 @@ class ReportQuery(Schema):
 
 def build_report(event: str) -> Any:
     """The ``capacity.report.ReportInput`` of an event's next occurrence, charts included."""
-    from capacity.cli.risk import chart_png, load_fleet_risks
+    from capacity.cli.fleet_risks import load_fleet_risks
+    from capacity.cli.risk import chart_png
     from capacity.report import ReportInput, flagged
     from capacity.risk import RiskSettings
     from capacity.uplift_record import parse_diagnostics

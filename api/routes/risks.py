@@ -28,7 +28,7 @@ class RiskQuery(Schema):
 def _until(text: str | None) -> Any:
     if text is None:
         return None
-    from capacity.cli.risk import parse_until
+    from capacity.cli.fleet_risks import parse_until
 
     return parse_until(text)
 

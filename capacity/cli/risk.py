@@ -1,14 +1,11 @@
-"""``capacity risks | report | plot | events``: breach risk, readiness report, charts and the events calendar.
+"""``capacity risks | report | plot``: the ranked breach-risk table, the readiness report and per-series charts.
 
-:func:`load_fleet_risks` is the store wiring shared with the API: it loads every series' latest forecast, its
-threshold and capacity, and the events calendar, and returns the ranked risk frame (pure ``capacity.risk`` does
-the arithmetic). It imports neither Flask nor matplotlib.
+The store wiring they share with the API is :func:`capacity.cli.fleet_risks.load_fleet_risks`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -17,170 +14,12 @@ import click
 import pandas as pd
 
 from capacity.cli.common import console, db_option, fmt, open_store
-from capacity.errors import InvalidInput, UnknownEvent
-from capacity.events import EventOccurrence, events_named, next_occurrence
-from capacity.risk import RiskInput, RiskSettings, RiskWindow, assess, rank, status_counts
-from capacity.schema import parse_timestamp, unit_label, validate_event_name, validate_name
-from capacity.uplift import unknown_events
+from capacity.cli.fleet_risks import FleetRiskRun, load_fleet_risks, parse_until
+from capacity.errors import InvalidInput
+from capacity.events import next_occurrence
+from capacity.risk import RiskSettings, RiskWindow, status_counts
+from capacity.schema import unit_label, validate_name
 from capacity.uplift_record import parse_diagnostics
-
-
-@dataclass(frozen=True)
-class FleetRiskRun:
-    """What a fleet risk run produced: the ranked frame plus what a report needs to draw each series.
-
-    Attributes:
-        frame: the ranked risk frame (columns of ``capacity.risk.RISK_COLUMNS``).
-        label: how the window was chosen (``until end of Black Friday (2026-11-30)``).
-        windows: the window of each (service, metric).
-        forecasts: the latest stored forecast of each (service, metric) that has one.
-        infos: the stored description (threshold, unit, capacity) of each series.
-        events: the events calendar used.
-        event: the event name when the run is for an event.
-    """
-
-    frame: pd.DataFrame
-    label: str
-    windows: dict[tuple[str, str], RiskWindow] = field(default_factory=dict)
-    forecasts: dict[tuple[str, str], Any] = field(default_factory=dict)
-    infos: dict[tuple[str, str], Any] = field(default_factory=dict)
-    events: tuple[EventOccurrence, ...] = ()
-    event: str | None = None
-
-
-def parse_until(text: str) -> pd.Timestamp:
-    """``--until``: a timestamp; a date-only value means the end of that day (UTC).
-
-    Raises:
-        InvalidHistory: when it is not a date.
-    """
-    ts = parse_timestamp(text, "until")
-    if len(text.strip()) <= 10:
-        ts = ts + pd.Timedelta(days=1)
-    return ts
-
-
-def _window_for(
-    calendar: tuple[EventOccurrence, ...],
-    event: str | None,
-    until: pd.Timestamp | None,
-    history_end: pd.Timestamp,
-    service: str,
-) -> RiskWindow:
-    if event:
-        occ = next_occurrence(calendar, event, history_end, service)
-        return RiskWindow(
-            end=occ.end,
-            label=f"until end of {occ.name} ({(occ.end - pd.Timedelta(seconds=1)):%Y-%m-%d})",
-            event=occ.name,
-            event_start=occ.start,
-        )
-    if until is not None:
-        return RiskWindow(end=until, label=f"until {until:%Y-%m-%d %H:%M} UTC")
-    return RiskWindow(label="whole forecast horizon")
-
-
-def _analogs(store: Any, info: Any, stored: Any, weeks: int) -> Any:
-    """Seasonal analog paths of a series from its stored history, on the grid the forecast was made on."""
-    from capacity.crossing import seasonal_analogs
-    from capacity.errors import CapacityError
-    from capacity.series import regularize
-
-    ts = pd.DatetimeIndex(stored.frame["ts"])
-    if len(ts) == 0:
-        return None
-    reach = max(pd.Timedelta(days=7), ts[-1] - ts[0]) * 2 + pd.Timedelta(days=7 * (weeks + 1))
-    history = store.load_history(info.service, info.metric, start=ts[0] - reach)
-    try:
-        regular = regularize(history, stored.freq or "1h", info.agg or "mean").values
-    except CapacityError:
-        return None
-    return seasonal_analogs(regular, ts, count=weeks)
-
-
-def load_fleet_risks(
-    store: Any,
-    *,
-    event: str | None = None,
-    until: pd.Timestamp | None = None,
-    settings: RiskSettings | None = None,
-) -> FleetRiskRun:
-    """Rank every stored series by breach risk from its latest forecast (the CLI and the API call this).
-
-    Args:
-        store: an open ``capacity.store.Store``.
-        event: assess until the end of this event's next occurrence (per series, after its history ends).
-        until: else assess until this instant; neither means the whole forecast horizon.
-        settings: cut-offs, margin and calibration.
-
-    Returns:
-        A :class:`FleetRiskRun` whose ``frame`` is ranked by breach probability then first breach time.
-
-    Raises:
-        InvalidInput: when both ``event`` and ``until`` are given.
-        UnknownEvent: when ``event`` has no occurrence in the calendar.
-    """
-    if event and until is not None:
-        raise InvalidInput("give --event or --until, not both", field="until")
-    settings = settings or RiskSettings()
-    calendar = tuple(store.list_events())
-    if event:
-        event = validate_event_name(event)
-        if not events_named(calendar, event):
-            known = sorted({e.name for e in calendar})
-            raise UnknownEvent(
-                f"unknown event {event!r}; known events: {', '.join(known) or 'none (import some with capacity events import)'}",
-                field="event",
-            )
-    risks = []
-    windows: dict[tuple[str, str], RiskWindow] = {}
-    forecasts: dict[tuple[str, str], Any] = {}
-    infos: dict[tuple[str, str], Any] = {}
-    label = "whole forecast horizon"
-    for info in store.list_series():
-        key = (info.service, info.metric)
-        infos[key] = info
-        stored = store.latest_forecast(info.service, info.metric)
-        if stored is None:
-            item = RiskInput(info.service, info.metric, info.threshold, None, instances=info.instances)
-            risks.append(assess(item, RiskWindow(label=label), settings))
-            continue
-        forecasts[key] = stored
-        history_end = stored.history_end or pd.Timestamp(stored.frame["ts"].iloc[0])
-        try:
-            window = _window_for(calendar, event, until, history_end, info.service)
-        except UnknownEvent as exc:
-            risks.append(
-                assess(
-                    RiskInput(info.service, info.metric, info.threshold, None, notes=(exc.message,)),
-                    RiskWindow(),
-                    settings,
-                )
-            )
-            continue
-        windows[key] = window
-        label = window.label
-        uplifts = parse_diagnostics(stored.diagnostics)
-        in_window = [u for u in uplifts if window.end is None or u.start < window.end]
-        analogs = None
-        if settings.analog_weight > 0 and not any(u.source != "unknown" for u in in_window):
-            # Past weeks describe normal weeks: with an uplifted event in the window they would understate it.
-            analogs = _analogs(store, info, stored, int(settings.analog_weeks))
-        item = RiskInput(
-            service=info.service,
-            metric=info.metric,
-            threshold=info.threshold,
-            frame=stored.frame,
-            paths=stored.paths,
-            instances=info.instances,
-            instance_capacity=info.instance_capacity,
-            unknown_uplift=unknown_events(uplifts, None, window.end),
-            notes=tuple(u.describe() for u in in_window if u.source != "unknown"),
-            analogs=analogs,
-        )
-        risks.append(assess(item, window, settings))
-    canonical = next((w.event for w in windows.values() if w.event), event)  # the calendar's spelling
-    return FleetRiskRun(rank(risks), label, windows, forecasts, infos, calendar, canonical)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
