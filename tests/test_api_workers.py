@@ -312,6 +312,25 @@ def test_oversized_requests_get_a_problem_document_naming_what_was_too_large(
     )
 
 
+def test_a_workers_counts_stay_in_the_totals_after_it_dies_and_is_replaced(server: Server) -> None:
+    answers = server.spread(lambda i: server.request("OPTIONS", "/healthz"), at_least=20)
+    assert {a.status_code for a in answers} == {200}
+    before = server.workers_of(answers)
+    victim = int(sorted(before)[0])
+    os.kill(victim, signal.SIGKILL)  # the master's child_exit hook runs, and it starts a new worker
+    deadline = time.monotonic() + 60
+    while True:
+        probes = server.many(8, lambda i: server.request("GET", "/healthz"))
+        if len(server.workers_of(probes) - before) >= 1:
+            break
+        assert time.monotonic() < deadline, "no replacement worker answered"
+        time.sleep(0.5)
+    scrapes = server.spread(lambda i: server.request("GET", "/metrics"), at_least=6, parallel=3)
+    sample = 'capacity_http_requests_total{method="OPTIONS",route="/healthz",status="200"}'
+    assert {_count(s.get_data(as_text=True), sample) for s in scrapes} == {len(answers)}
+    assert str(victim) not in server.workers_of(scrapes)
+
+
 def test_two_processes_mapping_one_failure_table_see_each_others_failures(tmp_path: Path) -> None:
     # What two workers do: each maps the server's table file on its own.
     first = AuthFailures(limit=3, window_s=10.0, path=tmp_path / "table")
