@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,9 @@ import pytest
 from api import runtime
 from api.ratelimit import AuthFailures
 from capacity.store import Store
-from tests.conftest import ROOT, free_port, hourly_history
+from tests.conftest import hourly_history
 from tests.test_api_core import assert_problem
-from tests.test_api_live import CAPACITY, LiveServer
+from tests.test_api_live import LiveServer, start_server
 
 #: Invalid tokens a client may send per window on the test server.
 FAIL_LIMIT = 4
@@ -68,7 +68,6 @@ class Server:
     port: int
     admin: str
     db: Path
-    tags: list[str] = field(default_factory=list)
 
     def request(
         self,
@@ -136,35 +135,6 @@ class Server:
             time.sleep(0.1)
 
 
-def _start(db: Path, log: Path, env: dict[str, str]) -> tuple[LiveServer, int]:
-    port = free_port()
-    with log.open("ab") as handle:
-        proc = subprocess.Popen(
-            [CAPACITY, "serve", "--db", str(db), "--port", str(port), "--workers", "2", "--access-log"],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env={**os.environ, **env},
-            start_new_session=True,
-        )
-    live = LiveServer(proc, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"server exited: {live.text()[-3000:]}"
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return live, port
-        except OSError:
-            pass
-        finally:
-            conn.close()
-        time.sleep(0.2)
-    live.stop(signal.SIGKILL)
-    raise AssertionError(f"server did not start: {live.text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Two workers, a long token cache (a revocation must not wait for it) and a small invalid-token limit."""
@@ -178,9 +148,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "CAPACITY_API_AUTH_FAIL_LIMIT": str(FAIL_LIMIT),
         "CAPACITY_API_AUTH_FAIL_WINDOW_S": "120",
         "CAPACITY_API_WORKER": "false",
+        "CAPACITY_SERVE_ACCESS_LOG": "true",  # each line names the worker that answered
     }
-    live, port = _start(tmp / "api.db", tmp / "server.log", env)
-    server = Server(live, port, admin, tmp / "api.db")
+    live = start_server(tmp / "api.db", tmp / "server.log", workers=2, env=env)
+    server = Server(live, int(live.url.rsplit(":", 1)[1]), admin, tmp / "api.db")
     deadline = time.monotonic() + 60  # /healthz answered once one worker was up; wait for the second too
     while len(server.workers_of(server.many(8, lambda i: server.request("GET", "/healthz")))) < 2:
         if time.monotonic() > deadline:

@@ -37,7 +37,10 @@ def _gunicorn_app(options: dict[str, Any], settings: dict[str, Any]) -> Any:
     "--threads", default=4, show_default=True, type=click.IntRange(1, 256), help="Threads per worker."
 )
 @click.option(
-    "--access-log/--no-access-log", default=False, help="Log each request (never the token) to stderr."
+    "--access-log/--no-access-log",
+    default=False,
+    envvar="CAPACITY_SERVE_ACCESS_LOG",
+    help="Log each request (never the token) to stderr, with the worker's pid (env CAPACITY_SERVE_ACCESS_LOG).",
 )
 @click.option(
     "--metrics-public/--metrics-private",
