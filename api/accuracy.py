@@ -15,7 +15,7 @@ import pandas as pd
 
 from api.forecasting import iso
 from capacity.metrics import coverage, mase, seasonal_scale
-from capacity.schema import MEAN, TS, quantile_column
+from capacity.schema import MEAN, TS, quantile_column, quantile_of
 from capacity.store import Store
 
 
@@ -27,20 +27,12 @@ def _regular(values: pd.Series, freq: str, agg: str) -> pd.Series:
 
 
 def _interval(frame: pd.DataFrame) -> tuple[str, str] | None:
-    cols = sorted((float(c[1:]), c) for c in frame.columns if c.startswith("q") and _is_float(c[1:]))
+    cols = sorted((q, c) for c in frame.columns if (q := quantile_of(c)) is not None)
     if not cols:
         return None
     if quantile_column(0.1) in frame.columns and quantile_column(0.9) in frame.columns:
         return quantile_column(0.1), quantile_column(0.9)
     return cols[0][1], cols[-1][1]
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 def _finite(value: float | None) -> float | None:

@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from capacity.schema import MEAN
+from capacity.schema import MEAN, quantile_of
 
 
 class Calibrated(Protocol):
@@ -158,11 +158,7 @@ def breach_probability(paths: np.ndarray, threshold: float, settings: Calibrated
 def quantile_exceedance(frame: pd.DataFrame, threshold: float) -> np.ndarray:
     """Per-step probability of exceeding ``threshold``, interpolated from the quantile columns (the mean's
     0/1 crossing when there are none)."""
-    qcols = sorted(
-        (float(c[1:]), c)
-        for c in frame.columns
-        if isinstance(c, str) and c.startswith("q") and _is_float(c[1:])
-    )
+    qcols = sorted((q, c) for c in frame.columns if (q := quantile_of(c)) is not None)
     if not qcols:
         return (frame[MEAN].to_numpy(dtype="float64") >= threshold).astype("float64")
     levels = np.array([q for q, _ in qcols])
@@ -172,11 +168,3 @@ def quantile_exceedance(frame: pd.DataFrame, threshold: float) -> np.ndarray:
         cdf = np.interp(threshold, row, levels, left=0.0, right=1.0) if np.all(np.diff(row) >= 0) else 0.5
         out[i] = 1.0 - cdf
     return out
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False

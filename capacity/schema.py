@@ -47,6 +47,16 @@ def quantile_column(q: float) -> str:
     return f"q{q:g}"
 
 
+def quantile_of(column: object) -> float | None:
+    """The quantile level a forecast column holds (``q0.975`` -> 0.975), None for any other column."""
+    if not isinstance(column, str) or not column.startswith("q"):
+        return None
+    try:
+        return float(column[1:])
+    except ValueError:
+        return None
+
+
 def quantile_columns(quantiles: Iterable[float]) -> list[str]:
     """The column names of several quantiles, in the given order."""
     return [quantile_column(q) for q in quantiles]
