@@ -16,7 +16,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 DESCRIPTION = """Forecasts, accuracy, breach risks, events, readiness reports and load-test results of
 capacity-planner. Every `/api/v1` route needs `Authorization: Bearer TOKEN` (create one with
 `capacity token create --scope read`); writes need the `write` scope, deletes and token management `admin`.
-Every error is an RFC 9457 `application/problem+json` document."""
+Every error is an RFC 9457 `application/problem+json` document, including the requests `capacity serve` refuses
+before any route runs: 414 for a request line over 4,094 bytes, 431 for more than 100 header fields or one over
+8,190 bytes."""
 
 PROBLEM_JSON = "application/problem+json"
 
