@@ -65,7 +65,8 @@ def digests_by_service(occurrences: Sequence[EventOccurrence], services: Iterabl
     for o in occurrences:
         if o.service is not None:
             own.setdefault(o.service, []).append(o)
-    return {s: calendar_digest([*fleet, *own.get(s, [])]) for s in set(services)}
+    fleet_only = calendar_digest(fleet)  # most services have no events of their own
+    return {s: calendar_digest([*fleet, *own[s]]) if s in own else fleet_only for s in set(services)}
 
 
 def sync_digests(conn: Connection, *, only_missing: bool = False) -> int:
