@@ -48,7 +48,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("drift_ratio", 1.2, "Live error this many times the backtest error raises the drift flag."),
     Setting("token_touch_s", 60, "Seconds between writes of a token's last-used time."),
-    Setting("token_cache_s", 5.0, "Seconds a verified token is trusted before it is checked again."),
+    Setting(
+        "token_cache_s",
+        5.0,
+        "Seconds a verified token stays in a worker's cache; a revocation takes effect at once regardless.",
+    ),
     Setting("auth_fail_limit", 10, "Invalid tokens one client may send per window before 429 (0: off)."),
     Setting("auth_fail_window_s", 60.0, "Window in seconds of the failed-authentication limit."),
 )
