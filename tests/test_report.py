@@ -180,3 +180,30 @@ def test_events_import_and_list(tmp_path):
     assert failed.exit_code == 2 and "row 2" in failed.output and "Traceback" not in failed.output
     neither = runner.invoke(cli, ["events", "import", "--db", db])
     assert neither.exit_code == 2 and "--holidays" in neither.output
+
+
+def test_risks_say_when_they_rest_on_a_stale_forecast(tmp_path: Path):
+    path = str(tmp_path / "stale.db")
+    store = Store.open(path)
+    try:
+        history = _history()
+        store.ingest(history[history["service"] == "quiet"])
+        store.configure_series([SeriesConfig("quiet", "cpu", threshold=80.0)])
+        spec = ForecastSpec(horizon=24 * 3, models=("seasonal_mean",))
+        assert all(o.ok for o in forecast_stored(store, [("quiet", "cpu")], spec))
+
+        def note() -> str:
+            return str(load_fleet_risks(store).frame.iloc[0]["note"])
+
+        assert "stale" not in note()
+        store.add_events([EventOccurrence("Flash", SALE, SALE + pd.Timedelta(days=1))], source="test")
+        assert "stale forecast: made before the events calendar changed" in note()
+        newer = history[history["service"] == "quiet"].tail(1).assign(ts=END, value=21.0)
+        store.ingest(newer)
+        assert "before the latest data" in note() and "and before the events calendar changed" in note()
+        result = CliRunner().invoke(cli, ["risks", "--db", path])
+        assert result.exit_code == 0 and "quiet/cpu: stale forecast" in result.output  # shown though it is ok
+        assert all(o.ok for o in forecast_stored(store, [("quiet", "cpu")], spec))
+        assert "stale" not in note()
+    finally:
+        store.close()

@@ -94,6 +94,25 @@ def _analogs(store: Any, info: Any, stored: Any, weeks: int) -> Any:
     return seasonal_analogs(regular, ts, count=weeks)
 
 
+#: How the note on a risk resting on an out-of-date forecast begins.
+STALE_NOTE = "stale forecast"
+
+
+def stale_notes(info: Any, stored: Any) -> tuple[str, ...]:
+    """A note when the forecast a risk rests on is out of date: made before the latest samples or before the
+    series' events calendar changed (refresh with ``capacity forecast --all --stale``)."""
+    from capacity.store.calendar import calendar_changed
+
+    why = []
+    if stored.data_version < info.data_version:
+        why.append(f"before the latest data (data version {stored.data_version}, now {info.data_version})")
+    if calendar_changed(stored.events_digest, info.events_digest):
+        why.append("before the events calendar changed")
+    if not why:
+        return ()
+    return (f"{STALE_NOTE}: made {' and '.join(why)}; refresh with capacity forecast --all --stale",)
+
+
 def load_fleet_risks(
     store: Any,
     *,
@@ -171,7 +190,7 @@ def load_fleet_risks(
             instances=info.instances,
             instance_capacity=info.instance_capacity,
             unknown_uplift=unknown_events(uplifts, None, window.end),
-            notes=tuple(u.describe() for u in in_window if u.source != "unknown"),
+            notes=(*stale_notes(info, stored), *(u.describe() for u in in_window if u.source != "unknown")),
             analogs=analogs,
         )
         risks.append(assess(item, window, settings))

@@ -14,7 +14,7 @@ import click
 import pandas as pd
 
 from capacity.cli.common import console, db_option, fmt, open_store
-from capacity.cli.fleet_risks import FleetRiskRun, load_fleet_risks, parse_until
+from capacity.cli.fleet_risks import STALE_NOTE, FleetRiskRun, load_fleet_risks, parse_until
 from capacity.errors import InvalidInput
 from capacity.events import next_occurrence
 from capacity.risk import RiskSettings, RiskWindow, status_counts
@@ -156,11 +156,12 @@ def risks_cmd(
     counts = status_counts(run.frame)
     title = f"breach risk {run.label}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     print_risk_table(title, run)
-    # Notes (which uplift was used, why a status is unknown) for the series to act on; the JSON has them all.
+    # Notes (which uplift was used, why a status is unknown) for the series to act on, and every stale forecast
+    # (an "ok" may rest on old data); the JSON has them all.
     notes = [
         (r["service"], r["metric"], r["note"])
         for r in records(run.frame)
-        if r["note"] and r["status"] != "ok"
+        if r["note"] and (r["status"] != "ok" or r["note"].startswith(STALE_NOTE))
     ]
     for service, metric, note in notes:
         console.print(f"  {service}/{metric}: {note}", soft_wrap=True, markup=False)
