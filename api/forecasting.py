@@ -26,7 +26,7 @@ import pandas as pd
 from api.context import AppState
 from api.staleness import stale_reason
 from capacity.errors import CapacityError, InvalidInput, NotEnoughHistory
-from capacity.schema import DEFAULT_QUANTILES, MEAN, TS, quantile_column
+from capacity.schema import DEFAULT_QUANTILES, MEAN, TS, quantile_column, quantile_of
 from capacity.schema import duration_steps as _duration_steps
 from capacity.store import SeriesInfo, StoredForecast
 from capacity.store.calendar import calendar_changed
@@ -225,14 +225,7 @@ def _stored_quantiles(fc: StoredForecast) -> tuple[float, ...]:
 
 @functools.lru_cache(maxsize=64)
 def _levels(columns: tuple[str, ...]) -> tuple[float, ...]:
-    out = []
-    for col in columns:
-        if col.startswith("q"):
-            try:
-                out.append(float(col[1:]))
-            except ValueError:
-                continue
-    return tuple(sorted(out))
+    return tuple(sorted(q for col in columns if (q := quantile_of(col)) is not None))
 
 
 def window(frame: pd.DataFrame, start_ms: int | None, end_ms: int | None) -> pd.DataFrame:

@@ -65,8 +65,23 @@ def get_forecast(service: str, metric: str, query: dict[str, Any]) -> Any:
         fc, steps, qs, stale, fresh = resolve(st, service, metric, query.get("horizon"), quantiles)
     except Computing as exc:
         return _computing(exc)
-    latest_id = (fresh.latest or {}).get("id")  # a newer failed run changes the stale reason
-    key = (service, metric, fc.run_id, steps, qs, stale, start, end, fresh.info.threshold, latest_id)
+    # A newer failed run, newer data or a changed calendar change the stale reason the body carries.
+    latest_id = (fresh.latest or {}).get("id")
+    info = fresh.info
+    key = (
+        service,
+        metric,
+        fc.run_id,
+        steps,
+        qs,
+        stale,
+        start,
+        end,
+        info.threshold,
+        latest_id,
+        info.data_version,
+        info.events_digest,
+    )
     rendered = st.forecasts.get(key)
     if rendered is None:
         rendered = render(fc, steps, qs, stale, fresh, start, end)
