@@ -1,7 +1,9 @@
-"""``capacity events import | list``: the peak-event calendar from CSV files and built-in holiday calendars."""
+"""``capacity events import | list | delete``: the peak-event calendar from CSV files and built-in holiday calendars."""
 
 from __future__ import annotations
 
+import datetime as dt
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -9,26 +11,29 @@ import click
 import pandas as pd
 
 from capacity.cli.common import console, db_option, open_store
-from capacity.errors import InvalidConfig, InvalidInput
+from capacity.errors import InvalidConfig, InvalidInput, UnknownEvent
 from capacity.events import EventOccurrence, parse_events_csv
-from capacity.schema import validate_name
+from capacity.schema import validate_event_name, validate_name
 
 if TYPE_CHECKING:
     from capacity.store import Store
 
 #: The largest events file read (a calendar is small; anything bigger is a mistake).
 MAX_EVENTS_BYTES = 10 * 1024 * 1024
+#: Start dates named in the error for a delete that matches nothing (one line, even for a long holiday calendar).
+SHOWN_DATES = 8
 
 
 @click.group("events")
 def events() -> None:
-    """The peak-event calendar: import occurrences (CSV or country holidays) and list them.
+    """The peak-event calendar: import occurrences (CSV or country holidays), list and delete them.
 
     \b
     Examples:
       capacity events import ../shared/data/events-us.csv
       capacity events import --holidays US --years 2024-2027
       capacity events list
+      capacity events delete "Black Friday" --start 2024-11-29
     """
 
 
@@ -162,6 +167,84 @@ def list_cmd(name: str | None, after: str | None, db: str | None) -> None:
         table.add_row(*row)
     # Wide enough not to fold when stdout is a pipe.
     (console if console.is_terminal else Console(highlight=False, width=120)).print(table)
+
+
+def parse_day(value: str, field: str) -> dt.date:
+    """A calendar date given as ``YYYY-MM-DD``.
+
+    Raises:
+        InvalidInput: naming the field and echoing the value.
+    """
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"--{field} must be a date like 2026-11-27, got {value!r}", field=field) from None
+
+
+@events.command("delete")
+@click.argument("name")
+@click.option(
+    "--service", default=None, help="Only the occurrences scoped to this service (not fleet-wide ones)."
+)
+@click.option(
+    "--start", "start", default=None, metavar="DATE", help="Only the occurrences starting on this UTC date."
+)
+@click.option(
+    "--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed when stdin is not a terminal)."
+)
+@db_option
+def delete_cmd(name: str, service: str | None, start: str | None, yes: bool, db: str | None) -> None:
+    """Delete an event's occurrences (all, or one service's, or those starting on a date) in one transaction.
+
+    Forecasts made with the deleted occurrences become stale; refresh them with capacity forecast --all --stale.
+
+    \b
+    Examples:
+      capacity events delete "Black Friday"
+      capacity events delete "Black Friday" --start 2024-11-29 --yes
+      capacity events delete Launch --service checkout
+    """
+    name = validate_event_name(name, "event")
+    if service is not None:
+        validate_name(service, "service")
+    start_day = parse_day(start, "start") if start is not None else None
+    store = open_store(db)
+    every = store.list_events(name)
+    if not every:
+        known = sorted({o.name for o in store.list_events()})
+        raise UnknownEvent(
+            f"unknown event {name!r}; known events: "
+            f"{', '.join(known) or 'none (import some with capacity events import)'}",
+            field="event",
+        )
+    name = every[0].name  # as stored
+    matching = store.list_events(name, service=service, start_day=start_day)
+    only = (f" for service {service!r}" if service else "") + (
+        f" starting on {start_day.isoformat()}" if start_day else ""
+    )
+    if not matching:
+        scopes = ", ".join(sorted({o.service or "fleet-wide" for o in every}))
+        days = sorted({f"{o.start:%Y-%m-%d}" for o in every})
+        starts = ", ".join(days[:SHOWN_DATES]) + (
+            f" and {len(days) - SHOWN_DATES} more" if len(days) > SHOWN_DATES else ""
+        )
+        raise UnknownEvent(
+            f"no occurrence of event {name!r}{only}; it has {len(every)} (scopes: {scopes}; starting on: {starts})",
+            field="event",
+        )
+    what = f"{len(matching)} of the {len(every)} occurrences of event {name!r}{only}"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InvalidInput(
+                f"not deleting {what}: stdin is not a terminal to confirm on; add --yes", field="yes"
+            )
+        if not click.confirm(f"delete {what}?", default=False):
+            console.print("nothing deleted")
+            raise click.exceptions.Exit(1)
+    before = store.calendar_digests()
+    n = store.delete_event(name, service=service, start_day=start_day)
+    console.print(f"deleted {n} occurrences of event {name!r}{only}")
+    report_stale(store, before)
 
 
 COMMANDS = [events]

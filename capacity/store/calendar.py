@@ -9,13 +9,14 @@ depends only on the occurrences' content, so re-sending an identical calendar ch
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, delete, func, select, update
 
 from capacity.errors import UnknownEvent
 from capacity.events import EventOccurrence
@@ -118,6 +119,17 @@ def _row(occ: EventOccurrence, source: str) -> dict[str, Any]:
     }
 
 
+def _matching(name: str, service: str | None, start_day: dt.date | None) -> ColumnElement[bool]:
+    """The rows of event ``name`` (any case), scoped to ``service`` and starting on UTC day ``start_day`` if given."""
+    clauses = [func.lower(events.c.name) == name.lower()]
+    if service is not None:
+        clauses.append(events.c.scope == service)
+    if start_day is not None:
+        day = int(pd.Timestamp(start_day, tz="UTC").timestamp())
+        clauses += [events.c.start >= day, events.c.start < day + 86_400]
+    return and_(*clauses)
+
+
 def _occurrence(row: Any) -> EventOccurrence:
     return EventOccurrence(
         name=row["name"],
@@ -169,25 +181,49 @@ class EventStore:
             sync_digests(conn)
         return len(rows)
 
-    def list_events(self, name: str | None = None) -> list[EventOccurrence]:
-        """Every stored occurrence (of ``name`` when given), sorted by start."""
+    def list_events(
+        self, name: str | None = None, *, service: str | None = None, start_day: dt.date | None = None
+    ) -> list[EventOccurrence]:
+        """Every stored occurrence (of ``name`` when given), sorted by start.
+
+        Args:
+            name: only this event (any case).
+            service: with ``name``, only its occurrences scoped to this service (not the fleet-wide ones).
+            start_day: with ``name``, only its occurrences starting on this UTC day.
+        """
         query = select(events).order_by(events.c.start, events.c.name)
         if name is not None:
-            query = query.where(func.lower(events.c.name) == name.lower())
+            query = query.where(_matching(name, service, start_day))
         with translate_errors("list events"), self.read() as conn:
             return [_occurrence(r) for r in conn.execute(query).mappings()]
 
-    def delete_event(self, name: str) -> int:
-        """Delete every occurrence of ``name``; returns how many were deleted.
+    def delete_event(self, name: str, *, service: str | None = None, start_day: dt.date | None = None) -> int:
+        """Delete the occurrences of ``name`` (all of them, or only those matching the filters) in one transaction.
+
+        The series' calendar digests are brought up to date in the same transaction, so the forecasts made with
+        the deleted occurrences become stale.
+
+        Args:
+            name: the event (any case).
+            service: only its occurrences scoped to this service (not the fleet-wide ones).
+            start_day: only its occurrences starting on this UTC day.
+
+        Returns:
+            How many occurrences were deleted (at least one).
 
         Raises:
-            UnknownEvent: when there is no such event.
+            UnknownEvent: when no occurrence matches.
         """
         with translate_errors("delete event"), self.write() as conn:
-            n = conn.execute(delete(events).where(func.lower(events.c.name) == name.lower())).rowcount
+            n = conn.execute(delete(events).where(_matching(name, service, start_day))).rowcount
             sync_digests(conn)
         if not n:
-            raise UnknownEvent(f"unknown event {name!r}", field="event")
+            if service is None and start_day is None:
+                raise UnknownEvent(f"unknown event {name!r}", field="event")
+            only = (f" for service {service!r}" if service else "") + (
+                f" starting on {start_day.isoformat()}" if start_day else ""
+            )
+            raise UnknownEvent(f"no occurrence of event {name!r}{only}", field="event")
         return int(n)
 
     def event_exists(self, name: str) -> bool:
