@@ -97,7 +97,11 @@ def seasonal_analogs(
         return None
     analogs = np.vstack(rows)
     if follow_trend:
-        growth = trend_growth(analogs.mean(axis=1), np.asarray(back_seasons, dtype="float64"))
+        # Each analog's level is its first season only: analogs a season apart overlap when the window is longer
+        # than a season, and overlapping means would be correlated and inflate the slope's t-statistic.
+        block = max(1, int(np.searchsorted(np.asarray(forecast_ts), np.asarray(forecast_ts[0] + season))))
+        levels = analogs[:, :block].mean(axis=1)
+        growth = trend_growth(levels, np.asarray(back_seasons, dtype="float64"))
         analogs = analogs + growth[:, None]
     return analogs
 

@@ -84,3 +84,21 @@ def test_a_growing_service_whose_forecast_crosses_is_breach_likely():
     )  # the old answer
     assert risks[True].breach_probability is not None and risks[True].breach_probability >= 0.5
     assert risks[True].status == BREACH_LIKELY
+
+
+def test_the_trend_gate_stays_shut_on_stationary_noise_with_long_windows():
+    # Analogs a week apart overlap when the window is longer than a week; their levels are read off their first week
+    # only, so overlapping means do not inflate the slope's t-statistic (mean over the whole analog: 6 of 100 here).
+    ts = pd.date_range("2026-01-01", periods=24 * 7 * 20, freq="h", tz="UTC")
+    hours = np.arange(len(ts))
+    future = pd.date_range(ts[-1] + pd.Timedelta(hours=1), periods=24 * 30, freq="h")
+    opened = 0
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        day_level = np.repeat(rng.normal(0, 3, len(ts) // 24 + 1), 24)[: len(ts)]
+        y = pd.Series(
+            50 + 8 * np.sin(2 * np.pi * hours / 24) + day_level + rng.normal(0, 2, len(ts)), index=ts
+        )
+        plain = seasonal_analogs(y, future, 12, follow_trend=False)
+        opened += not np.array_equal(plain, seasonal_analogs(y, future, 12))
+    assert opened <= 1
