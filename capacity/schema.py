@@ -48,13 +48,15 @@ def quantile_column(q: float) -> str:
 
 
 def quantile_of(column: object) -> float | None:
-    """The quantile level a forecast column holds (``q0.975`` -> 0.975), None for any other column."""
+    """The quantile level a forecast column holds (``q0.975`` -> 0.975), None for any other column (including
+    ``qnan``, ``q2`` or ``q-1``: a level is strictly between 0 and 1)."""
     if not isinstance(column, str) or not column.startswith("q"):
         return None
     try:
-        return float(column[1:])
+        level = float(column[1:])
     except ValueError:
         return None
+    return level if 0.0 < level < 1.0 else None
 
 
 def quantile_columns(quantiles: Iterable[float]) -> list[str]:

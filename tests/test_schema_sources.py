@@ -138,3 +138,11 @@ def test_validate_history_does_not_mutate() -> None:
     out = validate_history(frame)
     pd.testing.assert_frame_equal(frame, before)
     assert out["value"].iloc[0] == 5.0
+
+
+def test_quantile_columns_are_read_back_only_when_they_hold_a_level() -> None:
+    from capacity.schema import quantile_column, quantile_of
+
+    assert [quantile_of(quantile_column(q)) for q in (0.025, 0.5, 0.975)] == [0.025, 0.5, 0.975]
+    for other in ("mean", "ts", "q", "qx", "qnan", "qinf", "q0", "q1", "q2", "q-0.1", 0.5, None):
+        assert quantile_of(other) is None, other
