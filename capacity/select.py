@@ -6,7 +6,9 @@ registry :data:`capacity.metrics.POINT_METRICS`. :func:`choose` ranks the candid
 mean of the best two and three. :func:`calibrate` turns the chosen forecast's backtest errors into a per-step
 error scale (a power law in the horizon step) and an empirical distribution of standardized errors, split-conformal
 style, so that stated coverage is real coverage. :func:`sample_paths` draws paths whose marginals are those
-calibrated quantiles and whose steps are correlated like the backtest errors (a Gaussian copula over an AR(1)).
+calibrated quantiles and whose steps are correlated like the backtest errors: a Gaussian copula over an AR(1) plus
+a level shared by every step of a path, whose share of the variance (``Calibration.persistence``) is the part of the
+backtest errors that lasts a whole window.
 """
 
 from __future__ import annotations
@@ -247,7 +249,9 @@ def calibrate(
     widened by ``widen_center`` (central intervals) to ``widen_tail`` (the 95% interval's ends), by default
     ``1 + k / sqrt(n)``: the chosen model's backtest errors are optimistic (it was chosen for having small ones,
     from few correlated windows), more so the fewer errors there are; the two ``k`` constants, fitted once on the
-    accuracy benchmark's folds, correct that for every series alike.
+    accuracy benchmark's folds, correct that for every series alike. For the sample paths it also reads how the
+    standardized errors correlate along a window: the share that lasts the whole window (``persistence``, see
+    :func:`_persistence`) and the lag-one correlation of the rest (``phi``).
     """
     errors = np.asarray(errors, dtype="float64")
     scale = _scale_curve(errors, horizon, floor)
@@ -271,9 +275,8 @@ def calibrate(
     rho1 = _autocorrelation(z, 1)
     phi = 0.5 if rho1 is None else rho1
     persistence = _persistence(z)
-    if (
-        persistence > 0.0
-    ):  # lag-one correlation = persistence + (1 - persistence) * phi of the short-lived part
+    if persistence > 0.0:
+        # The lag-one correlation is persistence + (1 - persistence) * phi of the short-lived part: solve for phi.
         phi = (phi - persistence) / (1.0 - persistence)
     return Calibration(
         scale=scale,
