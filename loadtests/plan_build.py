@@ -32,6 +32,11 @@ from loadtests.plan import (
 )
 
 
+def _default(key: str) -> Any:
+    """A setting's default, from the one table of them (:data:`loadtests.plan.SETTINGS`)."""
+    return SETTINGS[key][0]
+
+
 def _number(
     raw: Mapping[str, Any], key: str, where: str, *, lo: float, hi: float, lo_open: bool = True
 ) -> float:
@@ -190,12 +195,12 @@ def parse_plan(raw: object) -> LoadPlan:
     specs = tuple(_parse_request(r, i) for i, r in enumerate(requests))
     steps = _parse_steps(raw["steps"]) if raw.get("steps") is not None else DEFAULT_STEPS
     get = {k: raw[k] for k in raw if raw[k] is not None}
-    stop = get.get("stop_on_fail", True)
+    stop = get.get("stop_on_fail", _default("stop_on_fail"))
     if not isinstance(stop, bool):
         raise InvalidConfig(
             f"stop_on_fail must be true or false, got {describe_value(stop)}", field="stop_on_fail"
         )
-    concurrency = get.get("concurrency", 512)
+    concurrency = get.get("concurrency", _default("concurrency"))
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 100_000:
         raise InvalidConfig(
             f"concurrency must be a whole number in [1, 100000], got {describe_value(concurrency)}",
@@ -209,7 +214,7 @@ def parse_plan(raw: object) -> LoadPlan:
             f"staging_instances must be a whole number >= 1, got {describe_value(instances)}",
             field="staging_instances",
         )
-    source = get.get("source", "file")
+    source = get.get("source", _default("source"))
     if not isinstance(source, str) or not source:
         raise InvalidConfig(
             f"source must be a non-empty string, got {describe_value(source)}", field="source"
@@ -221,10 +226,10 @@ def parse_plan(raw: object) -> LoadPlan:
         steps=steps,
         step_seconds=_number(get, "step_seconds", "", lo=1, hi=3600, lo_open=False)
         if "step_seconds" in get
-        else 10.0,
+        else _default("step_seconds"),
         headers=_headers(get.get("headers"), "headers"),
-        timeout_s=_number(get, "timeout_s", "", lo=0, hi=600) if "timeout_s" in get else 10.0,
-        rate_tolerance=_number(get, "rate_tolerance", "", lo=0, hi=0.5) if "rate_tolerance" in get else 0.1,
+        timeout_s=_number(get, "timeout_s", "", lo=0, hi=600) if "timeout_s" in get else _default("timeout_s"),
+        rate_tolerance=_number(get, "rate_tolerance", "", lo=0, hi=0.5) if "rate_tolerance" in get else _default("rate_tolerance"),
         stop_on_fail=stop,
         concurrency=concurrency,
         service=_optional_str(get, "service"),
