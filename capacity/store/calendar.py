@@ -5,6 +5,12 @@ also brings each series' ``events_digest`` up to date in the same transaction: a
 apply to the series (fleet-wide ones and its service's). A forecast run records the digest of the occurrences its
 spec used; when the two differ the run is stale, exactly as when the series' ``data_version`` moved on. The digest
 depends only on the occurrences' content, so re-sending an identical calendar changes no digest and stales nothing.
+
+On PostgreSQL (READ COMMITTED) two transactions could each read the calendar before the other committed and write
+digests of a calendar that never existed (or a series created during a calendar write could miss the write): every
+calendar write and every digest sync first takes one transaction-scoped advisory lock (:func:`lock_calendar`), so
+they run one after the other and each reads the events the previous one committed. SQLite needs no lock: a write
+transaction already holds the database (``BEGIN IMMEDIATE``).
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from capacity.store.db import now, translate_errors
 from capacity.store.tables import events, forecast_runs, series
 
 FLEET = "*"
+#: The PostgreSQL advisory lock key that serializes calendar writes and digest syncs (any constant 64-bit integer
+#: unused elsewhere: "capacity-calendar" as ASCII, truncated).
+CALENDAR_LOCK = 0x6361_6C65_6E64_6172
 #: Hex characters kept of the SHA-256 (64 bits: a collision between two calendars of one series is not a concern).
 DIGEST_CHARS = 16
 
@@ -70,6 +79,17 @@ def digests_by_service(occurrences: Sequence[EventOccurrence], services: Iterabl
     return {s: calendar_digest([*fleet, *own[s]]) if s in own else fleet_only for s in set(services)}
 
 
+def lock_calendar(conn: Connection) -> None:
+    """Serialize this transaction's calendar reads and writes with every other calendar write (PostgreSQL only).
+
+    Call it first thing in a transaction that writes events, and before reading the events a digest is computed
+    from. The lock is released when the transaction ends; taking it again in the same transaction is harmless.
+    SQLite's write transactions are already serialized, so this does nothing there.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(CALENDAR_LOCK)))
+
+
 def sync_digests(conn: Connection, *, only_missing: bool = False) -> int:
     """Bring every series' ``events_digest`` up to date with the stored calendar (inside the caller's transaction).
 
@@ -83,6 +103,7 @@ def sync_digests(conn: Connection, *, only_missing: bool = False) -> int:
     Returns:
         How many series' calendars changed (their forecasts are now stale).
     """
+    lock_calendar(conn)  # before reading series and events: see the module docstring
     query = select(series.c.id, series.c.service, series.c.events_digest)
     if only_missing:
         query = query.where(series.c.events_digest.is_(None))
@@ -161,6 +182,7 @@ class EventStore:
         if not rows:
             return 0
         with translate_errors("store events"), self.write() as conn:
+            lock_calendar(conn)
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             stmt = insert(events)
             stmt = stmt.on_conflict_do_update(
@@ -175,6 +197,7 @@ class EventStore:
         """Replace every occurrence of ``name`` by ``occurrences`` in one transaction."""
         rows = [_row(o, source) for o in occurrences]
         with translate_errors("store events"), self.write() as conn:
+            lock_calendar(conn)
             conn.execute(delete(events).where(func.lower(events.c.name) == name.lower()))
             if rows:
                 conn.execute(events.insert(), rows)
@@ -215,6 +238,7 @@ class EventStore:
             UnknownEvent: when no occurrence matches.
         """
         with translate_errors("delete event"), self.write() as conn:
+            lock_calendar(conn)
             n = conn.execute(delete(events).where(_matching(name, service, start_day))).rowcount
             sync_digests(conn)
         if not n:

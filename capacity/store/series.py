@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from capacity.config import SeriesConfig
 from capacity.errors import UnknownSeries
 from capacity.schema import METRIC, SERVICE, TS, VALUE, unit_for
-from capacity.store.calendar import sync_digests
+from capacity.store.calendar import lock_calendar, sync_digests
 from capacity.store.db import now, translate_errors
 from capacity.store.tables import samples, series
 
@@ -211,6 +211,9 @@ class SeriesStore:
         n = 0
         created = False
         with translate_errors("configure series"), self.write() as conn:
+            if create:
+                # before the rows it updates: a calendar write holding the lock may be waiting for them
+                lock_calendar(conn)
             for cfg in configs:
                 sid = self._series_id(conn, cfg.service, cfg.metric, create=False)
                 if sid is None and create:
