@@ -83,7 +83,8 @@ class Store(SeriesStore, ForecastStore, EventStore, TokenStore, JobStore, LoadTe
             return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar_one())
 
     def close(self) -> None:
-        """Release the engine's connections."""
+        """Release the engine's connections and those kept for token revocation checks."""
+        self.close_revocation_connections()
         self.engine.dispose()
 
 

@@ -5,7 +5,7 @@ prefix so a person can name a token (``capacity token revoke cp_AbCdEfGh``) with
 ordered: ``admin`` implies ``write``, which implies ``read``.
 
 Servers cache verified tokens. :meth:`TokenStore.revocation_generation` tells them, at the cost of one tiny query on
-a connection each thread keeps, whether any token was revoked since they cached one (by any process: another
+a connection each running thread keeps, whether any token was revoked since they cached one (by any process: another
 worker, ``capacity token revoke``), so a revocation takes effect on the next request everywhere.
 """
 
@@ -16,7 +16,7 @@ import hashlib
 import secrets
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,52 +111,106 @@ _GENERATION_SQL = f"SELECT count(revoked_at) FROM {tokens.name}"
 
 
 class _GenerationConnections:
-    """One detached DBAPI connection per thread for :meth:`TokenStore.revocation_generation`."""
+    """Detached DBAPI connections for :meth:`TokenStore.revocation_generation`: one per running thread.
+
+    Each connection is filed under its thread's ident with a weak reference to the thread. When a thread needs a
+    connection, those of threads that have ended (a thread-per-request server ends one per request) are reclaimed:
+    one is handed to the new thread, the rest are closed. So the connections never outnumber the threads running at
+    once, and :meth:`close` (from ``Store.close``) closes them all.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.local = threading.local()
-        self.opened: list[Any] = []  # every thread's connection, closed together when this is collected
+        self._conns: dict[int, tuple[weakref.ref[threading.Thread], Any]] = {}
         self._lock = threading.Lock()
-        weakref.finalize(self, _close_all, self.opened)
+        weakref.finalize(self, _close_all, self._conns)
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Driver errors, raised by the DBAPI connection itself or through the engine, as :class:`StoreError`."""
+        with translate_errors("check token revocations"):
+            try:
+                yield
+            except self.engine.dialect.loaded_dbapi.Error as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise StoreError(f"check token revocations failed: {first}") from None
 
     def _connect(self) -> Any:
         with translate_errors("check token revocations"):
             fairy = self.engine.raw_connection()  # runs the engine's connect hooks (SQLite: WAL, autocommit)
         conn: Any = fairy.driver_connection
-        fairy.detach()  # this thread's own from now on: the pool neither counts, resets nor closes it
+        fairy.detach()  # ours from now on: the pool neither counts, resets nor closes it
         if self.engine.dialect.name != "sqlite":  # SQLite connections are in autocommit mode already
             conn.rollback()  # the pool's pre-ping may have opened a transaction
             conn.autocommit = True
-        with self._lock:
-            self.opened.append(conn)
         return conn
 
-    def query(self) -> int:
-        conn = getattr(self.local, "conn", None)
+    def _mine(self) -> Any:
+        """This thread's connection: its own, else one an ended thread left, else a new one."""
+        me = threading.current_thread()
+        ident = threading.get_ident()
+        entry = self._conns.get(ident)
+        if entry is not None and entry[0]() is me:
+            return entry[1]
+        conn = None
+        with self._lock:
+            for other in [i for i, (ref, _) in self._conns.items() if not _running(ref())]:
+                spare = self._conns.pop(other)[1]
+                if conn is None:
+                    conn = spare
+                else:
+                    _close_quietly(spare)
         if conn is None:
-            conn = self.local.conn = self._connect()
+            conn = self._connect()
+        with self._lock:
+            self._conns[ident] = (weakref.ref(me), conn)
+        return conn
+
+    def _forget(self, conn: Any) -> None:
+        """Drop and close a connection that failed (the next call opens a new one)."""
+        with self._lock:
+            for ident, (_, mine) in list(self._conns.items()):
+                if mine is conn:
+                    del self._conns[ident]
+        _close_quietly(conn)
+
+    def query(self) -> int:
+        """The revocation generation, read on this thread's connection.
+
+        Raises:
+            StoreError: when the database cannot be reached.
+        """
+        conn = self._mine()
         try:
-            cursor = conn.cursor()
-            try:
-                cursor.execute(_GENERATION_SQL)
-                return int(cursor.fetchone()[0])
-            finally:
-                cursor.close()
-        except self.engine.dialect.loaded_dbapi.Error as exc:
-            self.local.conn = None
-            with self._lock:
-                self.opened.remove(conn)
-            with contextlib.suppress(Exception):
-                conn.close()
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise StoreError(f"check token revocations failed: {first}") from None
+            with self._errors():
+                cursor = conn.cursor()
+                try:
+                    cursor.execute(_GENERATION_SQL)
+                    return int(cursor.fetchone()[0])
+                finally:
+                    cursor.close()
+        except StoreError:
+            self._forget(conn)
+            raise
+
+    def close(self) -> None:
+        """Close every connection (a later call opens new ones)."""
+        with self._lock:
+            _close_all(self._conns)
 
 
-def _close_all(conns: list[Any]) -> None:
-    for conn in conns:
-        with contextlib.suppress(Exception):
-            conn.close()
+def _running(thread: threading.Thread | None) -> bool:
+    return thread is not None and thread.is_alive()
+
+
+def _close_quietly(conn: Any) -> None:
+    with contextlib.suppress(Exception):
+        conn.close()
+
+
+def _close_all(conns: dict[int, tuple[Any, Any]]) -> None:
+    for _, conn in conns.values():
+        _close_quietly(conn)
     conns.clear()
 
 
@@ -218,8 +272,10 @@ class TokenStore:
 
         Each calling thread keeps one database connection of its own for this query, outside the engine's pool
         (so it never holds a pooled connection that requests need, and skips the pool's per-checkout work), in
-        autocommit mode so every call sees the latest committed revocations. A connection that fails is closed
-        and the next call opens a new one; the rest are closed when the store is garbage-collected.
+        autocommit mode so every call sees the latest committed revocations. A thread that ends leaves its
+        connection to the next new thread (or it is closed then), so there are never more of these connections
+        than threads running at once. A connection that fails is closed and the next call opens a new one;
+        :meth:`close_revocation_connections` (``Store.close``) closes them all.
 
         Raises:
             StoreError: when the database cannot be reached.
@@ -228,6 +284,12 @@ class TokenStore:
         if generation is None:
             generation = self.__dict__.setdefault("_generation", _GenerationConnections(self.engine))
         return generation.query()
+
+    def close_revocation_connections(self) -> None:
+        """Close the connections :meth:`revocation_generation` keeps (the next call opens a new one)."""
+        generation = self.__dict__.get("_generation")
+        if generation is not None:
+            generation.close()
 
     def touch_token(self, token_id: int) -> None:
         """Record that a token was just used."""

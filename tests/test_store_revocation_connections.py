@@ -1,0 +1,136 @@
+"""The connections behind ``Store.revocation_generation``: one per running thread, reclaimed from ended threads,
+all closed by ``Store.close``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from capacity.store import Store
+
+
+def open_fds(db: Path) -> int:
+    """This process's file descriptors on the SQLite file ``db`` and its WAL files."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor is gone by now
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith(str(db))
+    return count
+
+
+def in_threads(fn: Callable[[], Any], n: int, *, together: bool) -> list[Any]:
+    """Run ``fn`` on ``n`` threads, one after another or all alive at once; returns their results."""
+    results: list[Any] = [None] * n
+    barrier = threading.Barrier(n) if together else None
+
+    def run(i: int) -> None:
+        results[i] = fn()
+        if barrier is not None:
+            barrier.wait(timeout=30)  # every thread holds its connection until all have one
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+        if not together:
+            t.join()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_sqlite_short_lived_threads_do_not_accumulate_connections(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    store = Store.open(db)
+    store.revocation_generation()  # this thread's connection: the database, its WAL and the WAL index
+    base = open_fds(db)
+    in_threads(store.revocation_generation, 1, together=False)
+    one = open_fds(db) - base  # what one more thread's connection costs
+    assert one > 0
+    assert in_threads(store.revocation_generation, 60, together=False) == [0] * 60
+    assert open_fds(db) - base <= one  # 60 threads that ended leave at most one connection behind
+    store.close()
+    assert open_fds(db) == 0  # even the main thread's connection is gone
+
+
+def test_sqlite_descriptors_follow_concurrency_not_thread_count(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    store = Store.open(db)
+    store.revocation_generation()
+    base = open_fds(db)
+    in_threads(store.revocation_generation, 1, together=False)
+    one = open_fds(db) - base
+    in_threads(store.revocation_generation, 8, together=True)
+    peak = open_fds(db)
+    assert peak - base >= 8 * one - 1  # eight threads alive at once: eight connections (one was reused)
+    store.create_token(["read"])
+    store.revoke_token(1)
+    for _ in range(5):
+        # A reclaimed connection sees the latest revocation like a new one.
+        assert in_threads(store.revocation_generation, 8, together=True) == [1] * 8
+        assert in_threads(store.revocation_generation, 10, together=False) == [1] * 10
+        # SQLite may keep a closed connection's descriptor open (its POSIX-lock rule) to reuse it for the next
+        # one, so the count is not the connection count; it must not grow with the threads started.
+        assert open_fds(db) <= peak
+    store.close()
+    assert open_fds(db) == 0
+
+
+def test_store_close_then_reuse(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "t.db")
+    assert store.revocation_generation() == 0
+    store.close()
+    store.create_token(["read"])
+    store.revoke_token(1)
+    assert store.revocation_generation() == 1  # a closed store's engine reconnects; so does this
+    store.close()
+
+
+def backends(admin: sa.Engine, database: str) -> int:
+    with admin.connect() as conn:
+        return int(
+            conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"
+                ),
+                {"d": database},
+            ).scalar_one()
+        )
+
+
+def settled(admin: sa.Engine, database: str, want: Callable[[int], bool]) -> int:
+    """The backend count once it satisfies ``want`` (a closed connection's backend exits a moment later)."""
+    count = backends(admin, database)
+    deadline = time.monotonic() + 10
+    while not want(count) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        count = backends(admin, database)
+    return count
+
+
+@pytest.fixture
+def pg_admin(pg_url: str) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"), poolclass=sa.NullPool)
+    yield engine
+    engine.dispose()
+
+
+def test_postgres_short_lived_threads_and_close(pg_store: Store, pg_admin: sa.Engine) -> None:
+    database = str(pg_store.engine.url.database)
+    pg_store.revocation_generation()
+    base = settled(pg_admin, database, lambda n: n > 0)
+    assert in_threads(pg_store.revocation_generation, 40, together=False) == [0] * 40
+    assert settled(pg_admin, database, lambda n: n <= base + 1) <= base + 1  # not base + 40
+    in_threads(pg_store.revocation_generation, 5, together=True)
+    assert settled(pg_admin, database, lambda n: n >= base + 5) == base + 5
+    in_threads(pg_store.revocation_generation, 1, together=False)
+    assert settled(pg_admin, database, lambda n: n <= base + 1) == base + 1
+    pg_store.close()
+    assert settled(pg_admin, database, lambda n: n == 0) == 0  # pool and revocation connections all closed
