@@ -1,5 +1,5 @@
 """The connections behind ``Store.revocation_generation``: one per running thread, reclaimed from ended threads,
-all closed by ``Store.close``."""
+all closed by ``Store.close``; a database error while opening one is a StoreError (a 503), never a traceback."""
 
 from __future__ import annotations
 
@@ -13,8 +13,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 
+from api import create_app
+from capacity.errors import StoreError
 from capacity.store import Store
+from tests.test_api_core import assert_problem
 
 
 def open_fds(db: Path) -> int:
@@ -93,6 +97,15 @@ def test_store_close_then_reuse(tmp_path: Path) -> None:
     store.close()
 
 
+def raised(fn: Callable[[], Any]) -> BaseException | None:
+    """What ``fn`` raised, or None."""
+    try:
+        fn()
+    except BaseException as exc:
+        return exc
+    return None
+
+
 def backends(admin: sa.Engine, database: str) -> int:
     with admin.connect() as conn:
         return int(
@@ -134,3 +147,41 @@ def test_postgres_short_lived_threads_and_close(pg_store: Store, pg_admin: sa.En
     assert settled(pg_admin, database, lambda n: n <= base + 1) == base + 1
     pg_store.close()
     assert settled(pg_admin, database, lambda n: n == 0) == 0  # pool and revocation connections all closed
+
+
+def kill_next_checkout(store: Store, pg_admin: sa.Engine) -> dict[str, Any]:
+    """On the next pool checkout, leave a transaction open (as a generic pre-ping does), then kill the backend.
+
+    The revocation connection must then roll that transaction back on a dead server: a real driver error.
+    """
+    seen: dict[str, Any] = {}
+
+    def on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        if seen:
+            return  # once only
+        dbapi_conn.execute("SELECT 1")  # not in autocommit mode: this opens a transaction
+        seen["status"] = dbapi_conn.info.transaction_status.name
+        with pg_admin.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": dbapi_conn.info.backend_pid})
+        time.sleep(0.2)  # let the backend exit before the connection is used
+
+    event.listen(store.engine, "checkout", on_checkout)
+    return seen
+
+
+def test_postgres_error_while_preparing_the_connection_is_a_503(pg_store: Store, pg_admin: sa.Engine) -> None:
+    app = create_app({"worker": False}, store=pg_store)
+    _, secret = pg_store.create_token(["read"])
+    headers = {"Authorization": f"Bearer {secret}"}
+    client = app.test_client()
+    assert client.get("/api/v1/services", headers=headers).status_code == 200
+    seen = kill_next_checkout(pg_store, pg_admin)
+    errors = in_threads(lambda: raised(pg_store.revocation_generation), 1, together=False)
+    assert isinstance(errors[0], StoreError) and "check token revocations failed" in str(errors[0])
+    assert seen["status"] == "INTRANS"
+    seen = kill_next_checkout(pg_store, pg_admin)
+    body = in_threads(lambda: client.get("/api/v1/services", headers=headers), 1, together=False)[0]
+    assert seen["status"] == "INTRANS"
+    problem = assert_problem(body, 503)
+    assert "check token revocations failed" in problem["detail"]
+    assert client.get("/api/v1/services", headers=headers).status_code == 200  # the next request reconnects

@@ -136,13 +136,17 @@ class _GenerationConnections:
                 raise StoreError(f"check token revocations failed: {first}") from None
 
     def _connect(self) -> Any:
-        with translate_errors("check token revocations"):
+        with self._errors():
             fairy = self.engine.raw_connection()  # runs the engine's connect hooks (SQLite: WAL, autocommit)
-        conn: Any = fairy.driver_connection
-        fairy.detach()  # ours from now on: the pool neither counts, resets nor closes it
-        if self.engine.dialect.name != "sqlite":  # SQLite connections are in autocommit mode already
-            conn.rollback()  # the pool's pre-ping may have opened a transaction
-            conn.autocommit = True
+            conn: Any = fairy.driver_connection
+            fairy.detach()  # ours from now on: the pool neither counts, resets nor closes it
+            try:
+                if self.engine.dialect.name != "sqlite":  # SQLite connections are in autocommit mode already
+                    conn.rollback()  # the pool's pre-ping may have opened a transaction
+                    conn.autocommit = True
+            except BaseException:
+                _close_quietly(conn)
+                raise
         return conn
 
     def _mine(self) -> Any:
