@@ -52,17 +52,23 @@ def _alive(pid: int) -> bool:
 
 
 def remove_abandoned(tmp: Path | None = None) -> list[Path]:
-    """Remove the shared directories of servers that died without cleaning up (SIGKILL); returns them.
+    """Remove the shared directories of servers that died without cleaning up (SIGKILL); returns those removed.
 
-    A directory is abandoned when no process has the master pid in its name. A reused pid only keeps a stale
-    directory a while longer.
+    A directory is abandoned when no process has the master pid in its name, or when that pid is this process's
+    own: a process that is about to create its server's directory has none yet, so a directory with its pid was
+    left by an earlier process that had the same pid (in a container the server is often pid 1 every time). Any
+    other reused pid only keeps a stale directory a while longer. A path that cannot be removed (a symbolic link,
+    which is never followed) is left and not returned.
     """
     removed = []
     for path in Path(tmp or tempfile.gettempdir()).glob(f"{PREFIX}*-*"):
         pid = path.name[len(PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)) and path.is_dir():
+        if not pid.isdigit() or not path.is_dir():
+            continue
+        if int(pid) == os.getpid() or not _alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
+            if not os.path.lexists(path):
+                removed.append(path)
     return removed
 
 

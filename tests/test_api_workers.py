@@ -334,7 +334,31 @@ def test_a_killed_servers_shared_directory_is_removed_by_the_next_one(tmp_path: 
     child.wait()
     dead = tmp_path / f"{runtime.PREFIX}{child.pid}-abc"
     (dead / "metrics").mkdir(parents=True)
-    alive = tmp_path / f"{runtime.PREFIX}{os.getpid()}-def"
-    alive.mkdir()
-    assert runtime.remove_abandoned(tmp_path) == [dead]
-    assert not dead.exists() and alive.exists()
+    running = subprocess.Popen(["sleep", "60"])  # a live master
+    try:
+        alive = tmp_path / f"{runtime.PREFIX}{running.pid}-def"
+        alive.mkdir()
+        assert runtime.remove_abandoned(tmp_path) == [dead]
+        assert not dead.exists() and alive.exists()
+    finally:
+        running.kill()
+        running.wait()
+
+
+def test_a_directory_named_by_our_own_pid_is_abandoned(tmp_path: Path) -> None:
+    # A container's server is pid 1 every time: the previous one's directory carries the pid this process has now.
+    mine = tmp_path / f"{runtime.PREFIX}{os.getpid()}-old"
+    (mine / "metrics").mkdir(parents=True)
+    assert runtime.remove_abandoned(tmp_path) == [mine]
+    assert not mine.exists()
+
+
+def test_only_directories_actually_removed_are_reported(tmp_path: Path) -> None:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    target = tmp_path / "elsewhere"
+    (target / "keep").mkdir(parents=True)
+    link = tmp_path / f"{runtime.PREFIX}{child.pid}-link"
+    link.symlink_to(target)  # looks like a dead server's directory; rmtree refuses to follow a link
+    assert runtime.remove_abandoned(tmp_path) == []
+    assert link.is_symlink() and (target / "keep").is_dir()
