@@ -6,6 +6,8 @@
   problem document as every other error (:func:`api.problems.problem_document`), naming what was too large,
   instead of gunicorn's HTML page. gunicorn's limits stay the limits: they bound what a worker buffers.
 - ``child_exit`` (in the master) tells prometheus_client that a worker is gone (:mod:`api.metrics`).
+- ``worker_exit`` (in a worker leaving gracefully) interrupts its job worker: the running job goes back in the
+  queue instead of failing, and its pool processes end now, within :data:`GRACEFUL_TIMEOUT` (:mod:`api.worker`).
 - The access log names the worker process of each request (``pid=<N>``).
 """
 
@@ -27,6 +29,11 @@ LIMIT_REQUEST_LINE = 4094
 LIMIT_REQUEST_FIELDS = 100
 #: Longest header field (name and value) in bytes.
 LIMIT_REQUEST_FIELD_SIZE = 8190
+
+#: Seconds the master gives a worker to finish on a graceful stop (SIGTERM, HUP) before it kills it.
+GRACEFUL_TIMEOUT = 10
+#: Seconds an exiting worker waits for its job worker to put the running job back in the queue.
+JOB_STOP_S = 5.0
 
 ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" pid=%(p)s'
 
@@ -131,6 +138,14 @@ def child_exit(server: Any, worker: Any) -> None:
         multiprocess.mark_process_dead(worker.pid, str(path))
 
 
+def worker_exit(server: Any, worker: Any) -> None:
+    """gunicorn hook in a worker that is exiting: interrupt its job worker and put the running job back in the queue."""
+    from api.worker import stop_all
+
+    if not stop_all(JOB_STOP_S):
+        worker.log.warning("the job worker did not stop within %s s; its job resumes once stale", JOB_STOP_S)
+
+
 def gunicorn_options(
     *, bind: str, workers: int, threads: int, access_log: bool, timeout: int = 120
 ) -> dict[str, Any]:
@@ -152,7 +167,7 @@ def gunicorn_options(
         "threads": threads,
         "worker_class": ProblemThreadWorker,
         "timeout": timeout,
-        "graceful_timeout": 10,
+        "graceful_timeout": GRACEFUL_TIMEOUT,
         "accesslog": "-" if access_log else None,
         "access_log_format": ACCESS_LOG_FORMAT,
         "errorlog": "-",
@@ -163,4 +178,5 @@ def gunicorn_options(
         "limit_request_fields": LIMIT_REQUEST_FIELDS,
         "limit_request_field_size": LIMIT_REQUEST_FIELD_SIZE,
         "child_exit": child_exit,
+        "worker_exit": worker_exit,
     }

@@ -3,6 +3,10 @@
 Jobs survive a restart: they live in the ``jobs`` table, progress is recorded after every series, and on start
 (and then every poll) the worker puts back in the queue the running jobs whose heartbeat went stale (their worker
 died); a resumed forecast job skips the series already forecast from their current data.
+
+A graceful stop of the server process (gunicorn's ``worker_exit`` hook calls :func:`stop_all`) interrupts the
+running job cleanly: no series is started any more, the series queued on the pool are cancelled and its processes
+ended, what was stored stays stored, and the job goes back in the queue (not failed) for the next worker.
 """
 
 from __future__ import annotations
@@ -11,16 +15,21 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 
 from flask import Flask
 
 from api.context import AppState
+from capacity.batch import Interrupted
 from capacity.store.jobs import JobInfo
 
 log = logging.getLogger("capacity.api.worker")
 
 FORECASTS = "forecasts"
+
+_started: list[JobWorker] = []
+_started_lock = threading.Lock()
 
 
 def worker_id() -> str:
@@ -28,7 +37,7 @@ def worker_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}"
 
 
-def run_forecast_job(st: AppState, job: JobInfo) -> None:
+def run_forecast_job(st: AppState, job: JobInfo, stop: threading.Event | None = None) -> None:
     """Run one fleet forecast job to the end, recording progress after each series.
 
     The series run on a pool of ``refresh_workers`` processes (see :attr:`Settings.refresh_pool_size`; one series
@@ -36,6 +45,11 @@ def run_forecast_job(st: AppState, job: JobInfo) -> None:
     series finishes, so a server killed mid-job loses only the series in flight (its pool processes exit with
     it). Series whose newest run already forecasts their current data and calendar are counted as done without
     work: what a restarted job finished before the restart, and (unless the job is forced) what was already fresh.
+    A forced job forces only its first run: a resumed one (after a crash or a graceful stop) does not redo what it
+    stored.
+
+    Raises:
+        capacity.batch.Interrupted: when ``stop`` was set before the end (what was stored stays stored).
     """
     from capacity.batch import SeriesOutcome, forecast_stored, stale_keys
     from capacity.forecast import ForecastSpec
@@ -43,7 +57,8 @@ def run_forecast_job(st: AppState, job: JobInfo) -> None:
     existing = {(s.service, s.metric) for s in st.store.list_series()}
     keys = [(str(s), str(m)) for s, m in job.params.get("keys", []) if (str(s), str(m)) in existing]
     base = ForecastSpec(horizon=int(job.params.get("horizon_steps", 24 * 14)))
-    force = bool(job.params.get("force", False)) and job.attempts <= 1
+    resumed = job.attempts > 1 or int(job.params.get("released", 0)) > 0
+    force = bool(job.params.get("force", False)) and not resumed
     todo = keys if force else stale_keys(st.store, keys)
     workers = max(1, min(st.settings.refresh_pool_size, len(todo)))
     failures: list[dict[str, str]] = []
@@ -68,7 +83,7 @@ def run_forecast_job(st: AppState, job: JobInfo) -> None:
         st.store.job_progress(job.id, done, failed, params())
         st.invalidate_series(outcome.service, outcome.metric)
 
-    forecast_stored(st.store, todo, base, on_done, workers=workers)
+    forecast_stored(st.store, todo, base, on_done, workers=workers, stop=stop)
 
 
 class JobWorker(threading.Thread):
@@ -106,8 +121,11 @@ class JobWorker(threading.Thread):
                 continue
             self.current = job.id
             try:
-                run_forecast_job(self.st, job)
+                run_forecast_job(self.st, job, self.stop_event)
                 self.st.store.finish_job(job.id)
+            except Interrupted as exc:  # a graceful stop, or the process is exiting under the job
+                self.stop_event.set()
+                self._release(job, exc)
             except Exception as exc:
                 log.error("job %s failed:\n%s", job.id, traceback.format_exc())
                 try:
@@ -117,9 +135,44 @@ class JobWorker(threading.Thread):
             finally:
                 self.current = None
 
-    def stop(self) -> None:
-        """Ask the worker to stop after the current job."""
+    def _release(self, job: JobInfo, exc: Interrupted) -> None:
+        from capacity.store.jobs_release import release_job
+
+        try:
+            released = release_job(self.st.store, job.id, self.worker)
+        except Exception:  # the heartbeat stops with this worker: the job is resumed once it goes stale
+            log.warning("could not put job %s back in the queue", job.id, exc_info=True)
+            return
+        if released:
+            log.info("job %s interrupted (%s): back in the queue", job.id, exc)
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Ask the worker to stop: the current job is interrupted and put back in the queue.
+
+        Args:
+            timeout: seconds to wait for the worker thread to end (None: do not wait).
+
+        Returns:
+            True when the worker thread has ended.
+        """
         self.stop_event.set()
+        if timeout is not None and self.is_alive() and self is not threading.current_thread():
+            self.join(timeout)
+        return not self.is_alive()
+
+
+def stop_all(timeout: float) -> bool:
+    """Stop every job worker this process started, waiting up to ``timeout`` seconds in all (a graceful exit).
+
+    Returns:
+        True when every worker thread has ended.
+    """
+    with _started_lock:
+        workers = list(_started)
+    for w in workers:
+        w.stop_event.set()
+    deadline = time.monotonic() + timeout
+    return all(w.stop(max(0.0, deadline - time.monotonic())) for w in workers)
 
 
 def start(app: Flask) -> JobWorker:
@@ -128,5 +181,8 @@ def start(app: Flask) -> JobWorker:
     st.store.recover_stale_jobs(st.settings.job_stale_s, st.settings.job_max_attempts)
     worker = JobWorker(st)
     st.extras["worker"] = worker
+    with _started_lock:
+        _started[:] = [w for w in _started if w.is_alive()]
+        _started.append(worker)
     worker.start()
     return worker

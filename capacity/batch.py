@@ -5,7 +5,9 @@
 give identical forecasts for the same inputs. ``forecast_stored`` drives it: it loads each series from the store,
 keeps a bounded number of series in flight, and saves each result in this (the parent) process as soon as its
 series finishes, so an interrupted run keeps what it did. A series that fails is recorded with its reason and does
-not stop the others.
+not stop the others. A run asked to stop (``stop``, e.g. a server's graceful shutdown) submits nothing more,
+cancels the series queued on the pool, ends the pool's processes, and raises :class:`Interrupted`: what was saved
+stays saved, and a later ``resume=True`` run does only the rest.
 
 Heavy imports (pandas, the engine) are deferred so that a pool worker can pin BLAS/OpenMP to one thread before
 numpy loads.
@@ -13,6 +15,7 @@ numpy loads.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -37,6 +40,22 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VEC
 QUEUE_PER_SLOT = 2
 #: Seconds to wait for a Dask scheduler to answer.
 CONNECT_TIMEOUT = 10.0
+#: Seconds between two looks at the stop event while the pool works.
+STOP_POLL_S = 0.2
+
+
+class Interrupted(Exception):
+    """A batch stopped before its end: a stop was asked, or the pool was shut down (the process is exiting).
+
+    Every series finished before the stop is saved; the others were not started or their results were dropped.
+
+    Attributes:
+        outcomes: the series finished (and saved) before the stop, in the order they finished.
+    """
+
+    def __init__(self, reason: str, outcomes: Sequence[SeriesOutcome] = ()) -> None:
+        super().__init__(reason)
+        self.outcomes = tuple(outcomes)
 
 
 @dataclass(frozen=True)
@@ -195,7 +214,7 @@ def _init_worker(parent: int) -> None:
 class _Runner(Protocol):
     def slots(self) -> int: ...
     def submit(self, task: SeriesTask) -> Any: ...
-    def next_done(self) -> tuple[Any, TaskResult | BaseException]: ...
+    def next_done(self, timeout: float | None = None) -> tuple[Any, TaskResult | BaseException] | None: ...
     def close(self, cancel: bool) -> None: ...
 
 
@@ -214,8 +233,8 @@ class _InlineRunner:
         self._queue.append((task, self._n))
         return self._n
 
-    def next_done(self) -> tuple[Any, TaskResult | BaseException]:
-        task, handle = self._queue.popleft()
+    def next_done(self, timeout: float | None = None) -> tuple[Any, TaskResult | BaseException] | None:
+        task, handle = self._queue.popleft()  # runs here: the timeout cannot apply
         return handle, run_task(task)
 
     def close(self, cancel: bool) -> None:
@@ -253,10 +272,17 @@ class _PoolRunner:
         from concurrent.futures.process import BrokenProcessPool
 
         try:
-            future = self._executor.submit(run_task, task)
-        except BrokenProcessPool:  # broke since the last result: the rest run on a fresh pool
-            self._restart()
-            future = self._executor.submit(run_task, task)
+            try:
+                future = self._executor.submit(run_task, task)
+            except BrokenProcessPool:  # broke since the last result: the rest run on a fresh pool
+                self._restart()
+                future = self._executor.submit(run_task, task)
+        except RuntimeError as exc:
+            # "cannot schedule new futures after (interpreter) shutdown": the process is exiting (a server's graceful
+            # stop runs concurrent.futures' exit hook): the batch is interrupted, not failed.
+            if "shutdown" not in str(exc):
+                raise
+            raise Interrupted(f"the worker pool was shut down: {exc}") from None
         self._pending.add(future)
         self._generation_of[future] = self._generation
         return future
@@ -266,12 +292,14 @@ class _PoolRunner:
         self._generation += 1
         self._executor = self._new_executor()
 
-    def next_done(self) -> tuple[Any, TaskResult | BaseException]:
+    def next_done(self, timeout: float | None = None) -> tuple[Any, TaskResult | BaseException] | None:
         from concurrent.futures import FIRST_COMPLETED, wait
         from concurrent.futures.process import BrokenProcessPool
 
         if not self._done:
-            finished, _ = wait(self._pending, return_when=FIRST_COMPLETED)
+            finished, _ = wait(self._pending, timeout=timeout, return_when=FIRST_COMPLETED)
+            if not finished:
+                return None
             self._pending -= finished
             self._done.extend(finished)
         future = self._done.popleft()
@@ -288,7 +316,18 @@ class _PoolRunner:
             return future, exc
 
     def close(self, cancel: bool) -> None:
-        self._executor.shutdown(wait=not cancel, cancel_futures=cancel)
+        if not cancel:
+            self._executor.shutdown(wait=True)
+            return
+        # Drop the queued tasks and end the running ones: their results are not wanted, and an exiting process
+        # would otherwise wait for them (concurrent.futures joins its pools at exit), maybe past a server's
+        # graceful timeout. The executor keeps no public handle on its processes; _processes is a stable private
+        # attribute (3.8-3.13), read defensively.
+        processes = list((getattr(self._executor, "_processes", None) or {}).values())
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            with contextlib.suppress(OSError, ValueError):  # already gone or closed
+                process.terminate()
 
 
 def check_scheduler_address(address: str) -> str:
@@ -333,8 +372,8 @@ class _DaskRunner:
         self._completed.add(future)
         return future
 
-    def next_done(self) -> tuple[Any, TaskResult | BaseException]:
-        future = next(self._completed)
+    def next_done(self, timeout: float | None = None) -> tuple[Any, TaskResult | BaseException] | None:
+        future = next(self._completed)  # as_completed has no timeout: a stop is seen after the next result
         try:
             return future, future.result()
         except Exception as exc:  # a worker died (KilledWorker) or the task could not be sent
@@ -448,6 +487,7 @@ def forecast_stored(
     scheduler: str | None = None,
     resume: bool = False,
     runner: _Runner | None = None,
+    stop: threading.Event | None = None,
 ) -> list[SeriesOutcome]:
     """Forecast each (service, metric) from the store and save each result as soon as it is ready.
 
@@ -463,6 +503,9 @@ def forecast_stored(
         scheduler: a Dask scheduler address (``tcp://HOST:8786``) to run the series on instead.
         resume: skip series whose newest run is a successful forecast of their current data and calendar.
         runner: an already open runner (from :func:`make_runner`) to use instead; the caller closes it.
+        stop: once set, no series is started any more and the run raises :class:`Interrupted` (looked at before
+            each series is submitted and every :data:`STOP_POLL_S` while the pool works; a series running in this
+            process, ``workers=1``, or on Dask is finished first).
 
     Returns:
         One outcome per series forecast, in the order they finished.
@@ -470,6 +513,8 @@ def forecast_stored(
     Raises:
         InvalidInput: for a bad worker count or an unreachable scheduler.
         StoreError: when the database fails; what was saved before stays saved.
+        Interrupted: when ``stop`` was set, or the pool was shut down under it (the process is exiting); what was
+            saved before stays saved.
     """
     from capacity.store import Store
 
@@ -492,9 +537,16 @@ def forecast_stored(
         if on_done is not None:
             on_done(outcome)
 
+    def check_stop() -> None:
+        if stop is not None and stop.is_set():
+            raise Interrupted(f"stopped after {len(outcomes)} of {len(todo)} series", outcomes)
+
+    poll = STOP_POLL_S if stop is not None else None
     try:
         while True:
+            check_stop()
             while len(pending) < window and (key := next(queue, None)) is not None:
+                check_stop()
                 try:
                     task = _prepare(store, key, base, events)
                 except StoreError:
@@ -502,11 +554,17 @@ def forecast_stored(
                 except CapacityError as exc:  # deleted meanwhile, or unreadable: recorded, not fatal
                     finish(SeriesOutcome(key[0], key[1], False, error=str(exc)))
                     continue
-                pending[active.submit(task)] = task
+                try:
+                    pending[active.submit(task)] = task
+                except Interrupted as exc:
+                    raise Interrupted(str(exc), outcomes) from None
             if not pending:
                 break
-            handle, done = active.next_done()
-            finish(_save(store, pending.pop(handle), done))
+            ready = active.next_done(poll)
+            if ready is None:  # nothing finished within the poll: look at the stop event again
+                continue
+            handle, done = ready
+            finish(_save(store, pending.pop(handle), done))  # a finished series is kept, even after a stop
         finished = True
     finally:
         if own:

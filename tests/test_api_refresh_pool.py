@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import requests
 
+from api.server import GRACEFUL_TIMEOUT
 from api.settings import MAX_AUTO_REFRESH_WORKERS, Settings
 from capacity.batch import default_workers
 from capacity.errors import InvalidConfig
@@ -148,4 +149,63 @@ def test_killing_the_server_process_mid_job_ends_its_pool_and_the_job_resumes(tm
         store.close()
     finally:
         server.stop()
+    assert "Traceback" not in server.text()
+
+
+def test_a_graceful_stop_mid_job_requeues_it_and_a_restart_finishes_it_without_redoing_stored_series(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "graceful.db"
+    token = seed_fleet(db, n=7, days=14)
+    auth = {"Authorization": f"Bearer {token}"}
+    env = {"CAPACITY_API_WORKER_POLL_S": "0.2", "CAPACITY_API_REFRESH_WORKERS": "2"}
+    server = start_server(db, tmp_path / "graceful.log", workers=1, env=env)
+    store = Store.open(db)
+    try:
+        created = requests.post(
+            f"{server.url}/api/v1/jobs/forecasts", json={"force": True}, headers=auth, timeout=30
+        )
+        assert created.status_code == 202
+        location = created.headers["Location"]
+        job: dict[str, Any] = {}
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            job = requests.get(server.url + location, headers=auth, timeout=30).json()
+            if job["status"] == "running" and 1 <= job["done"] < job["total"]:
+                break
+            time.sleep(0.05)
+        assert job["status"] == "running" and 1 <= job["done"] < job["total"], job
+        owner = int(str(store.get_job(job["id"]).worker).rsplit(":", 1)[1])
+        pool = _descendants(owner)
+        assert len(pool) >= 2, pool
+        started = time.monotonic()
+        os.kill(server.proc.pid, signal.SIGTERM)  # a graceful stop of the master, as a deploy does
+        server.proc.wait(timeout=60)
+        took = time.monotonic() - started
+    finally:
+        server.stop(signal.SIGKILL)
+    assert took < GRACEFUL_TIMEOUT, f"the graceful stop took {took:.1f} s"  # not killed by the master
+    assert not [p for p in pool if _alive(p)], "pool processes outlived the graceful stop"
+    stopped = store.get_job(job["id"])
+    assert stopped.status == "queued" and stopped.error is None and stopped.worker is None, stopped
+    assert stopped.params["released"] == 1 and stopped.attempts == 0
+    stored_before = sum(len(store.forecast_history(s.service, s.metric)) for s in store.list_series())
+    assert 1 <= stored_before < 8
+    assert "Traceback" not in server.text()
+
+    server = start_server(db, tmp_path / "graceful.log", workers=1, env=env)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            job = requests.get(server.url + location, headers=auth, timeout=30).json()
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.3)
+    finally:
+        server.stop()
+    assert job["status"] == "done" and job["done"] == job["total"] == 8 and job["failed"] == 0, job
+    # Each series was forecast once: those stored before the stop were not redone (the job was forced).
+    assert [len(store.forecast_history(s.service, s.metric)) for s in store.list_series()] == [1] * 8
+    assert store.get_job(job["id"]).attempts == 1
+    store.close()
     assert "Traceback" not in server.text()
