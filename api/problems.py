@@ -9,7 +9,8 @@ Sources of errors and how they map:
   unknown route, 405, 413 for a body over the size limit);
 - anything else: logged server-side with its traceback, answered with a generic 500 that reveals nothing;
 - requests gunicorn refuses before Flask sees them (414 request line too long, 431 too many or too large header
-  fields, 400 malformed HTTP): :mod:`api.server` writes :func:`problem_document` itself.
+  fields, 400 malformed HTTP, 501 an unsupported Transfer-Encoding, 417 an unmet Expect, ...: gunicorn's status
+  codes): :mod:`api.server` writes :func:`problem_document` itself.
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ _TITLES = {
     413: "Request body too large",
     414: "URI too long",
     415: "Unsupported media type",
+    417: "Expectation failed",
     422: "Unprocessable content",
     429: "Too many requests",
     431: "Request header fields too large",
     500: "Internal server error",
+    501: "Not implemented",
     503: "Service unavailable",
 }
 

@@ -2,9 +2,10 @@
 
 - The worker class is gunicorn's threaded worker, except that a request gunicorn refuses before the application
   sees it (a request line over :data:`LIMIT_REQUEST_LINE` bytes, more than :data:`LIMIT_REQUEST_FIELDS` header
-  fields or one over :data:`LIMIT_REQUEST_FIELD_SIZE` bytes, malformed HTTP) is answered with the same RFC 9457
-  problem document as every other error (:func:`api.problems.problem_document`), naming what was too large,
-  instead of gunicorn's HTML page. gunicorn's limits stay the limits: they bound what a worker buffers.
+  fields or one over :data:`LIMIT_REQUEST_FIELD_SIZE` bytes, malformed HTTP, an unsupported Transfer-Encoding
+  or Expect, contradictory scheme headers, a bad PROXY line) is answered with the same RFC 9457 problem document
+  as every other error (:func:`api.problems.problem_document`), with gunicorn's status code and naming what was
+  wrong, instead of gunicorn's HTML page. gunicorn's limits stay the limits: they bound what a worker buffers.
 - ``child_exit`` (in the master) tells prometheus_client that a worker is gone (:mod:`api.metrics`).
 - ``worker_exit`` (in a worker leaving gracefully) interrupts its job worker: the running job goes back in the
   queue instead of failing, and its pool processes end now, within :data:`GRACEFUL_TIMEOUT` (:mod:`api.worker`).
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from typing import Any
 
 from gunicorn.http import errors as http_errors
@@ -37,19 +39,63 @@ JOB_STOP_S = 5.0
 
 ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" pid=%(p)s'
 
-_REASONS = {400: "Bad Request", 414: "URI Too Long", 431: "Request Header Fields Too Large"}
-
-#: Malformed requests gunicorn refuses with 400 (the response-header errors are the application's, not these).
-_MALFORMED = (
-    http_errors.InvalidRequestLine,
-    http_errors.InvalidRequestMethod,
-    http_errors.InvalidHTTPVersion,
-    http_errors.InvalidHeader,
-    http_errors.InvalidHeaderName,
-    http_errors.ObsoleteFolding,
-    http_errors.InvalidChunkSize,
-    http_errors.ChunkMissingTerminator,
-    http_errors.InvalidChunkExtension,
+#: The other requests gunicorn refuses while reading them: (its exception classes, the status gunicorn gives them
+#: in ``Worker.handle_error``, the problem title, what the detail says before gunicorn's own reason). First match
+#: wins. The response-header errors are the application's (a 500), not the client's: never matched here.
+_REFUSED: tuple[tuple[tuple[type[Exception], ...], int, str, str], ...] = (
+    (
+        (http_errors.UnsupportedTransferCoding,),
+        501,
+        "Not implemented",
+        "the request's Transfer-Encoding is not supported (send the body with chunked or Content-Length)",
+    ),
+    (
+        (http_errors.ExpectationFailed,),
+        417,
+        "Expectation failed",
+        "the request's Expect header cannot be met (only 100-continue is understood)",
+    ),
+    (
+        (http_errors.ForbiddenProxyRequest,),
+        403,
+        "Forbidden",
+        "the server does not accept PROXY protocol headers from this address",
+    ),
+    (
+        (http_errors.ConfigurationProblem,),
+        500,
+        "Internal server error",
+        "the server's configuration cannot serve this request",
+    ),
+    (
+        (http_errors.InvalidSchemeHeaders,),
+        400,
+        "Bad request",
+        "the request's scheme headers (X-Forwarded-Proto, X-Forwarded-Ssl, ...) contradict each other",
+    ),
+    (
+        (http_errors.InvalidProxyLine, http_errors.InvalidProxyHeader),
+        400,
+        "Bad request",
+        "the request's PROXY protocol header is not valid",
+    ),
+    (
+        (
+            http_errors.InvalidRequestLine,
+            http_errors.InvalidRequestMethod,
+            http_errors.InvalidHTTPVersion,
+            http_errors.InvalidHeader,
+            http_errors.InvalidHeaderName,
+            http_errors.ObsoleteFolding,
+            http_errors.InvalidChunkSize,
+            http_errors.ChunkMissingTerminator,
+            http_errors.InvalidChunkExtension,
+            http_errors.InvalidH2CPreface,
+        ),
+        400,
+        "Bad request",
+        "the request is not valid HTTP/1.1",
+    ),
 )
 _RESPONSE_ERRORS = (http_errors.InvalidResponseHeader, http_errors.InvalidResponseHeaderName)
 
@@ -87,11 +133,14 @@ def refused_request_problem(exc: BaseException) -> dict[str, Any] | None:
             )
             field = "headers"
         return problem_document(431, "Request header fields too large", detail, field=field)
-    if isinstance(exc, _MALFORMED) and not isinstance(exc, _RESPONSE_ERRORS):
-        reason = str(exc).replace("\r", " ").replace("\n", " ")
-        if len(reason) > 200:
-            reason = reason[:200] + "..."
-        return problem_document(400, "Bad request", f"the request is not valid HTTP/1.1: {reason}")
+    if isinstance(exc, _RESPONSE_ERRORS):
+        return None
+    for classes, status, title, what in _REFUSED:
+        if isinstance(exc, classes):
+            reason = str(exc).replace("\r", " ").replace("\n", " ")
+            if len(reason) > 200:
+                reason = reason[:200] + "..."
+            return problem_document(status, title, f"{what}: {reason}")
     return None
 
 
@@ -99,7 +148,7 @@ def _http_response(body: dict[str, Any]) -> bytes:
     status = int(body["status"])
     payload = json.dumps(body).encode("utf-8")
     head = (
-        f"HTTP/1.1 {status} {_REASONS.get(status, 'Bad Request')}\r\n"
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
         "Connection: close\r\n"
         f"Content-Type: {PROBLEM_JSON}\r\n"
         f"Content-Length: {len(payload)}\r\n"

@@ -7,7 +7,8 @@ answered by at least two workers, so each would fail if the state were kept per 
 - the 429 limit on invalid tokens counts a client's failures over all workers;
 - a revoked token is refused at once by every worker, although they cache verified tokens;
 - requests gunicorn refuses for their size (URL, header count, header size) get a problem document naming what was
-  too large, not gunicorn's HTML page.
+  too large, not gunicorn's HTML page; so do those it refuses for other reasons (Transfer-Encoding, Expect,
+  contradictory scheme headers), with gunicorn's status codes.
 """
 
 from __future__ import annotations
@@ -281,6 +282,28 @@ def test_oversized_requests_get_a_problem_document_naming_what_was_too_large(
     assert (
         server.request("GET", "/healthz", headers={f"X-Extra-{i}": "1" for i in range(80)}).status_code == 200
     )
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "words"),
+    [
+        # gunicorn refuses a body coded without chunked last (RFC 9112 6.3: no length), whatever the coding.
+        ({"Transfer-Encoding": "gzip"}, 400, "'TRANSFER-ENCODING'"),
+        ({"Transfer-Encoding": "br"}, 501, "Transfer-Encoding is not supported"),
+        ({"Expect": "200-ok"}, 417, "Expect header cannot be met"),
+        ({"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "off"}, 400, "contradict each other"),
+    ],
+    ids=["transfer-encoding-gzip", "transfer-encoding-br", "expect", "scheme-headers"],
+)
+def test_other_refused_requests_get_a_problem_document_with_gunicorns_status(
+    server: Server, headers: dict[str, str], status: int, words: str
+) -> None:
+    answers = server.many(4, lambda i: server.request("POST", "/api/v1/events", headers=headers), parallel=2)
+    for answer in answers:
+        body = assert_problem(answer, status)
+        assert words in body["detail"], body
+        assert b"<html" not in answer.body.lower()
+        assert answer.headers["connection"] == "close"
 
 
 def test_a_workers_counts_stay_in_the_totals_after_it_dies_and_is_replaced(server: Server) -> None:
