@@ -30,6 +30,7 @@ from capacity.schema import DEFAULT_QUANTILES, MEAN, TS, quantile_column, quanti
 from capacity.schema import duration_steps as _duration_steps
 from capacity.store import SeriesInfo, StoredForecast
 from capacity.store.calendar import calendar_changed
+from capacity.store.staleness import forecast_behind
 
 
 @functools.lru_cache(maxsize=256)
@@ -216,7 +217,7 @@ def resolve(
 def behind(data_version: int, events_digest: str | None, info: SeriesInfo) -> bool:
     """True when a run of ``data_version`` made with the events of ``events_digest`` is behind its series: the
     samples changed since, or the events calendar that applies to the series did."""
-    return data_version < info.data_version or calendar_changed(events_digest, info.events_digest)
+    return forecast_behind(data_version, events_digest, info.data_version, info.events_digest)
 
 
 def _stored_quantiles(fc: StoredForecast) -> tuple[float, ...]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from capacity.store.calendar import calendar_changed
+from capacity.store.staleness import forecast_behind
 
 
 def _iso(ts: pd.Timestamp) -> str:
@@ -54,8 +54,9 @@ def stale_reason(
     if (
         latest is not None
         and latest.get("status") == "failed"
-        and int(latest.get("data_version", -1)) >= data_version
-        and not calendar_changed(latest.get("events_digest"), events_digest)
+        and not forecast_behind(
+            int(latest.get("data_version", -1)), latest.get("events_digest"), data_version, events_digest
+        )
     ):
         lines = str(latest.get("error") or "no reason recorded").strip().splitlines() or [
             "no reason recorded"

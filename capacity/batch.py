@@ -413,22 +413,14 @@ def stale_keys(store: Store, keys: Iterable[tuple[str, str]]) -> list[tuple[str,
     """The series of ``keys`` whose newest run is not a successful forecast of their current data and calendar.
 
     A forecast is stale when samples changed since it was made (``data_version``) or when the events that apply
-    to its series changed (``events_digest``: an event added, changed or deleted, fleet-wide or for its service).
+    to its series changed (``events_digest``: an event added, changed or deleted, fleet-wide or for its service);
+    a series with no run, or whose newest run failed, needs one too. The rule is :mod:`capacity.store.staleness`'s
+    (one query for every series); a key the store does not hold is returned (forecasting it records why not).
     """
-    from capacity.store.calendar import calendar_changed
+    from capacity.store.staleness import FRESH, NEVER
 
-    current = {(s.service, s.metric): (s.data_version, s.events_digest) for s in store.list_series()}
-    out = []
-    for key in keys:
-        status = store.latest_run_status(*key) if key in current else None
-        if (
-            status is None
-            or status["status"] != "ok"
-            or status["data_version"] != current[key][0]
-            or calendar_changed(status["events_digest"], current[key][1])
-        ):
-            out.append(key)
-    return out
+    needs = store.forecast_staleness()
+    return [key for key in keys if needs.get(key, NEVER) != FRESH]
 
 
 def _prepare(

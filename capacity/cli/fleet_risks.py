@@ -102,14 +102,15 @@ def stale_notes(info: Any, stored: Any) -> tuple[str, ...]:
     """A note when the forecast a risk rests on is out of date: made before the latest samples or before the
     series' events calendar changed (refresh with ``capacity forecast --all --stale``)."""
     from capacity.store.calendar import calendar_changed
+    from capacity.store.staleness import forecast_behind
 
+    if not forecast_behind(stored.data_version, stored.events_digest, info.data_version, info.events_digest):
+        return ()
     why = []
-    if stored.data_version < info.data_version:
+    if stored.data_version != info.data_version:
         why.append(f"before the latest data (data version {stored.data_version}, now {info.data_version})")
     if calendar_changed(stored.events_digest, info.events_digest):
         why.append("before the events calendar changed")
-    if not why:
-        return ()
     return (f"{STALE_NOTE}: made {' and '.join(why)}; refresh with capacity forecast --all --stale",)
 
 

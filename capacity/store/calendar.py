@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, delet
 from capacity.errors import UnknownEvent
 from capacity.events import EventOccurrence
 from capacity.store.db import now, translate_errors
-from capacity.store.tables import events, forecast_runs, series
+from capacity.store.tables import events, series
 
 FLEET = "*"
 #: The PostgreSQL advisory lock key that serializes calendar writes and digest syncs (any constant 64-bit integer
@@ -268,22 +268,12 @@ class EventStore:
         return {(r[0], r[1]): r[2] for r in rows}
 
     def calendar_stale_series(self) -> list[tuple[str, str]]:
-        """The series whose newest successful forecast was made with other events than their calendar has now."""
-        newest = (
-            select(forecast_runs.c.series_id, func.max(forecast_runs.c.id).label("run_id"))
-            .where(forecast_runs.c.status == "ok")
-            .group_by(forecast_runs.c.series_id)
-            .subquery()
-        )
-        query = (
-            select(series.c.service, series.c.metric, series.c.events_digest, forecast_runs.c.events_digest)
-            .select_from(
-                series.join(newest, newest.c.series_id == series.c.id).join(
-                    forecast_runs, forecast_runs.c.id == newest.c.run_id
-                )
-            )
-            .order_by(series.c.service, series.c.metric)
-        )
+        """The series that need a new forecast, sorted: exactly what ``capacity forecast --stale`` forecasts.
+
+        After a calendar write these are the forecasts it made stale (with any that were stale already); the rule
+        is :mod:`capacity.store.staleness`'s, the one every caller uses.
+        """
+        from capacity.store.staleness import staleness_by_series
+
         with translate_errors("read events"), self.read() as conn:
-            rows = conn.execute(query).all()
-        return [(r[0], r[1]) for r in rows if calendar_changed(r[3], r[2])]
+            return [key for key, why in staleness_by_series(conn).items() if why]

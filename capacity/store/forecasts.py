@@ -17,6 +17,7 @@ from capacity.schema import MEAN, TS, quantile_column
 from capacity.store.calendar import calendar_digest
 from capacity.store.db import now, translate_errors
 from capacity.store.series import from_epoch, to_epoch
+from capacity.store.staleness import staleness_by_series
 from capacity.store.tables import forecast_points, forecast_runs, series
 
 
@@ -210,6 +211,12 @@ class ForecastStore:
                 .all()
             )
             return [self._stored(conn, row, service, metric, False) for row in rows]
+
+    def forecast_staleness(self) -> dict[tuple[str, str], str]:
+        """Every series and why it needs a new forecast, "" when it does not (one query; the rule of
+        :mod:`capacity.store.staleness`)."""
+        with translate_errors("read forecast"), self.read() as conn:
+            return staleness_by_series(conn)
 
     def latest_run_status(self, service: str, metric: str) -> dict[str, Any] | None:
         """The newest run of a series whatever its status: id, status, error, data_version, events_digest,
