@@ -64,14 +64,21 @@ def current_token() -> TokenInfo:
     if cached is not None and cached[0] == generation:
         token = cached[1]
     else:
-        found = st.store.verify_token(secret)
+        # Counted as a failure before it is verified, in one step with the limit check (429 at the limit), so
+        # concurrent guesses on any worker cannot all pass one check; a valid token gives it back.
+        reservation = ratelimit.reserve(st)
+        try:
+            found = st.store.verify_token(secret)
+        except BaseException:
+            ratelimit.release(st, reservation)
+            raise
         if found is None:
-            ratelimit.record_failure(st)
             raise Problem(
                 401,
                 "the token is not valid (unknown, malformed or revoked)",
                 headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
             )
+        ratelimit.release(st, reservation)
         token = found
         st.tokens.put(key, (generation, token))
     _touch(token)

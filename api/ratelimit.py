@@ -6,12 +6,21 @@ checked, until the oldest failure leaves the window. Refusing before the check m
 for wrong guesses would still learn the right one at full speed. Requests with a valid cached token from other
 clients are unaffected.
 
+The bound is exact, also under concurrency: a token that is not in the verified-token cache is checked only after
+:func:`reserve` counted it as a failure, in the same locked step that saw the client under its limit; a token that
+proves valid gives its reservation back (:func:`release`). So however many workers and threads answer one client
+at once, at most ``auth_fail_limit`` of its invalid tokens are verified per window. (Checking first and recording
+after the verification would let up to limit + workers x threads - 1 through.) The price: while a client already
+has failures in the window, its concurrent first uses of valid tokens can briefly take the remaining places, and
+one of them gets 429. A worker killed between reserving and releasing leaves its reservation counted as a failure
+until the window passes it.
+
 The counts are kept in a fixed-size table of client slots in shared memory. Under ``capacity serve`` the table is a
 file in the server's shared directory (:mod:`api.runtime`) that every worker process maps, so the limit holds for
 the whole server, not per worker; a single process uses an anonymous mapping. Each slot holds a client's key (a
-64-bit hash of its address), how many failures it ever recorded, and a ring of its last ``limit`` failure times on
-the system-wide monotonic clock. Writers (a failure) take an exclusive ``flock`` on the file, readers (every
-request with a token) a shared one: a lookup is a hash and at most :data:`PROBES` fixed-offset reads.
+64-bit hash of its address), how many failures it ever recorded, and its last ``limit`` failure times on the
+system-wide monotonic clock. Writers (a reservation, a release) take an exclusive ``flock`` on the file, readers
+(every request with a token) a shared one: a lookup is a hash and at most :data:`PROBES` fixed-offset reads.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import os
 import struct
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import request
@@ -40,6 +50,15 @@ PROBES = 8
 TABLE_FILE = "auth-failures"
 
 _HEAD = struct.Struct("<QQ")  # client key, failures recorded so far
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A failure counted in advance by :meth:`AuthFailures.reserve`: the client's key, the time cell, its time."""
+
+    key: int
+    cell: int
+    stamp: float
 
 
 def client_hash(client: str) -> int:
@@ -126,10 +145,22 @@ class AuthFailures:
                 _, times = self._times(slot)
             finally:
                 self._flock(fcntl.LOCK_UN)
+        return self._wait(times, now)
+
+    def _wait(self, times: tuple[float, ...], now: float) -> int:
         recent = [t for t in times if now - t < self.window_s]
         if len(recent) < self.limit:
             return 0
         return max(1, int(self.window_s - (now - min(recent)) + 0.999))
+
+    def _append(self, slot: int, key: int, now: float) -> int:
+        """Write a failure time into the slot's cell holding the oldest (or a released) one; returns the cell."""
+        offset = slot * self._slot_size
+        recorded, times = self._times(slot)
+        cell = recorded if recorded < self.limit else min(range(self.limit), key=times.__getitem__)
+        struct.pack_into("<d", self._map, offset + _HEAD.size + 8 * cell, now)
+        _HEAD.pack_into(self._map, offset, key, recorded + 1)
+        return cell
 
     def record(self, client: str, now: float | None = None) -> None:
         """Count one failed authentication by ``client``."""
@@ -141,12 +172,48 @@ class AuthFailures:
             self._flock(fcntl.LOCK_EX)
             try:
                 slot = self._find(key)
+                self._append(self._claim(key) if slot is None else slot, key, now)
+            finally:
+                self._flock(fcntl.LOCK_UN)
+
+    def reserve(self, client: str, now: float | None = None) -> tuple[Reservation | None, int]:
+        """Count a failure by ``client`` in advance, if it is under its limit: one atomic check-and-record.
+
+        Returns:
+            ``(reservation, 0)`` when counted (give it back with :meth:`release` if the token proves valid), or
+            ``(None, seconds to wait)`` when the client is at its limit. ``(None, 0)`` when there is no limit.
+        """
+        if self.limit <= 0:
+            return None, 0
+        now = time.monotonic() if now is None else now
+        key = client_hash(client)
+        with self._lock:
+            self._flock(fcntl.LOCK_EX)
+            try:
+                slot = self._find(key)
                 if slot is None:
                     slot = self._claim(key)
-                offset = slot * self._slot_size
-                _, recorded = _HEAD.unpack_from(self._map, offset)
-                struct.pack_into("<d", self._map, offset + _HEAD.size + 8 * (recorded % self.limit), now)
-                _HEAD.pack_into(self._map, offset, key, recorded + 1)
+                wait = self._wait(self._times(slot)[1], now)
+                if wait:
+                    return None, wait
+                return Reservation(key, self._append(slot, key, now), now), 0
+            finally:
+                self._flock(fcntl.LOCK_UN)
+
+    def release(self, reservation: Reservation | None) -> None:
+        """Give back a reservation: the token was valid (or could not be checked), so it is no failure."""
+        if reservation is None:
+            return
+        with self._lock:
+            self._flock(fcntl.LOCK_EX)
+            try:
+                slot = self._find(reservation.key)
+                if slot is None:
+                    return  # the slot went to another client: nothing of ours is left to give back
+                offset = slot * self._slot_size + _HEAD.size + 8 * reservation.cell
+                # Unless a later failure has since taken the cell (then ours is already gone).
+                if struct.unpack_from("<d", self._map, offset)[0] == reservation.stamp:
+                    struct.pack_into("<d", self._map, offset, float("-inf"))
             finally:
                 self._flock(fcntl.LOCK_UN)
 
@@ -160,8 +227,7 @@ class AuthFailures:
             if found == 0:
                 best = slot
                 break
-            recorded, times = self._times(slot)
-            last = times[(recorded - 1) % self.limit] if times else float("-inf")
+            last = max(self._times(slot)[1], default=float("-inf"))
             if last < best_last:
                 best, best_last = slot, last
         _HEAD.pack_into(self._map, best * self._slot_size, key, 0)
@@ -202,6 +268,25 @@ def check(st: AppState) -> None:
         )
 
 
-def record_failure(st: AppState) -> None:
-    """Count a failed authentication (an unknown, malformed or revoked token) against the request's client."""
-    _failures(st).record(client_key())
+def reserve(st: AppState) -> Reservation | None:
+    """Count the token about to be verified as a failure of the request's client, unless it is at its limit.
+
+    Returns:
+        The reservation, for :func:`release` when the token proves valid (None when there is no limit).
+
+    Raises:
+        Problem: 429 with ``Retry-After`` when the client is at its limit (counting verifications in flight).
+    """
+    reservation, wait = _failures(st).reserve(client_key())
+    if wait:
+        raise Problem(
+            429,
+            f"too many invalid tokens from this client; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    return reservation
+
+
+def release(st: AppState, reservation: Reservation | None) -> None:
+    """Give back a reservation: the token was valid, or could not be checked (the database was unreachable)."""
+    _failures(st).release(reservation)

@@ -234,6 +234,20 @@ def test_the_invalid_token_limit_counts_a_clients_failures_on_every_worker(serve
     assert server.request("GET", "/api/v1/series", token=server.admin).status_code == 200
 
 
+def test_concurrent_guesses_on_every_worker_get_no_more_than_the_limit(server: Server) -> None:
+    guesser = "127.0.0.3"
+
+    def guess(i: int) -> Answer:
+        return server.request("GET", "/api/v1/series", token=f"cp_burst{i}", source=guesser)
+
+    # Eight at a time over both workers (4 threads each): without one atomic check-and-count per guess, several
+    # would pass the check before any of them was counted.
+    answers = server.spread(guess, at_least=6 * FAIL_LIMIT, parallel=8)
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(401) == FAIL_LIMIT, statuses
+    assert set(statuses) == {401, 429}
+
+
 def test_a_revoked_token_is_refused_at_once_by_every_worker(server: Server) -> None:
     store = Store.open(server.db)
     by_store, secret_store = store.create_token(["read"], "revoked-by-another-process")
