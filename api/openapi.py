@@ -18,7 +18,7 @@ capacity-planner. Every `/api/v1` route needs `Authorization: Bearer TOKEN` (cre
 `capacity token create --scope read`); writes need the `write` scope, deletes and token management `admin`.
 Every error is an RFC 9457 `application/problem+json` document, including the requests `capacity serve` refuses
 before any route runs: 414 for a request line over 4,094 bytes, 431 for more than 100 header fields or one over
-8,190 bytes."""
+8,190 bytes, 501 for an unsupported Transfer-Encoding, 417 for an unmet Expect, 400 for malformed HTTP."""
 
 PROBLEM_JSON = "application/problem+json"
 
