@@ -136,10 +136,8 @@ class JobWorker(threading.Thread):
                 self.current = None
 
     def _release(self, job: JobInfo, exc: Interrupted) -> None:
-        from capacity.store.jobs_release import release_job
-
         try:
-            released = release_job(self.st.store, job.id, self.worker)
+            released = self.st.store.release_job(job.id, self.worker)
         except Exception:  # the heartbeat stops with this worker: the job is resumed once it goes stale
             log.warning("could not put job %s back in the queue", job.id, exc_info=True)
             return

@@ -179,6 +179,36 @@ class JobStore:
             ).rowcount
         return bool(n)
 
+    def release_job(self, job_id: str, worker: str) -> bool:
+        """Put ``job_id`` back in the queue if it is still running under ``worker`` (its worker stops gracefully:
+        a server's SIGTERM/HUP), not failed.
+
+        The next worker claims it at once (no wait for its heartbeat to go stale). The release gives back the
+        claim's attempt (``max_attempts`` counts workers that died, not graceful stops) and counts itself in
+        ``params["released"]``, so the resumed run knows it is a resumption (a forced refresh does not redo the
+        series it already stored).
+
+        Returns:
+            True when the job was released; False when it was no longer that worker's running job.
+
+        Raises:
+            StoreError: when the database fails.
+        """
+        owned = and_(jobs.c.id == job_id, jobs.c.status == RUNNING, jobs.c.worker == worker[:64])
+        with translate_errors("release job"), self.write() as conn:
+            row = conn.execute(select(jobs.c.params).where(owned)).first()
+            if row is None:
+                return False
+            params = json.loads(row[0] or "{}")
+            params["attempts"] = max(0, int(params.get("attempts", 0)) - 1)
+            params["released"] = int(params.get("released", 0)) + 1
+            n = conn.execute(
+                update(jobs)
+                .where(owned)
+                .values(status=QUEUED, worker=None, params=json.dumps(params), updated_at=now())
+            ).rowcount
+        return bool(n)
+
     def finish_job(self, job_id: str) -> None:
         """Mark a job done."""
         self._end(job_id, DONE, None)
