@@ -70,8 +70,8 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_store(pg_url: str) -> Iterator[Store]:
-    """A migrated store on a fresh PostgreSQL database (dropped afterwards)."""
+def pg_database(pg_url: str) -> Iterator[str]:
+    """The URL of a fresh, empty (not migrated) PostgreSQL database on the test server; dropped afterwards."""
     import uuid
 
     import sqlalchemy as sa
@@ -82,12 +82,19 @@ def pg_store(pg_url: str) -> Iterator[Store]:
     )
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = pg_url.rsplit("/", 1)[0] + "/" + name
-    s = Store.open(url)
+    try:
+        yield pg_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_store(pg_database: str) -> Iterator[Store]:
+    """A migrated store on a fresh PostgreSQL database (dropped afterwards)."""
+    s = Store.open(pg_database)
     try:
         yield s
     finally:
         s.close()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()

@@ -107,6 +107,35 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
     server.stop()
 
 
+def start_job_and_wait_mid_run(url: str, auth: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """Queue a forced fleet refresh on the server at ``url`` and poll until it runs with some but not all series
+    done; returns the job's path (``/api/v1/jobs/ID``) and its state then."""
+    created = requests.post(f"{url}/api/v1/jobs/forecasts", json={"force": True}, headers=auth, timeout=30)
+    assert created.status_code == 202
+    path = "/api/" + created.headers["Location"].split("/api/", 1)[-1]  # the Location may be absolute
+    job: dict[str, Any] = {}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = requests.get(url + path, headers=auth, timeout=30).json()
+        if job["status"] == "running" and 1 <= job["done"] < job["total"]:
+            break
+        time.sleep(0.05)
+    assert job["status"] == "running" and 1 <= job["done"] < job["total"], job
+    return path, job
+
+
+def wait_job_finished(url: str, path: str, auth: dict[str, str], timeout: float = 240) -> dict[str, Any]:
+    """Poll the job at ``url + path`` until it is done or failed (or ``timeout`` passes); returns its state."""
+    job: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = requests.get(url + path, headers=auth, timeout=30).json()
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.3)
+    return job
+
+
 def test_gunicorn_smoke(live: tuple[LiveServer, dict[str, str], Path]) -> None:
     server, auth, _ = live
     health = requests.get(f"{server.url}/healthz", timeout=10).json()
@@ -137,33 +166,14 @@ def test_server_killed_mid_job_resumes_it_after_restart(tmp_path: Path) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     env = {"CAPACITY_API_JOB_STALE_S": "2", "CAPACITY_API_WORKER_POLL_S": "0.2"}
     server = start_server(tmp_path / "jobs.db", tmp_path / "jobs.log", workers=1, env=env)
-    job: dict[str, Any] = {}
     try:
-        created = requests.post(
-            f"{server.url}/api/v1/jobs/forecasts", json={"force": True}, headers=auth, timeout=30
-        )
-        assert created.status_code == 202
-        location = server.url + created.headers["Location"]
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            job = requests.get(location, headers=auth, timeout=30).json()
-            if job["status"] == "running" and 1 <= job["done"] < job["total"]:
-                break
-            time.sleep(0.05)
-        assert job["status"] == "running" and job["done"] < job["total"], job
+        location, job = start_job_and_wait_mid_run(server.url, auth)
     finally:
         server.stop(signal.SIGKILL)  # no graceful shutdown: the worker dies mid-job
     done_before = job["done"]
     server = start_server(tmp_path / "jobs.db", tmp_path / "jobs.log", workers=1, env=env)
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            job = requests.get(
-                location.replace(location.split("/api/")[0], server.url), headers=auth, timeout=30
-            ).json()
-            if job["status"] in ("done", "failed"):
-                break
-            time.sleep(0.3)
+        job = wait_job_finished(server.url, location, auth, timeout=180)
         assert job["status"] == "done" and job["done"] == job["total"] == 6 and job["failed"] == 0, job
         assert job["attempts"] == 2
     finally:

@@ -8,11 +8,9 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
-import requests
 
 from api.server import GRACEFUL_TIMEOUT
 from api.settings import MAX_AUTO_REFRESH_WORKERS, Settings
@@ -23,7 +21,7 @@ from capacity.store import Store
 from tests.conftest import hourly_history
 from tests.test_api_core import make_api
 from tests.test_api_jobs import _poll
-from tests.test_api_live import seed_fleet, start_server
+from tests.test_api_live import seed_fleet, start_job_and_wait_mid_run, start_server, wait_job_finished
 
 
 def test_refresh_workers_setting() -> None:
@@ -110,19 +108,7 @@ def test_killing_the_server_process_mid_job_ends_its_pool_and_the_job_resumes(tm
     }
     server = start_server(db, tmp_path / "pool.log", workers=1, env=env)
     try:
-        created = requests.post(
-            f"{server.url}/api/v1/jobs/forecasts", json={"force": True}, headers=auth, timeout=30
-        )
-        assert created.status_code == 202
-        location = server.url + created.headers["Location"]
-        job: dict[str, Any] = {}
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            job = requests.get(location, headers=auth, timeout=30).json()
-            if job["status"] == "running" and 1 <= job["done"] < job["total"]:
-                break
-            time.sleep(0.05)
-        assert job["status"] == "running" and 1 <= job["done"] < job["total"], job
+        location, job = start_job_and_wait_mid_run(server.url, auth)
         store = Store.open(db)
         owner = int(str(store.get_job(job["id"]).worker).rsplit(":", 1)[1])  # the gunicorn worker running it
         pool = _descendants(owner)
@@ -133,12 +119,7 @@ def test_killing_the_server_process_mid_job_ends_its_pool_and_the_job_resumes(tm
             time.sleep(0.2)
         assert not [p for p in pool if _alive(p)], "pool processes outlived the killed server process"
 
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            job = requests.get(location, headers=auth, timeout=30).json()
-            if job["status"] in ("done", "failed"):
-                break
-            time.sleep(0.3)
+        job = wait_job_finished(server.url, location, auth)
         assert job["status"] == "done" and job["done"] == job["total"] == 6 and job["failed"] == 0, job
         assert job["attempts"] == 2
         resumed = store.get_job(job["id"])
@@ -162,19 +143,7 @@ def test_a_graceful_stop_mid_job_requeues_it_and_a_restart_finishes_it_without_r
     server = start_server(db, tmp_path / "graceful.log", workers=1, env=env)
     store = Store.open(db)
     try:
-        created = requests.post(
-            f"{server.url}/api/v1/jobs/forecasts", json={"force": True}, headers=auth, timeout=30
-        )
-        assert created.status_code == 202
-        location = created.headers["Location"]
-        job: dict[str, Any] = {}
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            job = requests.get(server.url + location, headers=auth, timeout=30).json()
-            if job["status"] == "running" and 1 <= job["done"] < job["total"]:
-                break
-            time.sleep(0.05)
-        assert job["status"] == "running" and 1 <= job["done"] < job["total"], job
+        location, job = start_job_and_wait_mid_run(server.url, auth)
         owner = int(str(store.get_job(job["id"]).worker).rsplit(":", 1)[1])
         pool = _descendants(owner)
         assert len(pool) >= 2, pool
@@ -195,12 +164,7 @@ def test_a_graceful_stop_mid_job_requeues_it_and_a_restart_finishes_it_without_r
 
     server = start_server(db, tmp_path / "graceful.log", workers=1, env=env)
     try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            job = requests.get(server.url + location, headers=auth, timeout=30).json()
-            if job["status"] in ("done", "failed"):
-                break
-            time.sleep(0.3)
+        job = wait_job_finished(server.url, location, auth)
     finally:
         server.stop()
     assert job["status"] == "done" and job["done"] == job["total"] == 8 and job["failed"] == 0, job

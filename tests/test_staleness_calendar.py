@@ -7,7 +7,6 @@ Flask test client; the CLI through click's runner on a real database file.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,29 +44,12 @@ LAUNCH = EventOccurrence(
 )
 
 
-@pytest.fixture
-def pg_db_url(pg_url: str) -> Iterator[str]:
-    """A fresh, empty (not migrated) PostgreSQL database; dropped afterwards."""
-    name = "t_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(
-        pg_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield pg_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database to open: a SQLite file, or a fresh PostgreSQL database."""
     if request.param == "sqlite":
         return str(tmp_path / "cal.db")
-    return str(request.getfixturevalue("pg_db_url"))
+    return str(request.getfixturevalue("pg_database"))
 
 
 @pytest.fixture
