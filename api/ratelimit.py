@@ -25,6 +25,7 @@ system-wide monotonic clock. Writers (a reservation, a release) take an exclusiv
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import mmap
@@ -32,6 +33,7 @@ import os
 import struct
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,6 +114,16 @@ class AuthFailures:
         if self._fd is not None:
             fcntl.flock(self._fd, mode)
 
+    @contextlib.contextmanager
+    def _locked(self, mode: int) -> Iterator[None]:
+        """Hold this process's lock and the table file's ``flock`` (shared or exclusive) together."""
+        with self._lock:
+            self._flock(mode)
+            try:
+                yield
+            finally:
+                self._flock(fcntl.LOCK_UN)
+
     def _find(self, key: int) -> int | None:
         """The slot holding ``key``, or None."""
         start = key % self.slots
@@ -136,15 +148,11 @@ class AuthFailures:
             return 0
         now = time.monotonic() if now is None else now
         key = client_hash(client)
-        with self._lock:
-            self._flock(fcntl.LOCK_SH)
-            try:
-                slot = self._find(key)
-                if slot is None:
-                    return 0
-                _, times = self._times(slot)
-            finally:
-                self._flock(fcntl.LOCK_UN)
+        with self._locked(fcntl.LOCK_SH):
+            slot = self._find(key)
+            if slot is None:
+                return 0
+            _, times = self._times(slot)
         return self._wait(times, now)
 
     def _wait(self, times: tuple[float, ...], now: float) -> int:
@@ -168,13 +176,9 @@ class AuthFailures:
             return
         now = time.monotonic() if now is None else now
         key = client_hash(client)
-        with self._lock:
-            self._flock(fcntl.LOCK_EX)
-            try:
-                slot = self._find(key)
-                self._append(self._claim(key) if slot is None else slot, key, now)
-            finally:
-                self._flock(fcntl.LOCK_UN)
+        with self._locked(fcntl.LOCK_EX):
+            slot = self._find(key)
+            self._append(self._claim(key) if slot is None else slot, key, now)
 
     def reserve(self, client: str, now: float | None = None) -> tuple[Reservation | None, int]:
         """Count a failure by ``client`` in advance, if it is under its limit: one atomic check-and-record.
@@ -187,35 +191,27 @@ class AuthFailures:
             return None, 0
         now = time.monotonic() if now is None else now
         key = client_hash(client)
-        with self._lock:
-            self._flock(fcntl.LOCK_EX)
-            try:
-                slot = self._find(key)
-                if slot is None:
-                    slot = self._claim(key)
-                wait = self._wait(self._times(slot)[1], now)
-                if wait:
-                    return None, wait
-                return Reservation(key, self._append(slot, key, now), now), 0
-            finally:
-                self._flock(fcntl.LOCK_UN)
+        with self._locked(fcntl.LOCK_EX):
+            slot = self._find(key)
+            if slot is None:
+                slot = self._claim(key)
+            wait = self._wait(self._times(slot)[1], now)
+            if wait:
+                return None, wait
+            return Reservation(key, self._append(slot, key, now), now), 0
 
     def release(self, reservation: Reservation | None) -> None:
         """Give back a reservation: the token was valid (or could not be checked), so it is no failure."""
         if reservation is None:
             return
-        with self._lock:
-            self._flock(fcntl.LOCK_EX)
-            try:
-                slot = self._find(reservation.key)
-                if slot is None:
-                    return  # the slot went to another client: nothing of ours is left to give back
-                offset = slot * self._slot_size + _HEAD.size + 8 * reservation.cell
-                # Unless a later failure has since taken the cell (then ours is already gone).
-                if struct.unpack_from("<d", self._map, offset)[0] == reservation.stamp:
-                    struct.pack_into("<d", self._map, offset, float("-inf"))
-            finally:
-                self._flock(fcntl.LOCK_UN)
+        with self._locked(fcntl.LOCK_EX):
+            slot = self._find(reservation.key)
+            if slot is None:
+                return  # the slot went to another client: nothing of ours is left to give back
+            offset = slot * self._slot_size + _HEAD.size + 8 * reservation.cell
+            # Unless a later failure has since taken the cell (then ours is already gone).
+            if struct.unpack_from("<d", self._map, offset)[0] == reservation.stamp:
+                struct.pack_into("<d", self._map, offset, float("-inf"))
 
     def _claim(self, key: int) -> int:
         """A slot for a new client: the first free one among its probes, else the one idle longest."""
