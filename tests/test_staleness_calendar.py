@@ -42,6 +42,14 @@ SALE = (
 LAUNCH = EventOccurrence(
     "Launch", ts("2024-01-11 06:00"), ts("2024-01-11 18:00"), 2.0, 3.0, service="checkout"
 )
+#: LAUNCH as the API's events routes take it.
+LAUNCH_JSON = {
+    "start": "2024-01-11T06:00:00Z",
+    "end": "2024-01-11T18:00:00Z",
+    "multiplier_low": 2.0,
+    "multiplier_high": 3.0,
+    "service": "checkout",
+}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -222,14 +230,7 @@ def test_api_serves_a_forecast_made_before_a_calendar_change_as_stale_and_refres
 
         created = a.client.post(
             "/api/v1/events",
-            json={
-                "name": "Launch",
-                "start": "2024-01-11T06:00:00Z",
-                "end": "2024-01-11T18:00:00Z",
-                "multiplier_low": 2.0,
-                "multiplier_high": 3.0,
-                "service": "checkout",
-            },
+            json={"name": "Launch", **LAUNCH_JSON},
             headers=a.write,
         )
         assert created.status_code == 201
@@ -248,17 +249,7 @@ def test_api_serves_a_forecast_made_before_a_calendar_change_as_stale_and_refres
         # PUT of the very same occurrences (delete + insert in the store) changes nothing.
         same = a.client.put(
             "/api/v1/events/Launch",
-            json={
-                "occurrences": [
-                    {
-                        "start": "2024-01-11T06:00:00Z",
-                        "end": "2024-01-11T18:00:00Z",
-                        "multiplier_low": 2.0,
-                        "multiplier_high": 3.0,
-                        "service": "checkout",
-                    }
-                ]
-            },
+            json={"occurrences": [LAUNCH_JSON]},
             headers=a.write,
         )
         assert same.status_code == 200
