@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from api import create_app
 from tests.conftest import ROOT, hourly_history
@@ -35,7 +36,9 @@ def test_every_route_is_in_the_readme() -> None:
     assert not missing, f"routes missing from README.md (write them as 'METHOD /path'): {missing}"
 
 
-def test_bench_api_runs_on_tiny_input(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_bench_api_runs_on_tiny_input(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    db = ["--db", str(request.getfixturevalue("pg_database"))] if backend == "postgresql" else []
     frame = pd.concat([hourly_history("web", "rps", days=7), hourly_history("web", "cpu", days=7, seed=2)])
     frame = frame.rename(columns={"ts": "timestamp"})
     frame["timestamp"] = frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -46,7 +49,7 @@ def test_bench_api_runs_on_tiny_input(tmp_path: Path) -> None:
         str(Path(sys.executable).with_name("capacity")),
         "bench", "api", "--duration", "6s", "--users", "2", "--ingest-users", "1", "--batch", "500",
         "--series", "1", "--workers", "1", "--fleet", str(fleet), "--config", str(tmp_path / "none.toml"),
-        "--json", str(out),
+        "--json", str(out), *db,
     ]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
@@ -55,6 +58,7 @@ def test_bench_api_runs_on_tiny_input(tmp_path: Path) -> None:
     cached = [r for r in payload["rows"] if r["endpoint"] == "GET /forecast (cached)"]
     assert cached and cached[0]["requests"] > 0 and cached[0]["failures"] == 0
     assert payload["summary"]["ingest_samples_per_s"] > 0 and payload["summary"]["ingest_failures"] == 0
+    assert payload["summary"]["database"] == ("PostgreSQL" if backend == "postgresql" else "SQLite")
 
 
 def _infinity_queries(node: object) -> list[dict[str, object]]:

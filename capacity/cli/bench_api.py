@@ -46,7 +46,7 @@ def _bin(name: str) -> str:
 
 
 def prepare_db(
-    db: Path, n_series: int, fleet: Path = FLEET, config: Path | None = CONFIG
+    db: Path | str, n_series: int, fleet: Path = FLEET, config: Path | None = CONFIG
 ) -> tuple[str, list[str]]:
     """Load the fleet into ``db``, forecast ``n_series`` series, return a write token and those series."""
     from capacity.batch import forecast_stored
@@ -72,7 +72,7 @@ def prepare_db(
     return token, [f"{s}/{m}" for s, m in keys]
 
 
-def _start_server(db: Path, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+def _start_server(db: Path | str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as handle:
         proc = subprocess.Popen(
             [_bin("capacity"), "serve", "--db", str(db), "--port", str(port), "--workers", str(workers)],
@@ -200,6 +200,11 @@ def _row(phase: str, raw: dict[str, Any]) -> dict[str, Any]:
     "--fleet", type=click.Path(path_type=Path), default=FLEET, show_default=True, help="History to load."
 )
 @click.option(
+    "--db",
+    help="Run against this empty database instead of a temporary SQLite file, e.g. a PostgreSQL URL "
+    "(the sample fleet is loaded into it).",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
@@ -209,6 +214,7 @@ def _row(phase: str, raw: dict[str, Any]) -> dict[str, Any]:
 )
 def bench_api(
     duration: str,
+    db: str | None,
     json_out: Path | None,
     users: int,
     ingest_users: int,
@@ -225,6 +231,7 @@ def bench_api(
     \b
     Example:
       nice -n 10 capacity bench api --duration 60s --json bench-results/api.json
+      capacity bench api --duration 20s --db postgresql://capacity@127.0.0.1/bench_api
     """
     seconds = parse_duration(duration, "duration").total_seconds()
     if seconds > 3600:
@@ -232,10 +239,11 @@ def bench_api(
     with tempfile.TemporaryDirectory(prefix="capacity-bench-api-") as tmp_dir:
         tmp = Path(tmp_dir)
         console.print(f"preparing the sample fleet and {n_series} stored forecasts ...")
-        token, series = prepare_db(tmp / "bench.db", n_series, fleet, config_path)
+        target = db or tmp / "bench.db"
+        token, series = prepare_db(target, n_series, fleet, config_path)
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        server = _start_server(tmp / "bench.db", port, workers, tmp / "server.log")
+        server = _start_server(target, port, workers, tmp / "server.log")
         try:
             import requests
 
@@ -267,9 +275,10 @@ def bench_api(
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
+    backend = "PostgreSQL" if db and db.startswith("postgresql") else "SQLite"
     rows = [_row("read", r) for r in reads] + [_row("ingest", r) for r in ingest]
     print_table(
-        f"API load test ({workers} gunicorn workers, Locust on the same machine)",
+        f"API load test ({workers} gunicorn workers, {backend}, Locust on the same machine)",
         ["phase", "endpoint", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "failures"],
         [
             (
@@ -289,6 +298,7 @@ def bench_api(
     ingest_row = next((r for r in rows if r["phase"] == "ingest" and r["endpoint"] != "all"), None)
     samples_per_s = (ingest_row["rps"] * batch) if ingest_row else 0.0
     summary: dict[str, Any] = {
+        "database": backend,
         "cached_forecast_rps": cached["rps"] if cached else 0.0,
         "cached_forecast_p95_ms": cached["p95_ms"] if cached else None,
         "cached_forecast_failures": cached["failures"] if cached else None,
