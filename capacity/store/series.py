@@ -114,13 +114,28 @@ class SeriesStore:
         # The hot path of every ingest: a constant statement and the driver's executemany (no per-row SQLAlchemy
         # work) runs at several hundred thousand rows per second on SQLite. A re-sent sample with the same value
         # is not written again, so it does not count as a change (and does not make forecasts stale).
-        sqlite = conn.dialect.name == "sqlite"
-        mark = "?" if sqlite else "%s"
-        differs = "IS NOT" if sqlite else "IS DISTINCT FROM"
+        if conn.dialect.name == "postgresql":
+            # One statement per batch, the rows as two arrays: PostgreSQL pays a round trip per executed row.
+            sql = (
+                "INSERT INTO samples (series_id, ts, value) "
+                "SELECT %s, t, v FROM unnest(%s::bigint[], %s::double precision[]) AS u(t, v) "
+                "ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value "
+                "WHERE samples.value IS DISTINCT FROM excluded.value"
+            )
+            ts_list, value_list = secs.tolist(), values.tolist()
+            return sum(
+                max(
+                    0,
+                    conn.exec_driver_sql(
+                        sql, (sid, ts_list[i : i + BATCH], value_list[i : i + BATCH])
+                    ).rowcount,
+                )
+                for i in range(0, len(ts_list), BATCH)
+            )
         sql = (
-            f"INSERT INTO samples (series_id, ts, value) VALUES ({mark}, {mark}, {mark}) "
+            "INSERT INTO samples (series_id, ts, value) VALUES (?, ?, ?) "
             "ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value "
-            f"WHERE samples.value {differs} excluded.value"
+            "WHERE samples.value IS NOT excluded.value"
         )
         rows = list(zip([sid] * len(secs), secs.tolist(), values.tolist(), strict=True))
         changed = 0
