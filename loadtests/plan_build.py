@@ -228,8 +228,12 @@ def parse_plan(raw: object) -> LoadPlan:
         if "step_seconds" in get
         else _default("step_seconds"),
         headers=_headers(get.get("headers"), "headers"),
-        timeout_s=_number(get, "timeout_s", "", lo=0, hi=600) if "timeout_s" in get else _default("timeout_s"),
-        rate_tolerance=_number(get, "rate_tolerance", "", lo=0, hi=0.5) if "rate_tolerance" in get else _default("rate_tolerance"),
+        timeout_s=_number(get, "timeout_s", "", lo=0, hi=600)
+        if "timeout_s" in get
+        else _default("timeout_s"),
+        rate_tolerance=_number(get, "rate_tolerance", "", lo=0, hi=0.5)
+        if "rate_tolerance" in get
+        else _default("rate_tolerance"),
         stop_on_fail=stop,
         concurrency=concurrency,
         service=_optional_str(get, "service"),
