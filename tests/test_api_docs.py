@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from api import create_app
+from capacity.schema import validate_history
 from tests.conftest import ROOT, hourly_history
 
 
@@ -113,3 +114,31 @@ def test_grafana_dashboard_queries_work_against_the_api(tmp_path: Path) -> None:
         assert rows, url
         for column in query["columns"]:  # type: ignore[attr-defined]
             assert column["selector"] in rows[0], (url, column["selector"], rows[0])
+
+
+def test_bench_api_refuses_a_database_that_holds_series(tmp_path: Path) -> None:
+    from capacity.store import Store
+
+    db = tmp_path / "prod.db"
+    store = Store.open(db)
+    store.ingest(validate_history(hourly_history("web", "rps", days=2)))
+    store.close()
+    cmd = [
+        str(Path(sys.executable).with_name("capacity")),
+        "bench",
+        "api",
+        "--db",
+        str(db),
+        "--duration",
+        "5s",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert (
+        result.returncode == 2
+        and "must be an empty database" in result.stderr
+        and "1 series" in result.stderr
+    )
+    assert "Traceback" not in result.stderr + result.stdout
+    store = Store.open(db)
+    assert [(s.service, s.metric) for s in store.list_series()] == [("web", "rps")]  # nothing loaded into it
+    store.close()

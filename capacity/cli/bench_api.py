@@ -60,6 +60,13 @@ def prepare_db(
             raise SourceError(f"{fleet} is missing; run from the repository root (make fleet)", field="fleet")
         subprocess.run([sys.executable, str(GENERATOR), "--out", str(FLEET.parent)], check=True)
     store = Store.open(db)
+    held = len(store.list_series())
+    if held:
+        store.close()
+        raise InvalidInput(
+            f"--db must be an empty database (the benchmark loads the sample fleet into it); it holds {held} series",
+            field="db",
+        )
     store.ingest(read_path(fleet))
     if config is not None and config.exists():
         fleet_config = load_fleet_config(config)
