@@ -192,8 +192,10 @@ def worker_exit(server: Any, worker: Any) -> None:
     """gunicorn hook in a worker that is exiting: interrupt its job worker and put the running job back in the queue."""
     import logging
 
-    from api.worker import stop_all
+    from api.worker import started_count, stop_all
 
+    if not getattr(worker, "booted", False) or not started_count():
+        return  # the app never booted here: gunicorn's own exit keeps its exit code (a boot error stops the master)
     if not stop_all(JOB_STOP_S):
         worker.log.warning("the job worker did not stop within %s s; its job resumes once stale", JOB_STOP_S)
     # Leave now: everything worth keeping is committed and the job is back in the queue. The interpreter's own exit

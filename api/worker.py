@@ -159,6 +159,12 @@ class JobWorker(threading.Thread):
         return not self.is_alive()
 
 
+def started_count() -> int:
+    """How many job workers this process started (0 in a process whose app never booted)."""
+    with _started_lock:
+        return len(_started)
+
+
 def stop_all(timeout: float) -> bool:
     """Stop every job worker this process started, waiting up to ``timeout`` seconds in all (a graceful exit).
 
