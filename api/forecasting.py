@@ -25,7 +25,7 @@ import pandas as pd
 
 from api.context import AppState
 from api.staleness import stale_reason
-from capacity.errors import CapacityError, InvalidInput, NotEnoughHistory
+from capacity.errors import CapacityError, Computing, ForecastFailed, InvalidInput, NotEnoughHistory
 from capacity.schema import DEFAULT_QUANTILES, MEAN, TS, quantile_column, quantile_of
 from capacity.schema import duration_steps as _duration_steps
 from capacity.store import SeriesInfo, StoredForecast
@@ -60,21 +60,6 @@ class Rendered:
     etag: str
     run_id: int
     stale: bool
-
-
-class ForecastFailed(CapacityError):
-    """Forecasting a series failed (the engine's reason is in the message) and no earlier forecast exists."""
-
-    title = "Forecast failed"
-    status = 422
-
-
-class Computing(Exception):
-    """The forecast is being computed and no stored one can be served yet."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("computing")
-        self.retry_after = retry_after
 
 
 def iso(ts: pd.Timestamp | None) -> str | None:

@@ -24,6 +24,7 @@ from typing import Any
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
+from capacity import errors
 from capacity.errors import CapacityError
 
 log = logging.getLogger("capacity.api")
@@ -49,6 +50,31 @@ _TITLES = {
     501: "Not implemented",
     503: "Service unavailable",
 }
+
+
+#: The HTTP status of each error of the tree (:mod:`capacity.errors`); a class not listed takes its nearest listed
+#: ancestor's. The one place where an error becomes an HTTP status.
+STATUS: dict[type[CapacityError], int] = {
+    errors.CapacityError: 400,
+    errors.InvalidInput: 422,
+    errors.UnknownToken: 404,
+    errors.NotEnoughHistory: 422,
+    errors.UnknownSeries: 404,
+    errors.UnknownEvent: 404,
+    errors.UnknownJob: 404,
+    errors.ForecastFailed: 422,
+    errors.SourceError: 502,
+    errors.StoreError: 503,
+    errors.HeadroomRunError: 502,
+}
+
+
+def status_of(exc: CapacityError) -> int:
+    """The HTTP status of an error: its class's entry in :data:`STATUS`, else its nearest ancestor's."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
 
 
 class Problem(Exception):
@@ -163,7 +189,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(CapacityError)
     def _capacity(exc: CapacityError) -> Response:
-        status = int(getattr(exc, "status", 400))
+        status = status_of(exc)
         if status >= 500:
             log.warning("%s on %s %s: %s", type(exc).__name__, request.method, request.path, exc)
         return problem_response(

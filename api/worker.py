@@ -21,7 +21,7 @@ import traceback
 from flask import Flask
 
 from api.context import AppState
-from capacity.batch import Interrupted
+from capacity.errors import Interrupted
 from capacity.store.jobs import JobInfo
 
 log = logging.getLogger("capacity.api.worker")

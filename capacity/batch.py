@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from capacity.errors import CapacityError, InvalidInput, StoreError
+from capacity.errors import CapacityError, Interrupted, InvalidInput, StoreError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,20 +42,6 @@ QUEUE_PER_SLOT = 2
 CONNECT_TIMEOUT = 10.0
 #: Seconds between two looks at the stop event while the pool works.
 STOP_POLL_S = 0.2
-
-
-class Interrupted(Exception):
-    """A batch stopped before its end: a stop was asked, or the pool was shut down (the process is exiting).
-
-    Every series finished before the stop is saved; the others were not started or their results were dropped.
-
-    Attributes:
-        outcomes: the series finished (and saved) before the stop, in the order they finished.
-    """
-
-    def __init__(self, reason: str, outcomes: Sequence[SeriesOutcome] = ()) -> None:
-        super().__init__(reason)
-        self.outcomes = tuple(outcomes)
 
 
 @dataclass(frozen=True)

@@ -21,18 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from capacity.errors import InvalidInput, NotEnoughHistory
+from capacity.errors import InvalidInput, ModelFailed, NotEnoughHistory
 from capacity.events import EventOccurrence
-from capacity.models import (
-    DEFAULT_MODELS,
-    FALLBACK_ORDER,
-    REGISTRY,
-    FitInput,
-    ModelFailed,
-    get_model,
-    run_model,
-    usable,
-)
+from capacity.models import DEFAULT_MODELS, FALLBACK_ORDER, REGISTRY, FitInput, get_model, run_model, usable
 from capacity.schema import DEFAULT_QUANTILES, MEAN, TS, quantile_column, validate_quantiles
 from capacity.select import (
     Calibration,

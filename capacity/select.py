@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from capacity.errors import ModelFailed
 from capacity.metrics import POINT_METRICS, seasonal_scale
-from capacity.models import FitInput, ModelFailed, get_model, run_model, usable
+from capacity.models import FitInput, get_model, run_model, usable
 
 #: How many of the best single models an ensemble may average.
 MAX_MEMBERS = 5

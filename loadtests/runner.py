@@ -18,17 +18,10 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from capacity.errors import CapacityError, InvalidInput
+from capacity.errors import HeadroomRunError, InvalidInput
 from loadtests.plan import WARMUP_SECONDS, LoadPlan
 
 LOCUSTFILE = Path(__file__).resolve().parent / "headroom_locustfile.py"
-
-
-class HeadroomRunError(CapacityError):
-    """The load test could not run to a result (Locust failed to start, crashed, or wrote no result)."""
-
-    title = "Load test failed to run"
-    status = 502
 
 
 @dataclass(frozen=True)

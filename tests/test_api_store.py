@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from api import create_app
-from capacity.errors import InvalidInput
+from capacity.errors import InvalidInput, UnknownJob, UnknownToken
 from capacity.store import Store
-from capacity.store.auth import UnknownToken, hash_token
-from capacity.store.jobs import UnknownJob
+from capacity.store.auth import hash_token
 from tests.conftest import hourly_history
 from tests.test_api_core import columns_body
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from capacity.batch import Interrupted, SeriesOutcome, forecast_stored, make_runner, stale_keys
+from capacity.batch import SeriesOutcome, forecast_stored, make_runner, stale_keys
+from capacity.errors import Interrupted
 from capacity.forecast import ForecastSpec
 from capacity.store import Store
 from tests.conftest import hourly_history

@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from capacity.bench import accuracy as bench
-from capacity.bench.peers import PEERS, PeerUnavailable
+from capacity.bench.peers import PEERS
 from capacity.cli import cli
+from capacity.errors import PeerUnavailable
 
 METHODS = ("capacity", "seasonal_naive", "prophet", "statsforecast_autoets", "statsforecast_mstl")
 METRICS = {"mase", "smape", "spl", "coverage_80", "coverage_95", "seconds"}

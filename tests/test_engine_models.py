@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from capacity.models import DEFAULT_MODELS, REGISTRY, FitInput, ModelFailed, get_model, run_model, usable
+from capacity.errors import ModelFailed
+from capacity.models import DEFAULT_MODELS, REGISTRY, FitInput, get_model, run_model, usable
 from capacity.models.base import ModelSpec
 
 DAY, WEEK = 24, 168

@@ -10,9 +10,9 @@ from flask import Response, request
 from api import openapi, schemas
 from api.auth import require
 from api.context import state, store
-from api.forecasting import Computing, band, etag_matches, iso, render, resolve, window
+from api.forecasting import band, etag_matches, iso, render, resolve, window
 from api.routes.common import ForecastQuery, WindowQuery, ms_to_ts, series_key
-from capacity.errors import CapacityError, InvalidInput
+from capacity.errors import CapacityError, Computing, InvalidInput
 from capacity.schema import DEFAULT_QUANTILES, TS, quantile_column, validate_quantiles
 
 bp = APIBlueprint("forecasts", __name__, tag="Forecasts")

@@ -98,7 +98,7 @@ def get_job(job_id: str) -> Any:
     """A job's status and progress."""
     import re
 
-    from capacity.store.jobs import UnknownJob
+    from capacity.errors import UnknownJob
 
     if not re.match(_UUID, job_id):
         raise UnknownJob(f"unknown job {job_id[:40]!r}", field="id")

@@ -14,10 +14,10 @@ from apiflask.validators import Length, Range
 from api import openapi, schemas
 from api.auth import require
 from api.context import state, store
-from api.forecasting import Computing, resolve
+from api.forecasting import resolve
 from api.problems import Problem
 from api.routes.common import series_key
-from capacity.errors import InvalidInput
+from capacity.errors import Computing, InvalidInput
 from capacity.schema import MEAN, RATE, TS, quantile_column, unit_for, validate_event_name
 
 bp = APIBlueprint("loadtests", __name__, tag="Load tests")

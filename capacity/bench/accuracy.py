@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from capacity.bench.peers import PEERS, PeerForecast, PeerUnavailable
-from capacity.errors import CapacityError
+from capacity.bench.peers import PEERS, PeerForecast
+from capacity.errors import CapacityError, PeerUnavailable
 from capacity.forecast import ForecastSpec, forecast_series
 from capacity.metrics import coverage, mase, scaled_pinball, seasonal_scale, smape
 from capacity.schema import quantile_column

@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 from capacity.bench.accuracy import fold_cutoffs
-from capacity.bench.peers import PeerUnavailable
 from capacity.crossing import calibrate, crossing_curve, seasonal_analogs
+from capacity.errors import PeerUnavailable
 from capacity.forecast import ForecastSpec, forecast_series
 from capacity.metrics import brier
 from capacity.risk import RiskInput, RiskSettings, RiskWindow, assess

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from capacity.bench.peers import PeerUnavailable, seasonal_naive
-from capacity.errors import InvalidInput
+from capacity.bench.peers import seasonal_naive
+from capacity.errors import InvalidInput, PeerUnavailable
 from capacity.events import EventOccurrence
 from capacity.forecast import ForecastResult, ForecastSpec, forecast_series
 

@@ -16,9 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-
-class PeerUnavailable(Exception):
-    """A peer's package is not installed."""
+from capacity.errors import PeerUnavailable
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from capacity.errors import CapacityError
+from capacity.errors import BenchSetupError
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class BenchSetupError(CapacityError):
-    """A server the reliability bench needs could not be started."""
-
-    title = "Bench setup failed"
 
 
 def free_port() -> int:

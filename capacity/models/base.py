@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from capacity.errors import ModelFailed
+
 
 @dataclass(frozen=True)
 class FitInput:
@@ -55,10 +57,6 @@ class ModelSpec:
     needs_period: bool = False
     description: str = ""
     without_period_only: bool = False
-
-
-class ModelFailed(Exception):
-    """A model could not produce a usable forecast (raised by :func:`run_model`)."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, and_, select, update
 
-from capacity.errors import InvalidInput, StoreError, describe_value
+from capacity.errors import InvalidInput, StoreError, UnknownToken, describe_value
 from capacity.schema import NAME_MAX
 from capacity.store.db import now, translate_errors
 from capacity.store.tables import tokens
@@ -32,13 +32,6 @@ from capacity.store.tables import tokens
 SCOPES: tuple[str, ...] = ("read", "write", "admin")
 TOKEN_PREFIX = "cp_"
 PREFIX_LEN = 11
-
-
-class UnknownToken(InvalidInput):
-    """A token id or prefix that names no token (or more than one)."""
-
-    title = "Unknown token"
-    status = 404
 
 
 @dataclass(frozen=True)

@@ -17,19 +17,12 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, and_, desc, select, update
 
-from capacity.errors import CapacityError, describe_value
+from capacity.errors import UnknownJob, describe_value
 from capacity.store.db import now, translate_errors
 from capacity.store.tables import jobs
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 STATUSES = (QUEUED, RUNNING, DONE, FAILED)
-
-
-class UnknownJob(CapacityError):
-    """A job id that the store does not hold."""
-
-    title = "Unknown job"
-    status = 404
 
 
 @dataclass(frozen=True)
