@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from api.forecasting import iso
-from capacity.metrics import coverage, mase, seasonal_scale
+from capacity.forecast.metrics import coverage, mase, seasonal_scale
 from capacity.schema import MEAN, TS, quantile_column, quantile_of
 from capacity.store import Store
 

@@ -20,7 +20,7 @@ def forecast_png(
     store: Store, info: SeriesInfo, fc: StoredForecast, steps: int, quantiles: tuple[float, ...]
 ) -> bytes:
     """Render the chart of ``fc`` (its first ``steps`` steps) with the history, threshold and the next event."""
-    from capacity.plots import ChartSpec, past_of, render_chart
+    from capacity.report.plots import ChartSpec, past_of, render_chart
 
     del quantiles  # the chart always shows the 80% and 95% bands the forecast stores
     frame = fc.frame.iloc[:steps]

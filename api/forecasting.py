@@ -110,8 +110,8 @@ _LOCK = threading.Lock()
 
 
 def _compute(st: AppState, service: str, metric: str, horizon: int, quantiles: tuple[float, ...]) -> int:
-    from capacity.batch import forecast_stored
-    from capacity.forecast import ForecastSpec
+    from capacity.forecast.types import ForecastSpec
+    from capacity.services.forecasting import forecast_stored
 
     base = ForecastSpec(horizon=horizon, quantiles=quantiles)
     outcome = forecast_stored(st.store, [(service, metric)], base)[0]

@@ -120,7 +120,7 @@ class Settings:
         """The worker processes of a fleet refresh job: ``refresh_workers``, or min(4, the cores) when it is 0."""
         if self.refresh_workers:
             return self.refresh_workers
-        from capacity.batch import default_workers
+        from capacity.batch.runners import default_workers
 
         return min(MAX_AUTO_REFRESH_WORKERS, default_workers())
 

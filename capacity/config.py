@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from capacity.errors import InvalidConfig, describe_value
-from capacity.events import EventOccurrence, make_occurrence
+from capacity.events.calendar import EventOccurrence, make_occurrence
 from capacity.schema import PERCENT, unit_for, validate_name
 
 AGGREGATIONS = ("mean", "max", "p95")

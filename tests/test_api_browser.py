@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 import requests
 
-from capacity.batch import forecast_stored
-from capacity.events import make_occurrence
-from capacity.forecast import ForecastSpec
+from capacity.events.calendar import make_occurrence
+from capacity.forecast.types import ForecastSpec
+from capacity.services.forecasting import forecast_stored
 from capacity.store import Store
 from tests.conftest import ROOT, hourly_history
 from tests.test_api_live import start_server

@@ -80,8 +80,8 @@ def test_job_interrupted_by_a_restart_is_resumed(tmp_path: Path) -> None:
     ).get_json()
     claimed = first.store.claim_job("dead-host:1", ("forecasts",))
     assert claimed is not None and claimed.id == created["id"] and claimed.status == "running"
-    from capacity.batch import forecast_stored
-    from capacity.forecast import ForecastSpec
+    from capacity.forecast.types import ForecastSpec
+    from capacity.services.forecasting import forecast_stored
 
     forecast_stored(first.store, [("svc0", "cpu")], ForecastSpec(horizon=48))
     first.store.job_progress(claimed.id, 1, 0)

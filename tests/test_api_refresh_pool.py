@@ -14,9 +14,9 @@ import pytest
 
 from api.server import GRACEFUL_TIMEOUT
 from api.settings import MAX_AUTO_REFRESH_WORKERS, Settings
-from capacity.batch import default_workers
+from capacity.batch.runners import default_workers
 from capacity.errors import InvalidConfig
-from capacity.events import EventOccurrence
+from capacity.events.calendar import EventOccurrence
 from capacity.store import Store
 from tests.conftest import hourly_history
 from tests.test_api_core import make_api

@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from capacity import batch
-from capacity.batch import SeriesOutcome, forecast_stored, make_runner, stale_keys
+from capacity.batch import runners
+from capacity.batch.runners import make_runner
 from capacity.config import SeriesConfig
 from capacity.errors import InvalidInput
-from capacity.forecast import ForecastSpec
+from capacity.forecast.types import ForecastSpec
+from capacity.services.forecasting import SeriesOutcome, forecast_stored
+from capacity.services.staleness import stale_keys
 from capacity.store import Store
 from tests.conftest import hourly_history
 
@@ -93,7 +95,7 @@ def test_pool_workers_run_blas_and_openmp_on_one_thread() -> None:
     threadpoolctl = pytest.importorskip("threadpoolctl")
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(
-        1, mp_context=ctx, initializer=batch._init_worker, initargs=(os.getpid(),)
+        1, mp_context=ctx, initializer=runners._init_worker, initargs=(os.getpid(),)
     ) as pool:
         assert pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result() == "1"
         assert pool.submit(os.getenv, "OMP_NUM_THREADS").result() == "1"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from capacity import batch
-from capacity.batch import forecast_stored
+from capacity.batch import runners
 from capacity.cli import cli
 from capacity.errors import InvalidInput
+from capacity.services.forecasting import forecast_stored
 from capacity.store import Store
 from tests.conftest import free_port
 from tests.test_batch import SPEC, assert_same_forecasts, fill, latest
@@ -60,10 +60,10 @@ def test_dask_records_failures_and_resumes(store: Store, scheduler: str) -> None
 
 
 def test_an_unreachable_scheduler_is_an_input_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batch, "CONNECT_TIMEOUT", 1.0)  # nobody listens: fail in 1 s, not 10
+    monkeypatch.setattr(runners, "CONNECT_TIMEOUT", 1.0)  # nobody listens: fail in 1 s, not 10
     address = f"tcp://127.0.0.1:{free_port()}"
     with pytest.raises(InvalidInput, match=f"cannot reach the Dask scheduler at {address}"):
-        batch.make_runner(scheduler=address)
+        runners.make_runner(scheduler=address)
 
 
 def test_bench_scale_runs_through_the_scheduler(scheduler: str, tmp_path: Path) -> None:

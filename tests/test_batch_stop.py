@@ -10,9 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from capacity.batch import SeriesOutcome, forecast_stored, make_runner, stale_keys
+from capacity.batch.runners import make_runner
 from capacity.errors import Interrupted
-from capacity.forecast import ForecastSpec
+from capacity.forecast.types import ForecastSpec
+from capacity.services.forecasting import SeriesOutcome, forecast_stored
+from capacity.services.staleness import stale_keys
 from capacity.store import Store
 from tests.conftest import hourly_history
 

@@ -19,7 +19,7 @@ from capacity.bench.breach import (
     truth,
 )
 from capacity.cli import cli
-from capacity.risk import RiskSettings
+from capacity.risk.assess import RiskSettings
 
 
 def write_series(folder: Path, name: str, days: int, trend: float, seed: int) -> None:

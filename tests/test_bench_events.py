@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from capacity.bench.events_bench import cases_for
 from capacity.cli import cli
-from capacity.events import parse_events_csv
+from capacity.events.calendar import parse_events_csv
 
 START = pd.Timestamp("2024-01-01", tz="UTC")
 SALE_DAYS = (30, 58, 86, 114)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from capacity.batch import SeriesOutcome
 from capacity.bench.scale import summarize, synthetic_fleet
 from capacity.errors import InvalidInput
+from capacity.services.forecasting import SeriesOutcome
 
 CONTRACT = {"series", "seconds_total", "series_per_second", "peak_memory_mb", "fallback_share", "failed"}
 

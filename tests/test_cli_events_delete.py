@@ -17,11 +17,12 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
-from capacity.batch import forecast_stored, stale_keys
 from capacity.cli import cli
 from capacity.errors import UnknownEvent
-from capacity.events import EventOccurrence
-from capacity.forecast import ForecastSpec
+from capacity.events.calendar import EventOccurrence
+from capacity.forecast.types import ForecastSpec
+from capacity.services.forecasting import forecast_stored
+from capacity.services.staleness import stale_keys
 from capacity.store import Store
 from tests.conftest import hourly_history
 

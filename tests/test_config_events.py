@@ -9,7 +9,7 @@ import pytest
 
 from capacity.config import load_fleet_config, parse_fleet_config
 from capacity.errors import InvalidConfig, UnknownEvent
-from capacity.events import next_occurrence, parse_events_csv, past_occurrences
+from capacity.events.calendar import next_occurrence, parse_events_csv, past_occurrences
 from tests.conftest import SHARED_DATA
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from capacity.crossing import seasonal_analogs, trend_growth
-from capacity.forecast import ForecastSpec, forecast_series
-from capacity.risk import BREACH_LIKELY, RiskInput, RiskWindow, assess
+from capacity.forecast.pipeline import forecast_series
+from capacity.forecast.types import ForecastSpec
+from capacity.risk.assess import BREACH_LIKELY, RiskInput, RiskWindow, assess
+from capacity.risk.crossing import seasonal_analogs, trend_growth
 
 TS = pd.date_range("2026-06-01", periods=24 * 90, freq="h", tz="UTC")
 HOURS = np.arange(len(TS))

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from capacity.errors import InvalidInput, NotEnoughHistory
-from capacity.events import EventOccurrence
-from capacity.forecast import ForecastSpec, event_regressors, forecast_series, regularize_for
+from capacity.events.calendar import EventOccurrence
+from capacity.forecast.pipeline import event_regressors, forecast_series, regularize_for
+from capacity.forecast.types import ForecastSpec
 from capacity.schema import quantile_columns
 
 SPEC = ForecastSpec(horizon=48, n_paths=300)

@@ -11,8 +11,9 @@ import pandas as pd
 from click.testing import CliRunner
 
 from capacity.cli import cli
-from capacity.forecast import ForecastSpec, forecast_series
-from capacity.metrics import score_stored_forecast
+from capacity.forecast.metrics import score_stored_forecast
+from capacity.forecast.pipeline import forecast_series
+from capacity.forecast.types import ForecastSpec
 from capacity.store import Store
 
 

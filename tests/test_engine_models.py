@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from capacity.errors import ModelFailed
-from capacity.models import DEFAULT_MODELS, REGISTRY, FitInput, get_model, run_model, usable
-from capacity.models.base import ModelSpec
+from capacity.forecast.models import DEFAULT_MODELS, REGISTRY, FitInput, get_model, run_model, usable
+from capacity.forecast.models.base import ModelSpec
 
 DAY, WEEK = 24, 168
 HORIZON = 48

@@ -7,16 +7,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capacity.models.base import REGISTRY, FitInput, ModelSpec, register
-from capacity.select import (
-    backtest,
-    backtest_plan,
-    calibrate,
-    choose,
-    make_cutoffs,
-    quantile_forecast,
-    sample_paths,
-)
+from capacity.forecast.backtest import backtest, backtest_plan, make_cutoffs
+from capacity.forecast.choose import choose
+from capacity.forecast.intervals import calibrate, quantile_forecast, sample_paths
+from capacity.forecast.models.base import REGISTRY, FitInput, ModelSpec, register
 
 LEVELS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975)
 

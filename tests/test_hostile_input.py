@@ -23,7 +23,7 @@ from capacity.bench.reliability_hostile import (
     run_cases,
     run_injection_roundtrip,
 )
-from capacity.events import EventOccurrence
+from capacity.events.calendar import EventOccurrence
 from capacity.store import Store
 from tests.conftest import ROOT, hourly_history
 

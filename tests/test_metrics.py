@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from capacity.metrics import (
+from capacity.forecast.metrics import (
     POINT_METRICS,
     brier,
     coverage,

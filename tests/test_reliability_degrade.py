@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from capacity.forecast import ForecastSpec
+from capacity.forecast.types import ForecastSpec
 from tests.conftest import hourly_history
 from tests.test_api_core import columns_body, make_api
 

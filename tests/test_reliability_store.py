@@ -29,7 +29,8 @@ LONG_MODEL = "ensemble(seasonal_naive_daily+harmonic+mstl_ets+recent_daily_mean+
 def _save_long_model(store: Store) -> None:
     from dataclasses import replace
 
-    from capacity.forecast import ForecastSpec, forecast_series
+    from capacity.forecast.pipeline import forecast_series
+    from capacity.forecast.types import ForecastSpec
     from tests.conftest import hourly_history
 
     history = hourly_history("svc", "cpu", days=7)

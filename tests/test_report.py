@@ -12,15 +12,15 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from capacity.batch import forecast_stored
 from capacity.cli import cli
 from capacity.cli.fleet_risks import load_fleet_risks
 from capacity.config import SeriesConfig
-from capacity.events import EventOccurrence
-from capacity.forecast import ForecastSpec
-from capacity.report import ReportInput, render_html, render_markdown
-from capacity.risk import BREACH_LIKELY, OK, RISK_COLUMNS, UNKNOWN
+from capacity.events.calendar import EventOccurrence
+from capacity.forecast.types import ForecastSpec
+from capacity.report.render import ReportInput, render_html, render_markdown
+from capacity.risk.assess import BREACH_LIKELY, OK, RISK_COLUMNS, UNKNOWN
 from capacity.schema import validate_history
+from capacity.services.forecasting import forecast_stored
 from capacity.store import Store
 
 END = pd.Timestamp("2026-03-01", tz="UTC")

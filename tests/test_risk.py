@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capacity.crossing import breach_probability, crossing_curve
 from capacity.errors import InvalidConfig
-from capacity.risk import (
+from capacity.risk.assess import (
     AT_RISK,
     BREACH_LIKELY,
     OK,
@@ -22,6 +21,7 @@ from capacity.risk import (
     fleet_risks,
     instances_needed,
 )
+from capacity.risk.crossing import breach_probability, crossing_curve
 from capacity.schema import DEFAULT_QUANTILES, MEAN, TS, quantile_column
 
 START = pd.Timestamp("2026-11-20", tz="UTC")

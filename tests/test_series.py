@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from capacity.errors import InvalidHistory, NotEnoughHistory
-from capacity.series import detect_periods, regularize, steps_per
+from capacity.forecast.regularize import detect_periods, regularize, steps_per
 
 
 def hourly(values: np.ndarray, start: str = "2024-03-04") -> pd.Series:

@@ -16,9 +16,10 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from capacity.batch import forecast_stored, stale_keys
-from capacity.events import EventOccurrence
-from capacity.forecast import ForecastSpec
+from capacity.events.calendar import EventOccurrence
+from capacity.forecast.types import ForecastSpec
+from capacity.services.forecasting import forecast_stored
+from capacity.services.staleness import stale_keys
 from capacity.store import Store
 from capacity.store.calendar import calendar_digest
 from capacity.store.db import MIGRATIONS, make_engine

@@ -17,9 +17,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from capacity.batch import forecast_stored, stale_keys
-from capacity.events import EventOccurrence
-from capacity.forecast import ForecastSpec
+from capacity.events.calendar import EventOccurrence
+from capacity.forecast.types import ForecastSpec
+from capacity.services.forecasting import forecast_stored
+from capacity.services.staleness import stale_keys
 from capacity.store import Store
 from capacity.store.calendar import _row, digests_by_service, sync_digests
 from capacity.store.tables import events

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from capacity.config import SeriesConfig
 from capacity.errors import InvalidHistory, UnknownEvent, UnknownSeries
-from capacity.events import make_occurrence
-from capacity.forecast import ForecastSpec, forecast_series
+from capacity.events.calendar import make_occurrence
+from capacity.forecast.pipeline import forecast_series
+from capacity.forecast.types import ForecastSpec
 from capacity.schema import validate_history
 from capacity.store import Store
 from tests.conftest import hourly_history

@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from capacity.events import EventOccurrence
-from capacity.forecast import ForecastSpec, forecast_series, regularize_for
-from capacity.risk import UNKNOWN as RISK_UNKNOWN
-from capacity.risk import RiskInput, RiskWindow, assess
+from capacity.events.calendar import EventOccurrence
+from capacity.events.record import LEARNED, PLANNER, UNKNOWN, parse_diagnostics
+from capacity.events.uplift import apply_uplift, learn_uplift, unknown_events
+from capacity.forecast.pipeline import forecast_series, regularize_for
+from capacity.forecast.types import ForecastSpec
+from capacity.risk.assess import UNKNOWN as RISK_UNKNOWN
+from capacity.risk.assess import RiskInput, RiskWindow, assess
 from capacity.schema import MEAN, TS
-from capacity.uplift import apply_uplift, learn_uplift, unknown_events
-from capacity.uplift_record import LEARNED, PLANNER, UNKNOWN, parse_diagnostics
 
 START = pd.Timestamp("2026-01-01", tz="UTC")
 WEEKS = 20
@@ -157,7 +158,7 @@ def test_learning_does_not_mutate_inputs(doubled):
     plain = forecast_series(y, ForecastSpec(horizon=HORIZON, models=FAST))
     before_frame, before_paths = plain.frame.copy(), plain.paths.copy()
     y_before = y.copy()
-    apply_uplift(plain, regularize_for(y, spec).values, calendar, spec.quantiles)
+    apply_uplift(plain.frame, plain.paths, regularize_for(y, spec).values, calendar, spec.quantiles)
     pd.testing.assert_frame_equal(plain.frame, before_frame)
     np.testing.assert_array_equal(plain.paths, before_paths)
     pd.testing.assert_series_equal(y, y_before)

@@ -15,7 +15,7 @@ from api.context import state, store
 from api.forecasting import iso
 from api.routes.common import event_key
 from capacity.errors import InvalidConfig, UnknownEvent
-from capacity.events import EventOccurrence, make_occurrence
+from capacity.events.calendar import EventOccurrence, make_occurrence
 
 bp = APIBlueprint("events", __name__, tag="Events")
 

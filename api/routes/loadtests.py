@@ -41,7 +41,7 @@ class LoadTestIn(Schema):
 
 
 def _event_window(service: str, event: str, after: pd.Timestamp) -> tuple[str, pd.Timestamp, pd.Timestamp]:
-    from capacity.events import next_occurrence
+    from capacity.events.calendar import next_occurrence
 
     calendar = tuple(store().list_events())
     occ = next_occurrence(calendar, validate_event_name(event), after, service)

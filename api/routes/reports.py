@@ -51,9 +51,9 @@ def build_report(event: str) -> Any:
     """The ``capacity.report.ReportInput`` of an event's next occurrence, charts included."""
     from capacity.cli.fleet_risks import load_fleet_risks
     from capacity.cli.risk import chart_png
-    from capacity.report import ReportInput, flagged
-    from capacity.risk import RiskSettings
-    from capacity.uplift_record import parse_diagnostics
+    from capacity.events.record import parse_diagnostics
+    from capacity.report.render import ReportInput, flagged
+    from capacity.risk.assess import RiskSettings
 
     settings = RiskSettings()
     run = load_fleet_risks(store(), event=event, settings=settings)
@@ -86,7 +86,7 @@ def build_report(event: str) -> Any:
 @bp.doc(responses=REPORT_RESPONSES)
 def get_report(name: str, query: dict[str, Any]) -> Any:
     """The readiness report of an event: ranked risks and a chart per at-risk series."""
-    from capacity.report import render_html, render_json
+    from capacity.report.render import render_html, render_json
 
     name = event_key(name)
     fmt = query.get("format")

@@ -13,7 +13,7 @@ from api.auth import require
 from api.context import store
 from api.risks import fleet_risk_run, risk_records
 from capacity.errors import InvalidInput
-from capacity.risk import status_counts
+from capacity.risk.assess import status_counts
 
 bp = APIBlueprint("risks", __name__, tag="Risks")
 

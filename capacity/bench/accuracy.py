@@ -21,10 +21,11 @@ import pandas as pd
 
 from capacity.bench.peers import PEERS, PeerForecast
 from capacity.errors import CapacityError, PeerUnavailable
-from capacity.forecast import ForecastSpec, forecast_series
-from capacity.metrics import coverage, mase, scaled_pinball, seasonal_scale, smape
+from capacity.forecast.metrics import coverage, mase, scaled_pinball, seasonal_scale, smape
+from capacity.forecast.pipeline import forecast_series
+from capacity.forecast.regularize import steps_per
+from capacity.forecast.types import ForecastSpec
 from capacity.schema import quantile_column
-from capacity.series import steps_per
 
 #: Quantiles every method forecasts: the pinball set 0.1..0.9 and the 95% interval's ends.
 BENCH_QUANTILES: tuple[float, ...] = (0.025, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.975)

@@ -35,11 +35,12 @@ import numpy as np
 import pandas as pd
 
 from capacity.bench.accuracy import fold_cutoffs
-from capacity.crossing import calibrate, crossing_curve, seasonal_analogs
 from capacity.errors import PeerUnavailable
-from capacity.forecast import ForecastSpec, forecast_series
-from capacity.metrics import brier
-from capacity.risk import RiskInput, RiskSettings, RiskWindow, assess
+from capacity.forecast.metrics import brier
+from capacity.forecast.pipeline import forecast_series
+from capacity.forecast.types import ForecastSpec
+from capacity.risk.assess import RiskInput, RiskSettings, RiskWindow, assess
+from capacity.risk.crossing import calibrate, crossing_curve, seasonal_analogs
 
 LEVELS: tuple[float, ...] = (0.9, 1.0, 1.1)
 METHODS: tuple[str, ...] = ("capacity", "predict_linear", "last_week_peak", "prophet")

@@ -31,8 +31,9 @@ import pandas as pd
 
 from capacity.bench.peers import seasonal_naive
 from capacity.errors import InvalidInput, PeerUnavailable
-from capacity.events import EventOccurrence
-from capacity.forecast import ForecastResult, ForecastSpec, forecast_series
+from capacity.events.calendar import EventOccurrence
+from capacity.forecast.pipeline import forecast_series
+from capacity.forecast.types import ForecastResult, ForecastSpec
 
 METHODS: tuple[str, ...] = ("capacity_events", "capacity_plain", "seasonal_naive", "prophet_holidays")
 #: Training days before each cutoff, for every method.

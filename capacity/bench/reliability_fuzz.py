@@ -131,7 +131,8 @@ def fuzz_forecast(examples: int) -> FuzzResult:
     from hypothesis import strategies as st
 
     from capacity.errors import CapacityError
-    from capacity.forecast import ForecastSpec, forecast_series
+    from capacity.forecast.pipeline import forecast_series
+    from capacity.forecast.types import ForecastSpec
     from capacity.schema import quantile_column
 
     result = FuzzResult("fuzz: forecast_series (finite series)")

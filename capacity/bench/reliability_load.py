@@ -43,9 +43,9 @@ def prepare(db: str, n_series: int = 3, days: int = 14) -> tuple[str, list[str]]
     Returns:
         (write token, the series as ``service/metric``).
     """
-    from capacity.batch import forecast_stored
-    from capacity.events import EventOccurrence
-    from capacity.forecast import ForecastSpec
+    from capacity.events.calendar import EventOccurrence
+    from capacity.forecast.types import ForecastSpec
+    from capacity.services.forecasting import forecast_stored
     from capacity.store import Store
 
     keys = seed_fleet(db, n_series, days)

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from capacity.batch import SeriesOutcome
 from capacity.errors import InvalidInput
 from capacity.schema import METRIC, SERVICE, TS, VALUE
+from capacity.services.forecasting import SeriesOutcome
 
 #: The last hour of every synthetic series (fixed: the benchmark never reads the clock).
 FLEET_END = pd.Timestamp("2026-01-04 23:00", tz="UTC")

@@ -134,8 +134,8 @@ def live_accuracy(store: Any, service: str, metric: str, agg: str, limit: int) -
     import numpy as np
     import pandas as pd
 
-    from capacity.metrics import score_stored_forecast, seasonal_scale
-    from capacity.series import regularize, steps_per
+    from capacity.forecast.metrics import score_stored_forecast, seasonal_scale
+    from capacity.forecast.regularize import regularize, steps_per
 
     stored = [f for f in store.forecast_history(service, metric, limit=limit) if f.history_end is not None]
     if not stored:

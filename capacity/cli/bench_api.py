@@ -49,9 +49,9 @@ def prepare_db(
     db: Path | str, n_series: int, fleet: Path = FLEET, config: Path | None = CONFIG
 ) -> tuple[str, list[str]]:
     """Load the fleet into ``db``, forecast ``n_series`` series, return a write token and those series."""
-    from capacity.batch import forecast_stored
     from capacity.config import load_fleet_config
-    from capacity.forecast import ForecastSpec
+    from capacity.forecast.types import ForecastSpec
+    from capacity.services.forecasting import forecast_stored
     from capacity.sources.files import read_path
     from capacity.store import Store
 

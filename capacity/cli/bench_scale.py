@@ -14,18 +14,13 @@ from typing import Any
 
 import click
 
-from capacity.batch import (
-    SeriesOutcome,
-    check_scheduler_address,
-    default_workers,
-    forecast_stored,
-    make_runner,
-    peak_rss_mb,
-)
+from capacity.batch.runners import check_scheduler_address, default_workers, make_runner
+from capacity.batch.task import peak_rss_mb
 from capacity.cli.common import console, print_table
 from capacity.errors import InvalidInput
-from capacity.forecast import ForecastSpec
+from capacity.forecast.types import ForecastSpec
 from capacity.schema import duration_steps
+from capacity.services.forecasting import SeriesOutcome, forecast_stored
 
 
 def _hwm_mb(pid: int) -> float | None:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from capacity.cli.common import console, db_option, open_store
 from capacity.errors import InvalidConfig, InvalidInput, UnknownEvent
-from capacity.events import EventOccurrence, parse_events_csv
+from capacity.events.calendar import EventOccurrence, parse_events_csv
 from capacity.schema import validate_event_name, validate_name
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def import_cmd(
       capacity events import events.csv
       capacity events import --holidays US --years 2024-2027
     """
-    from capacity.holidays_calendar import holiday_events, parse_years
+    from capacity.events.holidays import holiday_events, parse_years
 
     if (file is None) == (country is None):
         raise InvalidInput("give an events FILE or --holidays CODE (one of them)", field="file")

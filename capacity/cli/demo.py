@@ -19,7 +19,7 @@ import pandas as pd
 from capacity.cli.common import console, open_store
 from capacity.config import load_fleet_config
 from capacity.errors import SourceError
-from capacity.events import EventOccurrence
+from capacity.events.calendar import EventOccurrence
 from capacity.sources.files import read_path
 
 DEFAULT_DATA = Path("data/fleet/history.csv")

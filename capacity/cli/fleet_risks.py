@@ -14,11 +14,11 @@ from typing import Any
 import pandas as pd
 
 from capacity.errors import InvalidInput, UnknownEvent
-from capacity.events import EventOccurrence, events_named, next_occurrence
-from capacity.risk import RiskInput, RiskSettings, RiskWindow, assess, rank
+from capacity.events.calendar import EventOccurrence, events_named, next_occurrence
+from capacity.events.record import parse_diagnostics
+from capacity.events.uplift import unknown_events
+from capacity.risk.assess import RiskInput, RiskSettings, RiskWindow, assess, rank
 from capacity.schema import parse_timestamp, validate_event_name
-from capacity.uplift import unknown_events
-from capacity.uplift_record import parse_diagnostics
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,9 @@ def _window_for(
 
 def _analogs(store: Any, info: Any, stored: Any, weeks: int) -> Any:
     """Seasonal analog paths of a series from its stored history, on the grid the forecast was made on."""
-    from capacity.crossing import seasonal_analogs
     from capacity.errors import CapacityError
-    from capacity.series import regularize
+    from capacity.forecast.regularize import regularize
+    from capacity.risk.crossing import seasonal_analogs
 
     ts = pd.DatetimeIndex(stored.frame["ts"])
     if len(ts) == 0:

@@ -22,17 +22,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from capacity.batch import (
-    SeriesOutcome,
-    check_scheduler_address,
-    default_workers,
-    forecast_stored,
-    stale_keys,
-)
+from capacity.batch.runners import check_scheduler_address, default_workers
 from capacity.cli.common import console, db_option, open_store, print_table
 from capacity.errors import InvalidInput, UnknownSeries
-from capacity.forecast import ForecastSpec
+from capacity.forecast.types import ForecastSpec
 from capacity.schema import duration_steps, validate_name
+from capacity.services.forecasting import SeriesOutcome, forecast_stored
+from capacity.services.staleness import stale_keys
 
 #: Above this many series the final table lists only failures and a per-model summary.
 FULL_TABLE_MAX = 50

@@ -16,10 +16,10 @@ import pandas as pd
 from capacity.cli.common import console, db_option, fmt, open_store
 from capacity.cli.fleet_risks import STALE_NOTE, FleetRiskRun, load_fleet_risks, parse_until
 from capacity.errors import InvalidInput
-from capacity.events import next_occurrence
-from capacity.risk import RiskSettings, RiskWindow, status_counts
+from capacity.events.calendar import next_occurrence
+from capacity.events.record import parse_diagnostics
+from capacity.risk.assess import RiskSettings, RiskWindow, status_counts
 from capacity.schema import unit_label, validate_name
-from capacity.uplift_record import parse_diagnostics
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -173,7 +173,7 @@ def risks_cmd(
 
 def chart_png(store: Any, run: FleetRiskRun, service: str, metric: str) -> bytes:
     """The readiness chart of one series of a risk run (history, forecast bands, threshold, event windows)."""
-    from capacity.plots import ChartSpec, past_of, render_chart
+    from capacity.report.plots import ChartSpec, past_of, render_chart
 
     key = (service, metric)
     info = run.infos.get(key) or store.describe(service, metric)
@@ -273,7 +273,7 @@ def report_cmd(
     Example:
       capacity report --event "Black Friday" --out reports/black-friday
     """
-    from capacity.report import ReportInput, flagged, render_html, render_json, render_markdown
+    from capacity.report.render import ReportInput, flagged, render_html, render_json, render_markdown
 
     settings = RiskSettings(breach_likely=breach_likely, at_risk=at_risk, margin=margin)
     store = open_store(db)

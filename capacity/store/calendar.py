@@ -25,7 +25,7 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, delete, func, select, update
 
 from capacity.errors import UnknownEvent
-from capacity.events import EventOccurrence
+from capacity.events.calendar import EventOccurrence
 from capacity.store.db import now, translate_errors
 from capacity.store.tables import events, series
 

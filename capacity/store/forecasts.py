@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, and_, desc, select
 
 from capacity.errors import UnknownSeries
-from capacity.forecast import ForecastResult, ForecastSpec
+from capacity.forecast.types import ForecastResult, ForecastSpec
 from capacity.schema import MEAN, TS, quantile_column
 from capacity.store.calendar import calendar_digest
 from capacity.store.db import now, translate_errors

@@ -16,7 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 from alembic import op
 
-from capacity.events import EventOccurrence
+from capacity.events.calendar import EventOccurrence
 from capacity.store.calendar import FLEET, digests_by_service
 
 revision = "0003"

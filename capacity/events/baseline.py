@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from capacity.events import EventOccurrence
+from capacity.events.calendar import EventOccurrence
 
 
 def in_windows(index: pd.DatetimeIndex, windows: Sequence[EventOccurrence]) -> np.ndarray:

@@ -1,76 +1,27 @@
-"""Rolling-origin backtest, model selection (or an ensemble of the best few), and interval calibration.
+"""Prediction intervals: calibrated from backtest errors, and sample paths consistent with them.
 
-Three pieces, as in Prophet's ``diagnostics``: :func:`make_cutoffs` (where each backtest window starts),
-:func:`backtest` (every candidate forecast from every cutoff, using only the history before it), and the metric
-registry :data:`capacity.metrics.POINT_METRICS`. :func:`choose` ranks the candidates by MASE and considers the
-mean of the best two and three. :func:`calibrate` turns the chosen forecast's backtest errors into a per-step
-error scale (a power law in the horizon step) and an empirical distribution of standardized errors, split-conformal
-style, so that stated coverage is real coverage. :func:`sample_paths` draws paths whose marginals are those
-calibrated quantiles and whose steps are correlated like the backtest errors: a Gaussian copula over an AR(1) plus
-a level shared by every step of a path, whose share of the variance (``Calibration.persistence``) is the part of the
-backtest errors that lasts a whole window.
+:func:`calibrate` turns the chosen forecast's backtest errors into a per-step error scale (a power law in the
+horizon step) and an empirical distribution of standardized errors, split-conformal style, so that stated coverage
+is real coverage. :func:`sample_paths` draws paths whose marginals are those calibrated quantiles and whose steps
+are correlated like the backtest errors: a Gaussian copula over an AR(1) plus a level shared by every step of a
+path, whose share of the variance (``Calibration.persistence``) is the part of the backtest errors that lasts a
+whole window.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from capacity.errors import ModelFailed
-from capacity.metrics import POINT_METRICS, seasonal_scale
-from capacity.models import FitInput, get_model, run_model, usable
-
-#: How many of the best single models an ensemble may average.
-MAX_MEMBERS = 5
 #: Widening of the calibrated offsets, ``1 + k / sqrt(n_errors)``, for central intervals and for the 95% interval's
 #: ends (see :func:`calibrate`); fitted once on the accuracy benchmark's folds (24 h and 7 d horizons).
 WIDEN_CENTER_K = 6.5
 WIDEN_TAIL_K = 12.0
 #: The levels on which the standardized error distribution is tabulated (paths interpolate between them).
 _GRID = np.concatenate([[0.001, 0.005], np.linspace(0.01, 0.99, 99), [0.995, 0.999]])
-
-
-@dataclass(frozen=True)
-class Backtest:
-    """Every candidate's forecasts from every cutoff.
-
-    Attributes:
-        cutoffs: start positions of the test windows in the history (training is ``y[:cutoff]``).
-        horizon: steps per test window.
-        actuals: shape ``(len(cutoffs), horizon)``.
-        scales: the MASE scale of each cutoff's training part.
-        forecasts: model name -> shape ``(len(cutoffs), horizon)``, for models that succeeded at every cutoff.
-        failures: model name -> why it was dropped.
-        warnings: fit warnings seen (deduplicated).
-    """
-
-    cutoffs: tuple[int, ...]
-    horizon: int
-    actuals: np.ndarray
-    scales: np.ndarray
-    forecasts: Mapping[str, np.ndarray]
-    failures: Mapping[str, str] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Choice:
-    """The chosen model or ensemble.
-
-    Attributes:
-        name: ``model`` or ``ensemble(a+b)``.
-        members: the single models averaged (one for a single model).
-        scores: backtest scores of the choice.
-        candidates: backtest scores of every single model and ensemble considered.
-    """
-
-    name: str
-    members: tuple[str, ...]
-    scores: Mapping[str, float]
-    candidates: Mapping[str, Mapping[str, float]]
 
 
 @dataclass(frozen=True)
@@ -93,124 +44,6 @@ class Calibration:
     phi: float
     n_errors: int
     persistence: float = 0.0
-
-
-def make_cutoffs(n: int, horizon: int, folds: int, spacing: int, min_train: int) -> tuple[int, ...]:
-    """Test-window starts ``n - horizon - i * spacing`` for ``i < folds``, each with ``min_train`` steps before it.
-
-    Returns them oldest first. Each test window ``[c, c + horizon)`` lies inside the history and starts strictly
-    after its training part ``[0, c)``.
-    """
-    out = [n - horizon - i * spacing for i in range(folds)]
-    return tuple(sorted(c for c in out if c >= max(1, min_train) and c + horizon <= n))
-
-
-def backtest_plan(
-    n: int, horizon: int, periods: tuple[int, ...], folds: int = 4
-) -> tuple[int, tuple[int, ...]]:
-    """The backtest horizon and cutoffs for ``n`` steps of history and a forecast ``horizon``.
-
-    The backtest horizon is the forecast horizon, shortened to a third of the history for short series. Cutoffs are
-    a day apart for short horizons and half a horizon apart (in whole days) for long ones.
-    """
-    day = min(periods) if periods else 1
-    hb = max(1, min(horizon, n // 3))
-    if periods:
-        spacing = max(day, (hb // 2) // day * day)
-        min_train = max(day + 2, min(max(hb, 2 * day + 10), n // 2))
-    else:
-        spacing = max(1, min(hb, max(1, hb // 2)))
-        min_train = max(2, min(hb, n // 2))
-    return hb, make_cutoffs(n, hb, folds, spacing, min_train)
-
-
-def backtest(
-    y: np.ndarray,
-    periods: tuple[int, ...],
-    names: Sequence[str],
-    horizon: int,
-    cutoffs: Sequence[int],
-    exog: np.ndarray | None = None,
-) -> Backtest:
-    """Forecast ``horizon`` steps from each cutoff with each model, using only the history before the cutoff.
-
-    A model that fails (or cannot fit) at any cutoff is dropped with its reason; its warnings are kept.
-    """
-    day = min(periods) if periods else 1
-    actuals = np.array([y[c : c + horizon] for c in cutoffs])
-    scales = np.array([seasonal_scale(y[:c], day) for c in cutoffs])
-    forecasts: dict[str, np.ndarray] = {}
-    failures: dict[str, str] = {}
-    notes: list[str] = []
-    for name in names:
-        spec = get_model(name)
-        rows = []
-        for c in cutoffs:
-            if not usable(spec, c, periods):
-                failures[name] = f"{name}: needs more history than the backtest cutoffs leave"
-                break
-            rows_exog = exog[: c + horizon] if exog is not None else None
-            try:
-                run = run_model(spec, FitInput(y=y[:c], horizon=horizon, periods=periods, exog=rows_exog))
-            except ModelFailed as exc:
-                failures[name] = str(exc)
-                break
-            notes.extend(run.warnings)
-            rows.append(run.mean)
-        else:
-            forecasts[name] = np.array(rows)
-    return Backtest(
-        cutoffs=tuple(cutoffs),
-        horizon=horizon,
-        actuals=actuals,
-        scales=scales,
-        forecasts=forecasts,
-        failures=failures,
-        warnings=tuple(dict.fromkeys(notes)),
-    )
-
-
-def score(bt: Backtest, forecasts: np.ndarray) -> dict[str, float]:
-    """Every point metric of ``forecasts`` (shape like ``bt.actuals``), averaged over cutoffs."""
-    out = {}
-    for metric, fn in POINT_METRICS.items():
-        values = [fn(a, f, s) for a, f, s in zip(bt.actuals, forecasts, bt.scales, strict=True)]
-        out[metric] = float(np.mean(values))
-    return out
-
-
-def ensemble_name(members: Sequence[str]) -> str:
-    """The recorded name of a mean ensemble, e.g. ``ensemble(harmonic+theta)``."""
-    return members[0] if len(members) == 1 else f"ensemble({'+'.join(members)})"
-
-
-def choose(bt: Backtest, max_members: int = MAX_MEMBERS) -> Choice:
-    """Pick the single model or mean ensemble of the best few with the lowest backtest MASE.
-
-    Raises:
-        ValueError: when no model succeeded in the backtest.
-    """
-    if not bt.forecasts:
-        raise ValueError("no model produced a backtest forecast")
-    singles = {name: score(bt, f) for name, f in bt.forecasts.items()}
-    ranked = sorted(singles, key=lambda name: (singles[name]["mase"], name))
-    candidates: dict[str, dict[str, float]] = dict(singles)
-    options: dict[str, tuple[str, ...]] = {name: (name,) for name in ranked}
-    for k in range(2, min(max_members, len(ranked)) + 1):
-        members = tuple(ranked[:k])
-        name = ensemble_name(members)
-        candidates[name] = score(bt, combine(bt, members))
-        options[name] = members
-    # ties (and near ties) go to the larger ensemble: averaging is the safer bet out of sample
-    best = min(
-        options, key=lambda name: (candidates[name]["mase"] * (1.0 - 0.02 * (len(options[name]) - 1)), name)
-    )
-    return Choice(name=best, members=options[best], scores=candidates[best], candidates=candidates)
-
-
-def combine(bt: Backtest, members: Sequence[str]) -> np.ndarray:
-    """The mean of the members' backtest forecasts."""
-    return np.mean([bt.forecasts[m] for m in members], axis=0)
 
 
 def _scale_curve(errors: np.ndarray, horizon: int, floor: float) -> np.ndarray:

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from capacity.crossing import calibrate, crossing_curve, quantile_exceedance
 from capacity.errors import InvalidConfig, describe_value
+from capacity.risk.crossing import calibrate, crossing_curve, quantile_exceedance
 from capacity.schema import MEAN, PERCENT, TS, quantile_column, unit_for
 
 BREACH_LIKELY = "breach likely"

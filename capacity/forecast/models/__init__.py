@@ -8,8 +8,16 @@ they did not earn their place in the accuracy benchmark (or cost more than they 
 
 from __future__ import annotations
 
-from capacity.models import baseline, ets, harmonic, mstl, theta
-from capacity.models.base import REGISTRY, FitInput, ModelRun, ModelSpec, get_model, run_model, usable
+from capacity.forecast.models import baseline, ets, harmonic, mstl, theta
+from capacity.forecast.models.base import (
+    REGISTRY,
+    FitInput,
+    ModelRun,
+    ModelSpec,
+    get_model,
+    run_model,
+    usable,
+)
 
 #: The candidates of the automatic selection.
 DEFAULT_MODELS: tuple[str, ...] = (

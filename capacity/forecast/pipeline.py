@@ -15,89 +15,30 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from capacity.errors import InvalidInput, ModelFailed, NotEnoughHistory
-from capacity.events import EventOccurrence
-from capacity.models import DEFAULT_MODELS, FALLBACK_ORDER, REGISTRY, FitInput, get_model, run_model, usable
-from capacity.schema import DEFAULT_QUANTILES, MEAN, TS, quantile_column, validate_quantiles
-from capacity.select import (
-    Calibration,
-    backtest,
-    backtest_plan,
-    calibrate,
-    choose,
-    quantile_forecast,
-    sample_paths,
+from capacity.errors import InvalidInput, ModelFailed
+from capacity.events.calendar import EventOccurrence
+from capacity.events.uplift import apply_uplift
+from capacity.forecast.backtest import backtest, backtest_plan
+from capacity.forecast.choose import choose
+from capacity.forecast.intervals import Calibration, calibrate, quantile_forecast, sample_paths
+from capacity.forecast.models import (
+    DEFAULT_MODELS,
+    FALLBACK_ORDER,
+    REGISTRY,
+    FitInput,
+    get_model,
+    run_model,
+    usable,
 )
-from capacity.series import RegularSeries, regularize
-
-#: Candidates are backtested from this many rolling origins.
-DEFAULT_FOLDS = 4
-
-
-@dataclass(frozen=True)
-class ForecastSpec:
-    """What to forecast.
-
-    Attributes:
-        horizon: number of steps ahead.
-        freq: the step (a pandas offset alias), default hourly.
-        agg: aggregation of raw samples inside a step: ``mean``, ``max`` or ``p95``.
-        quantiles: quantile levels of the forecast frame.
-        n_paths: number of sample paths drawn for breach probabilities.
-        seed: random seed of the sample paths.
-        models: candidate model names; empty means the automatic default set.
-        events: the events calendar (past and upcoming occurrences) for uplifts.
-        folds: how many rolling origins the model selection backtests from.
-    """
-
-    horizon: int = 24 * 14
-    freq: str = "1h"
-    agg: str = "mean"
-    quantiles: tuple[float, ...] = DEFAULT_QUANTILES
-    n_paths: int = 200
-    seed: int = 0
-    models: tuple[str, ...] = ()
-    events: tuple[EventOccurrence, ...] = ()
-    folds: int = DEFAULT_FOLDS
-
-
-@dataclass(frozen=True)
-class ForecastResult:
-    """A forecast and how it was made.
-
-    Attributes:
-        frame: ``ts, mean`` and one column per quantile, ``horizon`` rows.
-        model: the name of the chosen model (or ensemble).
-        scores: backtest scores of the chosen model (``mase``, ``smape``, ``wape``).
-        diagnostics: what the engine did that a user should know (fallbacks, warnings, filled gaps).
-        paths: sample paths, shape ``(n_paths, horizon)``, for breach probabilities.
-        periods: the seasonal periods used, in steps.
-        history_end: the last timestamp of the regularized history.
-        candidates: every candidate's backtest scores, by model name.
-        fallback: True when the engine fell back to a baseline because better models failed or data was short.
-        members: the single models averaged by the chosen ensemble (one name for a single model).
-        backtest_horizon: steps per backtest window.
-        backtest_folds: how many backtest windows the choice and the intervals rest on.
-    """
-
-    frame: pd.DataFrame
-    model: str
-    scores: Mapping[str, float]
-    diagnostics: tuple[str, ...]
-    paths: np.ndarray
-    periods: tuple[int, ...]
-    history_end: pd.Timestamp
-    candidates: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    fallback: bool = False
-    members: tuple[str, ...] = ()
-    backtest_horizon: int = 0
-    backtest_folds: int = 0
+from capacity.forecast.regularize import RegularSeries, regularize
+from capacity.forecast.types import ForecastResult, ForecastSpec
+from capacity.schema import MEAN, TS, quantile_column, validate_quantiles
 
 
 def _check_spec(spec: ForecastSpec) -> None:
@@ -282,19 +223,20 @@ def forecast_series(values: pd.Series, spec: ForecastSpec) -> ForecastResult:
         NotEnoughHistory: when fewer than three steps hold data.
         InvalidInput: for a bad spec (horizon, quantiles, model names) or values that are not a time series.
     """
-    from capacity.uplift import apply_uplift  # here, not at the top: capacity.uplift reads ForecastResult
-
     result, regular = _plain_forecast(values, spec)
     # Peak events: each upcoming occurrence gets the uplift learned from its past occurrences (or the planner's
     # band), recorded in the diagnostics; an event with neither is recorded as an unknown uplift.
-    return apply_uplift(result, regular.values, spec.events, spec.quantiles)
+    frame, paths, notes = apply_uplift(
+        result.frame, result.paths, regular.values, spec.events, spec.quantiles
+    )
+    if not notes:  # no occurrence in the forecast: nothing was applied
+        return result
+    return replace(result, frame=frame, paths=paths, diagnostics=(*result.diagnostics, *notes))
 
 
 __all__ = [
-    "ForecastResult",
-    "ForecastSpec",
-    "NotEnoughHistory",
     "event_regressors",
     "forecast_series",
     "regularize_for",
+    "single_threaded_blas",
 ]

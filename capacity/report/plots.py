@@ -25,7 +25,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from capacity.events import EventOccurrence
+from capacity.events.calendar import EventOccurrence
 from capacity.schema import MEAN, TS, quantile_column
 
 HISTORY_COLOR = "#4a4a4a"

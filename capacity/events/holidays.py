@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from capacity.errors import InvalidConfig, describe_value
-from capacity.events import EventOccurrence, make_occurrence
+from capacity.events.calendar import EventOccurrence, make_occurrence
 
 MIN_YEAR = 1990
 MAX_YEAR = 2099

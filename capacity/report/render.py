@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from capacity.risk import AT_RISK, BREACH_LIKELY, STATUSES, UNKNOWN, status_counts
+from capacity.risk.assess import AT_RISK, BREACH_LIKELY, STATUSES, UNKNOWN, status_counts
 from capacity.schema import unit_label
 
 #: Statuses whose series get a chart and a section in the report.

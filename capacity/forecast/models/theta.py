@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from capacity.models.base import FitInput, ModelSpec, register
+from capacity.forecast.models.base import FitInput, ModelSpec, register
 
 _ALPHAS = np.array([0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9])
 

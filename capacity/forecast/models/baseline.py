@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from capacity.models.base import FitInput, ModelSpec, register
+from capacity.forecast.models.base import FitInput, ModelSpec, register
 
 
 def naive(data: FitInput) -> np.ndarray:

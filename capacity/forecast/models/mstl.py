@@ -13,8 +13,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from capacity.models.base import FitInput, ModelSpec, register
-from capacity.models.ets import holt_winters
+from capacity.forecast.models.base import FitInput, ModelSpec, register
+from capacity.forecast.models.ets import holt_winters
 
 #: The last few decompositions, keyed by the history's bytes: mstl_ets and mstl_ar share one decomposition.
 _CACHE: OrderedDict[tuple[bytes, tuple[int, ...], int], tuple[np.ndarray, np.ndarray]] = OrderedDict()

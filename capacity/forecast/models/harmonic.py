@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from capacity.models.base import FitInput, ModelSpec, register
+from capacity.forecast.models.base import FitInput, ModelSpec, register
 
 #: Fourier pairs for the daily and the weekly cycle.
 DAILY_TERMS = 8

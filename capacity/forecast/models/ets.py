@@ -14,7 +14,7 @@ import itertools
 
 import numpy as np
 
-from capacity.models.base import FitInput, ModelSpec, register
+from capacity.forecast.models.base import FitInput, ModelSpec, register
 
 _ALPHA = (0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.9)
 _BETA = (0.0, 0.01, 0.05)

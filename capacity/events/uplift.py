@@ -26,27 +26,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from capacity.events import EventOccurrence
+from capacity.events.baseline import baseline_logs, hour_profile, in_windows, level_noise, shape_noise, smooth
+from capacity.events.calendar import EventOccurrence
+from capacity.events.record import HOUR, LEARNED, OFFSET, PLANNER, UNKNOWN, Uplift, format_diagnostic
 from capacity.schema import MEAN, TS, quantile_column
-from capacity.uplift_baseline import baseline_logs, hour_profile, in_windows, level_noise, shape_noise, smooth
-from capacity.uplift_record import (
-    HOUR,
-    LEARNED,
-    OFFSET,
-    PLANNER,
-    UNKNOWN,
-    Uplift,
-    format_diagnostic,
-)
-
-if TYPE_CHECKING:  # capacity.forecast imports this module: no import cycle at run time
-    from capacity.forecast import ForecastResult
 
 #: z of the 90th percentile: a planner band [low, high] is read as the 10%..90% range of the multiplier.
 _Z80 = 1.2815515655446004
@@ -296,16 +284,21 @@ def upcoming_occurrences(
 
 
 def apply_uplift(
-    result: ForecastResult,
+    frame: pd.DataFrame,
+    paths: np.ndarray,
     history: pd.Series,
     calendar: Sequence[EventOccurrence],
     quantiles: Sequence[float],
     settings: UpliftSettings | None = None,
-) -> ForecastResult:
-    """Apply every upcoming occurrence's uplift to a forecast; returns a new result.
+) -> tuple[pd.DataFrame, np.ndarray, tuple[str, ...]]:
+    """Apply every upcoming occurrence's uplift to a forecast's frame and sample paths; returns new ones.
+
+    It takes the frame and paths rather than the whole ``ForecastResult`` so that the calendar and its uplifts
+    sit below the forecast pipeline that applies them (no import cycle between the two packages).
 
     Args:
-        result: the engine's forecast (frame, paths, history_end).
+        frame: the engine's forecast frame (``ts``, ``mean``, quantile columns).
+        paths: its sample paths, shape ``(n_paths, horizon)``.
         history: the regularized history the forecast was made from.
         calendar: the events that apply to this series (past and upcoming).
         quantiles: the quantile levels of ``result.frame``.
@@ -315,17 +308,19 @@ def apply_uplift(
     covers it.
 
     Returns:
-        A new :class:`ForecastResult` with mean, quantiles and paths uplifted inside each occurrence, and one
-        ``uplift:`` diagnostic line per occurrence saying which uplift was used (``unknown`` when none could be).
+        The frame and paths with mean, quantiles and paths uplifted inside each occurrence (new objects; the
+        arguments are not changed), and one ``uplift:`` diagnostic line per upcoming occurrence saying which
+        uplift was used (``unknown`` when none could be); no lines, and the arguments as they are, when no
+        occurrence falls in the forecast.
     """
     settings = settings or UpliftSettings()
-    if not calendar or len(result.frame) == 0:
-        return result
-    ts = pd.DatetimeIndex(result.frame[TS])
+    if not calendar or len(frame) == 0:
+        return frame, paths, ()
+    ts = pd.DatetimeIndex(frame[TS])
     step = ts[1] - ts[0] if len(ts) > 1 else pd.Timedelta(hours=1)
     upcoming = upcoming_occurrences(calendar, ts[0], ts[-1] + step)
     if not upcoming:
-        return result
+        return frame, paths, ()
     rng = np.random.default_rng(settings.seed)
     uplifts = [learn_uplift(history, occ, calendar, settings) for occ in upcoming]
     # Where occurrences overlap (Cyber Monday inside a Black Friday weekend) the shortest known one owns the step:
@@ -339,11 +334,9 @@ def apply_uplift(
         length = (u.end - u.start).total_seconds()
         take = inside & (length < span)
         owner[take], span[take] = i, length
-    frame, paths = result.frame, result.paths
     for i, uplift in enumerate(uplifts):
         frame, paths = _apply_one(frame, paths, uplift, owner == i, rng, quantiles)
-    notes = [format_diagnostic(u) for u in uplifts]
-    return replace(result, frame=frame, paths=paths, diagnostics=(*result.diagnostics, *notes))
+    return frame, paths, tuple(format_diagnostic(u) for u in uplifts)
 
 
 def unknown_events(
