@@ -12,8 +12,8 @@ from typing import Any
 
 from apiflask import APIFlask
 
-from api.context import LRU, AppState
 from api.settings import SETTINGS, Settings
+from api.state import AppState
 from capacity import __version__
 from capacity.store import Store
 
@@ -34,8 +34,9 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, store: Sto
         InvalidConfig: on an unknown or malformed setting.
         StoreError: when the database cannot be opened or migrated.
     """
-    from api import health, jsonsafe, openapi, problems, worker
-    from api.routes import BLUEPRINTS
+    from api.http import jsonsafe, openapi, problems
+    from api.routes import BLUEPRINTS, health
+    from api.serving import worker
 
     settings = config if isinstance(config, Settings) else Settings.from_mapping(config)
     app = APIFlask(
@@ -58,12 +59,8 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, store: Sto
     jsonsafe.register(app)  # too-deeply nested JSON is a 400, not a 500
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
-    app.extensions["capacity"] = AppState(
-        settings=settings,
-        store=store if store is not None else Store.open(settings.db),
-        tokens=LRU(1024, ttl=settings.token_cache_s),
-        forecasts=LRU(settings.cache_entries),
-        freshness=LRU(4096, ttl=settings.freshness_ttl_s),
+    app.extensions["capacity"] = AppState.create(
+        settings, store if store is not None else Store.open(settings.db)
     )
     problems.register(app)
     health.register(app)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from api.forecasting import iso
+from api.http.render import iso
 from capacity.forecast.metrics import coverage, mase, seasonal_scale
 from capacity.schema import MEAN, TS, quantile_column, quantile_of
 from capacity.store import Store

@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from api.ratelimit import AuthFailures
+from api.http.ratelimit import AuthFailures
 from tests.conftest import ROOT
 
 LIMIT = 5

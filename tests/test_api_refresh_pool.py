@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from api.server import GRACEFUL_TIMEOUT
+from api.serving.server import GRACEFUL_TIMEOUT
 from api.settings import MAX_AUTO_REFRESH_WORKERS, Settings
 from capacity.batch.runners import default_workers
 from capacity.errors import InvalidConfig

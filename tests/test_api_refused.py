@@ -16,7 +16,7 @@ import pytest
 from gunicorn.http import errors as http_errors
 from gunicorn.workers.base import Worker
 
-from api.server import _http_response, refused_request_problem
+from api.serving.server import _http_response, refused_request_problem
 
 #: gunicorn's size-limit errors have their own tests (414/431 naming the limit); the response-header errors are the
 #: application's (gunicorn answers 500 with its own page, and so do we: they are not mapped).

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from api.ratelimit import AuthFailures
+from api.http.ratelimit import AuthFailures
 from capacity.bench.reliability_fuzz import fuzz_forecast, fuzz_ingest
 from tests.conftest import ROOT, hourly_history
 from tests.test_api_core import make_api

@@ -13,13 +13,13 @@ import pytest
 from click.testing import CliRunner
 
 from capacity.cli import cli
-from capacity.cli.fleet_risks import load_fleet_risks
 from capacity.config import SeriesConfig
 from capacity.events.calendar import EventOccurrence
 from capacity.forecast.types import ForecastSpec
 from capacity.report.render import ReportInput, render_html, render_markdown
 from capacity.risk.assess import BREACH_LIKELY, OK, RISK_COLUMNS, UNKNOWN
 from capacity.schema import validate_history
+from capacity.services.fleet_risk import load_fleet_risks
 from capacity.services.forecasting import forecast_stored
 from capacity.store import Store
 

@@ -266,7 +266,7 @@ def test_api_serves_a_forecast_made_before_a_calendar_change_as_stale_and_refres
 
 
 def test_stale_reason_names_both_causes_and_a_failed_refit() -> None:
-    from api.staleness import stale_reason
+    from capacity.services.staleness import stale_reason
 
     when = ts("2026-11-27 10:00")
     data = stale_reason(None, 5, 4)

@@ -10,12 +10,10 @@ from pathlib import Path
 import pandas as pd
 from click.testing import CliRunner
 
-from api.forecasting import behind
-from capacity.cli.fleet_risks import stale_notes
 from capacity.events.calendar import EventOccurrence
 from capacity.forecast.types import ForecastSpec
 from capacity.services.forecasting import forecast_stored
-from capacity.services.staleness import stale_keys
+from capacity.services.staleness import behind, stale_keys, stale_notes
 from capacity.store import Store
 from capacity.store.staleness import BEHIND, FAILED, FRESH, NEVER, forecast_behind
 from tests.conftest import hourly_history

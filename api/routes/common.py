@@ -9,7 +9,7 @@ from apiflask import Schema
 from apiflask.fields import Integer, String
 from apiflask.validators import Range
 
-from api.forecasting import iso
+from api.http.render import iso
 from capacity.schema import validate_event_name, validate_name
 from capacity.store import SeriesInfo
 

@@ -9,11 +9,11 @@ from apiflask.fields import Float, List, Nested, String
 from apiflask.validators import Length
 from flask import url_for
 
-from api import openapi, schemas
-from api.auth import require
-from api.context import state, store
-from api.forecasting import iso
+from api.http import openapi, schemas
+from api.http.auth import require
+from api.http.render import iso
 from api.routes.common import event_key
+from api.state import state, store
 from capacity.errors import InvalidConfig, UnknownEvent
 from capacity.events.calendar import EventOccurrence, make_occurrence
 
@@ -79,7 +79,7 @@ def _changed() -> None:
     # the next read sees the series' new calendar digest at once (other processes see it within freshness_ttl_s).
     st = state()
     st.forecasts.clear()
-    st.freshness.clear()
+    st.serving.forget_all()
     st.extras.pop("series_list", None)
     st.extras.pop("fleet_gauges", None)
 

@@ -7,13 +7,14 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import Response, request
 
-from api import openapi, schemas
-from api.auth import require
-from api.context import state, store
-from api.forecasting import band, etag_matches, iso, render, resolve, window
+from api.http import openapi, schemas
+from api.http.auth import require
+from api.http.render import band, etag_matches, iso, render, window
 from api.routes.common import ForecastQuery, WindowQuery, ms_to_ts, series_key
+from api.state import state, store
 from capacity.errors import CapacityError, Computing, InvalidInput
 from capacity.schema import DEFAULT_QUANTILES, TS, quantile_column, validate_quantiles
+from capacity.services.readiness import forecast_chart
 
 bp = APIBlueprint("forecasts", __name__, tag="Forecasts")
 
@@ -62,7 +63,7 @@ def get_forecast(service: str, metric: str, query: dict[str, Any]) -> Any:
     start, end = _window(query)
     st = state()
     try:
-        fc, steps, qs, stale, fresh = resolve(st, service, metric, query.get("horizon"), quantiles)
+        fc, steps, qs, stale, fresh = st.serving.resolve(service, metric, query.get("horizon"), quantiles)
     except Computing as exc:
         return _computing(exc)
     # A newer failed run, newer data or a changed calendar change the stale reason the body carries.
@@ -103,20 +104,18 @@ def get_forecast(service: str, metric: str, query: dict[str, Any]) -> Any:
 @bp.doc(responses=openapi.png_responses())
 def get_forecast_png(service: str, metric: str, query: dict[str, Any]) -> Any:
     """The forecast chart: history, forecast with its band, threshold and events (PNG)."""
-    from api.charts import forecast_png
-
     service, metric = series_key(service, metric)
     st = state()
     try:
-        fc, steps, qs, _stale, fresh = resolve(
-            st, service, metric, query.get("horizon"), _quantiles(query.get("quantiles"))
+        fc, steps, qs, _stale, fresh = st.serving.resolve(
+            service, metric, query.get("horizon"), _quantiles(query.get("quantiles"))
         )
     except Computing as exc:
         return _computing(exc)
     key = ("png", service, metric, fc.run_id, steps, qs, fresh.info.threshold)
     png = st.forecasts.get(key)
     if png is None:
-        png = forecast_png(store(), fresh.info, fc, steps, qs)
+        png = forecast_chart(store(), fresh.info, fc, steps)
         st.forecasts.put(key, png)
     etag = f'"png-{fc.run_id}-{steps}-{len(png)}"'
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
@@ -151,7 +150,7 @@ def get_points(service: str, metric: str, query: dict[str, Any]) -> Any:
     ]
     if info.samples:
         try:
-            fc, steps, qs, _stale, _fresh = resolve(st, service, metric, None, None)
+            fc, steps, qs, _stale, _fresh = st.serving.resolve(service, metric, None, None)
         except (Computing, CapacityError):  # actuals are still worth plotting
             fc = None
         if fc is not None:

@@ -9,11 +9,11 @@ from apiflask.fields import Boolean, List, String
 from apiflask.validators import Length, Regexp
 from flask import url_for
 
-from api import openapi, schemas
-from api.auth import require
-from api.context import state, store
-from api.forecasting import iso
-from api.worker import FORECASTS
+from api.http import openapi, schemas
+from api.http.auth import require
+from api.http.render import iso
+from api.serving.worker import FORECASTS
+from api.state import state, store
 from capacity.errors import InvalidInput
 from capacity.schema import duration_steps, validate_name
 from capacity.store.jobs import JobInfo

@@ -11,12 +11,11 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Dict, Float, String
 from apiflask.validators import Length, Range
 
-from api import openapi, schemas
-from api.auth import require
-from api.context import state, store
-from api.forecasting import resolve
-from api.problems import Problem
+from api.http import openapi, schemas
+from api.http.auth import require
+from api.http.problems import Problem
 from api.routes.common import series_key
+from api.state import state, store
 from capacity.errors import Computing, InvalidInput
 from capacity.schema import MEAN, RATE, TS, quantile_column, unit_for, validate_event_name
 
@@ -73,7 +72,7 @@ def get_plan(service: str, metric: str, query: dict[str, Any]) -> Any:
         hours = math.ceil((window[2] - after).total_seconds() / 3600)
         horizon = f"{max(hours, 1)}h"
     try:
-        fc, steps, _qs, _stale, _fresh = resolve(st, service, metric, horizon, None)
+        fc, steps, _qs, _stale, _fresh = st.serving.resolve(service, metric, horizon, None)
     except Computing as exc:
         raise Problem(
             503,

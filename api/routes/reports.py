@@ -1,6 +1,7 @@
 """The readiness report of an event: HTML for browsers, JSON for programs (chosen by ``Accept`` or ``?format=``).
 
-The page is the one ``capacity report`` writes (``capacity.report``): self-contained, charts embedded as PNG data
+The page is the one ``capacity report`` writes (:func:`capacity.services.readiness.readiness_report`, rendered by
+:mod:`capacity.report.render`): self-contained, charts embedded as PNG data
 URIs, every user-supplied string escaped. It is served with a Content-Security-Policy that allows nothing but
 inline styles and data: images.
 """
@@ -9,18 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import String
 from apiflask.validators import OneOf
 from flask import Response, request
 
-from api import schemas
-from api.auth import require
-from api.charts import CHART_LOCK
-from api.context import LRU, state, store
-from api.problems import Problem
+from api.http import schemas
+from api.http.auth import require
+from api.http.problems import Problem
 from api.routes.common import event_key
+from api.state import state, store
+from capacity.report.render import render_html, render_json
+from capacity.services.cache import LRU
+from capacity.services.readiness import readiness_report
 
 bp = APIBlueprint("reports", __name__, tag="Reports")
 
@@ -47,47 +49,12 @@ class ReportQuery(Schema):
     format = String(validate=OneOf(["html", "json"]), metadata={"description": "html or json"})
 
 
-def build_report(event: str) -> Any:
-    """The ``capacity.report.ReportInput`` of an event's next occurrence, charts included."""
-    from capacity.cli.fleet_risks import load_fleet_risks
-    from capacity.cli.risk import chart_png
-    from capacity.events.record import parse_diagnostics
-    from capacity.report.render import ReportInput, flagged
-    from capacity.risk.assess import RiskSettings
-
-    settings = RiskSettings()
-    run = load_fleet_risks(store(), event=event, settings=settings)
-    charts: dict[tuple[str, str], bytes] = {}
-    for service, metric in flagged(run.frame) if len(run.frame) else []:
-        if (service, metric) in run.forecasts:
-            with CHART_LOCK:
-                charts[(service, metric)] = chart_png(store(), run, service, metric)
-    event_name = next((w.event for w in run.windows.values() if w.event), event)
-    return ReportInput(
-        title=f"Peak readiness: {event_name}",
-        window=run.label,
-        frame=run.frame,
-        charts=charts,
-        uplifts={
-            k: [u.describe() for u in parse_diagnostics(s.diagnostics)] for k, s in run.forecasts.items()
-        },
-        settings={
-            k: getattr(settings, k)
-            for k in ("breach_likely", "at_risk", "min_headroom_pct", "risk_level", "margin")
-        },
-        generated_at=f"{pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC",
-        event=event_name,
-    )
-
-
 @bp.get("/events/<name>/report")
 @require("read")
 @bp.input(ReportQuery, location="query", arg_name="query")
 @bp.doc(responses=REPORT_RESPONSES)
 def get_report(name: str, query: dict[str, Any]) -> Any:
     """The readiness report of an event: ranked risks and a chart per at-risk series."""
-    from capacity.report.render import render_html, render_json
-
     name = event_key(name)
     fmt = query.get("format")
     if fmt is None and not request.accept_mimetypes:
@@ -100,7 +67,7 @@ def get_report(name: str, query: dict[str, Any]) -> Any:
     cache: LRU[str, Any] = state().extras.setdefault("reports", LRU(16, ttl=REPORT_TTL))
     report = cache.get(name.lower())
     if report is None:
-        report = build_report(name)
+        report = readiness_report(store(), name)
         cache.put(name.lower(), report)
     if fmt == "html":
         return Response(

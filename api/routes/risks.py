@@ -8,12 +8,13 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import String
 from apiflask.validators import Length
 
-from api import openapi, schemas
-from api.auth import require
-from api.context import store
-from api.risks import fleet_risk_run, risk_records
+from api.http import openapi, schemas
+from api.http.auth import require
+from api.http.render import risk_records
+from api.state import store
 from capacity.errors import InvalidInput
 from capacity.risk.assess import status_counts
+from capacity.services.fleet_risk import load_fleet_risks, parse_until
 
 bp = APIBlueprint("risks", __name__, tag="Risks")
 
@@ -26,11 +27,7 @@ class RiskQuery(Schema):
 
 
 def _until(text: str | None) -> Any:
-    if text is None:
-        return None
-    from capacity.cli.fleet_risks import parse_until
-
-    return parse_until(text)
+    return None if text is None else parse_until(text)
 
 
 @bp.get("/risks")
@@ -41,7 +38,7 @@ def get_risks(query: dict[str, Any]) -> Any:
     """The fleet's series ranked by breach probability, first breach time and headroom."""
     if query.get("event") and query.get("until"):
         raise InvalidInput("give event or until, not both", field="until")
-    run = fleet_risk_run(store(), query.get("event"), _until(query.get("until")))
+    run = load_fleet_risks(store(), event=query.get("event"), until=_until(query.get("until")))
     return {
         "window": run.label,
         "event": run.event,

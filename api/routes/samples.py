@@ -19,11 +19,11 @@ import pandas as pd
 from apiflask import APIBlueprint
 from flask import request
 
-from api import openapi, schemas
-from api.auth import require
-from api.context import state, store
-from api.problems import Problem
+from api.http import openapi, schemas
+from api.http.auth import require
+from api.http.problems import Problem
 from api.routes.common import series_key
+from api.state import state, store
 from capacity.errors import InvalidHistory, describe_value
 from capacity.schema import METRIC, SERVICE, TS, VALUE, has_mixed_zones, validate_history
 from capacity.sources.files import parse_csv_text

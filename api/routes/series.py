@@ -8,10 +8,10 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import Float, Integer, String
 from apiflask.validators import Length, OneOf, Range
 
-from api import openapi, schemas
-from api.auth import require
-from api.context import state, store
+from api.http import openapi, schemas
+from api.http.auth import require
 from api.routes.common import series_json, series_key
+from api.state import state, store
 from capacity.config import AGGREGATIONS, validate_series_config
 from capacity.errors import InvalidConfig
 from capacity.schema import validate_name

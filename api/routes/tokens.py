@@ -8,10 +8,10 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import List, String
 from apiflask.validators import Length, OneOf
 
-from api import openapi, schemas
-from api.auth import require
-from api.context import state, store
-from api.forecasting import iso
+from api.http import openapi, schemas
+from api.http.auth import require
+from api.http.render import iso
+from api.state import state, store
 from capacity.store.auth import SCOPES, TokenInfo
 
 bp = APIBlueprint("tokens", __name__, tag="Tokens")

@@ -1,11 +1,13 @@
 """``capacity risks | report | plot``: the ranked breach-risk table, the readiness report and per-series charts.
 
-The store wiring they share with the API is :func:`capacity.cli.fleet_risks.load_fleet_risks`.
+What they show is computed by :mod:`capacity.services.fleet_risk` and :mod:`capacity.services.readiness`, which the
+API calls too; here are the options, the table and the files.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -14,12 +16,12 @@ import click
 import pandas as pd
 
 from capacity.cli.common import console, db_option, fmt, open_store
-from capacity.cli.fleet_risks import STALE_NOTE, FleetRiskRun, load_fleet_risks, parse_until
-from capacity.errors import InvalidInput
-from capacity.events.calendar import next_occurrence
-from capacity.events.record import parse_diagnostics
-from capacity.risk.assess import RiskSettings, RiskWindow, status_counts
+from capacity.report.render import render_html, render_json, render_markdown
+from capacity.risk.assess import RiskSettings, status_counts
 from capacity.schema import unit_label, validate_name
+from capacity.services.fleet_risk import FleetRiskRun, load_fleet_risks, parse_until
+from capacity.services.readiness import readiness_report, run_chart
+from capacity.services.staleness import STALE_NOTE
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -171,44 +173,6 @@ def risks_cmd(
         console.print(f"wrote {json_out}")
 
 
-def chart_png(store: Any, run: FleetRiskRun, service: str, metric: str) -> bytes:
-    """The readiness chart of one series of a risk run (history, forecast bands, threshold, event windows)."""
-    from capacity.report.plots import ChartSpec, past_of, render_chart
-
-    key = (service, metric)
-    info = run.infos.get(key) or store.describe(service, metric)
-    stored = run.forecasts.get(key)
-    history = store.load_history(service, metric)
-    window = run.windows.get(key)
-    row = run.frame[(run.frame["service"] == service) & (run.frame["metric"] == metric)]
-    first = row["first_breach"].iloc[0] if len(row) else None
-    event_name = window.event if window else None
-    if window is not None and window.event is None and stored is not None:
-        # No event asked: shade the first event inside the forecast that applies to this series.
-        ts = pd.DatetimeIndex(stored.frame["ts"])
-        inside = [e for e in run.events if e.applies_to(service) and e.start < ts[-1] and e.end > ts[0]]
-        if inside:
-            window = RiskWindow(end=window.end, event=inside[0].name, event_start=inside[0].start)
-            event_name = inside[0].name
-    event_end = None
-    if window is not None and window.event is not None:
-        occ = next_occurrence(run.events, window.event, window.event_start or history.index[-1], service)
-        event_end = occ.end
-    spec = ChartSpec(
-        title=f"{service} / {metric}: {run.label}" if run.event else f"{service} / {metric}",
-        unit=unit_label(metric),
-        threshold=info.threshold,
-        event_name=event_name,
-        event_start=window.event_start if window else None,
-        event_end=event_end,
-        past=past_of(
-            run.events, event_name, history.index[-1] if len(history) else pd.Timestamp.max, service
-        ),
-        first_breach=first if first is not None and pd.notna(first) else None,
-    )
-    return render_chart(history, stored.frame if stored is not None else None, spec)
-
-
 @click.command("plot")
 @click.argument("service")
 @click.argument("metric")
@@ -238,18 +202,10 @@ def plot_cmd(service: str, metric: str, out: Path | None, event: str | None, db:
         run.events,
         run.event,
     )
-    png = chart_png(store, run, service, metric)
+    png = run_chart(store, run, service, metric)
     target = out or Path(f"{service}-{metric}.png")
     target.write_bytes(png)
     console.print(f"wrote {target} ({len(png) // 1024} KiB)", soft_wrap=True)
-
-
-def window_end(run: FleetRiskRun, key: tuple[str, str]) -> pd.Timestamp:
-    """The end of a series' window in a run (far future when the window is the whole horizon)."""
-    window = run.windows.get(key)
-    return (
-        window.end if window is not None and window.end is not None else pd.Timestamp.max.tz_localize("UTC")
-    )
 
 
 def chart_filename(service: str, metric: str) -> str:
@@ -273,54 +229,24 @@ def report_cmd(
     Example:
       capacity report --event "Black Friday" --out reports/black-friday
     """
-    from capacity.report.render import ReportInput, flagged, render_html, render_json, render_markdown
-
     settings = RiskSettings(breach_likely=breach_likely, at_risk=at_risk, margin=margin)
-    store = open_store(db)
-    run = load_fleet_risks(store, event=event, settings=settings)
-    if run.frame.empty:
-        raise InvalidInput(
-            "no series stored yet; load some with capacity ingest, then capacity forecast --all"
-        )
+    report = readiness_report(open_store(db), event, settings, require_series=True)
     charts_dir = out_dir / "charts"
     charts_dir.mkdir(parents=True, exist_ok=True)
-    charts: dict[tuple[str, str], bytes] = {}
     files: dict[tuple[str, str], str] = {}
-    for service, metric in flagged(run.frame):
-        if (service, metric) not in run.forecasts:
-            continue
-        png = chart_png(store, run, service, metric)
+    for (service, metric), png in report.charts.items():
         name = chart_filename(service, metric)
         (charts_dir / name).write_bytes(png)
-        charts[(service, metric)] = png
         files[(service, metric)] = f"charts/{name}"
-    uplifts = {
-        key: [u.describe() for u in parse_diagnostics(stored.diagnostics) if u.start < window_end(run, key)]
-        for key, stored in run.forecasts.items()
-    }
-    event_name = next((w.event for w in run.windows.values() if w.event), event)
-    report = ReportInput(
-        title=f"Peak readiness: {event_name}",
-        window=run.label,
-        frame=run.frame,
-        charts=charts,
-        chart_files=files,
-        uplifts=uplifts,
-        settings={
-            k: getattr(settings, k)
-            for k in ("breach_likely", "at_risk", "min_headroom_pct", "risk_level", "margin")
-        },
-        generated_at=f"{pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC",
-        event=event_name,
-    )
+    report = replace(report, chart_files=files)
     (out_dir / "report.html").write_text(render_html(report), encoding="utf-8")
     (out_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")
     (out_dir / "report.json").write_text(render_json(report), encoding="utf-8")
-    counts = status_counts(run.frame)
+    counts = status_counts(report.frame)
     console.print(
-        f"readiness report for {event_name} ({run.label}): "
+        f"readiness report for {report.event} ({report.window}): "
         + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-        + f"; {len(charts)} charts",
+        + f"; {len(report.charts)} charts",
         soft_wrap=True,
     )
     console.print(f"report: {out_dir / 'report.html'}", soft_wrap=True)

@@ -71,10 +71,10 @@ def serve(
     """
     # The shared directory must be named in the environment before prometheus_client is imported (by the
     # workers, after the fork): it picks its multiprocess mode once, at import.
-    from api.runtime import server_runtime
+    from api.serving.shared_dir import server_runtime
 
     with server_runtime():
-        from api.server import gunicorn_options
+        from api.serving.server import gunicorn_options
         from api.settings import Settings
 
         settings = Settings.from_env(os.environ, {"db": db, "metrics_public": metrics_public})

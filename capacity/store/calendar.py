@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, delet
 from capacity.errors import UnknownEvent
 from capacity.events.calendar import EventOccurrence
 from capacity.store.db import now, translate_errors
+from capacity.store.staleness import staleness_by_series
 from capacity.store.tables import events, series
 
 FLEET = "*"
@@ -58,14 +59,6 @@ def calendar_digest(occurrences: Iterable[EventOccurrence]) -> str:
         for o in occurrences
     )
     return hashlib.sha256("\n".join(items).encode()).hexdigest()[:DIGEST_CHARS]
-
-
-def calendar_changed(run_digest: str | None, series_digest: str | None) -> bool:
-    """True when a run was made with other events than the series' calendar has now.
-
-    None on either side means "not recorded" (a run or series from before digests were kept): not a change.
-    """
-    return run_digest is not None and series_digest is not None and run_digest != series_digest
 
 
 def digests_by_service(occurrences: Sequence[EventOccurrence], services: Iterable[str]) -> dict[str, str]:
@@ -273,7 +266,5 @@ class EventStore:
         After a calendar write these are the forecasts it made stale (with any that were stale already); the rule
         is :mod:`capacity.store.staleness`'s, the one every caller uses.
         """
-        from capacity.store.staleness import staleness_by_series
-
         with translate_errors("read events"), self.read() as conn:
             return [key for key, why in staleness_by_series(conn).items() if why]

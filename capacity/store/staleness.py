@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
 
-from capacity.store.calendar import calendar_changed
 from capacity.store.tables import forecast_runs, series
 
 #: Why a series needs a forecast ("" when it does not).
@@ -20,6 +19,14 @@ FRESH = ""
 NEVER = "never forecast"
 FAILED = "its newest run failed"
 BEHIND = "made before its data or events changed"
+
+
+def calendar_changed(run_digest: str | None, series_digest: str | None) -> bool:
+    """True when a run was made with other events than the series' calendar has now.
+
+    None on either side means "not recorded" (a run or series from before digests were kept): not a change.
+    """
+    return run_digest is not None and series_digest is not None and run_digest != series_digest
 
 
 def forecast_behind(

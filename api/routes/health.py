@@ -7,15 +7,21 @@ import threading
 import time
 from typing import Any
 
+import pandas as pd
 from apiflask import APIBlueprint
 from flask import Flask, Response, g, request
 
-from api import openapi, runtime, schemas
-from api.auth import check_scope
-from api.context import state
-from api.metrics import RequestMetrics, render_series_gauges
-from api.problems import Problem
+from api.accuracy import drift_summary
+from api.http import openapi, schemas
+from api.http.auth import check_scope
+from api.http.problems import Problem
+from api.http.render import plain
+from api.serving import shared_dir as runtime
+from api.serving.metrics import RequestMetrics, render_series_gauges
+from api.state import state
 from capacity import __version__
+from capacity.services.fleet_risk import risk_gauges
+from capacity.store import Store
 
 log = logging.getLogger("capacity.api")
 
@@ -58,11 +64,8 @@ def _gauges() -> list[dict[str, Any]]:
         cached = st.extras.get("fleet_gauges")
         if cached is not None and time.monotonic() - cached[0] < GAUGE_TTL:
             return cached[1]
-        from api.accuracy import drift_summary
-        from api.risks import risk_gauges
-
         rows: dict[tuple[str, str], dict[str, Any]] = {}
-        for source in (risk_gauges, lambda s: drift_summary(s, st.settings.drift_ratio)):
+        for source in (_risk_gauges, lambda s: drift_summary(s, st.settings.drift_ratio)):
             try:
                 for row in source(st.store):
                     rows.setdefault((row["service"], row["metric"]), {}).update(row)
@@ -71,6 +74,15 @@ def _gauges() -> list[dict[str, Any]]:
         out = list(rows.values())
         st.extras["fleet_gauges"] = (time.monotonic(), out)
         return out
+
+
+def _risk_gauges(store: Store) -> list[dict[str, Any]]:
+    """The fleet's risk gauges as of now, their ratios as JSON-safe numbers."""
+    rows = risk_gauges(store, pd.Timestamp(time.time(), unit="s", tz="UTC"))
+    for row in rows:
+        for key in ("capacity_breach_probability", "capacity_headroom_ratio"):
+            row[key] = plain(row[key])
+    return rows
 
 
 @bp.get("/metrics")

@@ -39,9 +39,9 @@ from pathlib import Path
 
 from flask import request
 
-from api import runtime
-from api.context import AppState
-from api.problems import Problem
+from api.http.problems import Problem
+from api.serving import shared_dir as runtime
+from api.state import AppState
 
 #: Client slots in the table; a client that finds none free takes the one among its probes whose last failure is
 #: oldest (bounds memory under a spray from many addresses).

@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 from flask import g, request
 
-from api import ratelimit
-from api.context import state
-from api.problems import Problem
+from api.http import ratelimit
+from api.http.problems import Problem
+from api.state import state
 from capacity.store.auth import SCOPES, TokenInfo
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
 
-from api.problems import problem_response
+from api.http.problems import problem_response
 
 log = logging.getLogger("capacity.api")
 

@@ -1,9 +1,10 @@
-"""The fleet's breach risks from the store: the wiring ``capacity risks``, ``capacity report`` and the API share.
+"""The fleet's breach risks from the store: what ``capacity risks``, ``capacity report``, ``capacity plot`` and the
+API's ``/risks``, report and ``/metrics`` gauges all rank.
 
 :func:`load_fleet_risks` loads every series' latest forecast, its threshold and capacity, and the events calendar,
 picks each series' window (until an event's next occurrence ends, until a date, or the whole horizon), adds its
-seasonal analogs from the stored history, and returns the ranked risk frame; pure :mod:`capacity.risk` does the
-arithmetic. It imports neither Flask nor matplotlib.
+seasonal analogs from the stored history, and returns the ranked risk frame; pure :mod:`capacity.risk.assess` does
+the arithmetic. :func:`risk_gauges` turns the whole-horizon ranking into the per-series gauges ``/metrics`` shows.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from capacity.events.record import parse_diagnostics
 from capacity.events.uplift import unknown_events
 from capacity.risk.assess import RiskInput, RiskSettings, RiskWindow, assess, rank
 from capacity.schema import parse_timestamp, validate_event_name
+from capacity.services.staleness import stale_notes
 
 
 @dataclass(frozen=True)
@@ -92,26 +94,6 @@ def _analogs(store: Any, info: Any, stored: Any, weeks: int) -> Any:
     except CapacityError:
         return None
     return seasonal_analogs(regular, ts, count=weeks)
-
-
-#: How the note on a risk resting on an out-of-date forecast begins.
-STALE_NOTE = "stale forecast"
-
-
-def stale_notes(info: Any, stored: Any) -> tuple[str, ...]:
-    """A note when the forecast a risk rests on is out of date: made before the latest samples or before the
-    series' events calendar changed (refresh with ``capacity forecast --all --stale``)."""
-    from capacity.store.calendar import calendar_changed
-    from capacity.store.staleness import forecast_behind
-
-    if not forecast_behind(stored.data_version, stored.events_digest, info.data_version, info.events_digest):
-        return ()
-    why = []
-    if stored.data_version != info.data_version:
-        why.append(f"before the latest data (data version {stored.data_version}, now {info.data_version})")
-    if calendar_changed(stored.events_digest, info.events_digest):
-        why.append("before the events calendar changed")
-    return (f"{STALE_NOTE}: made {' and '.join(why)}; refresh with capacity forecast --all --stale",)
 
 
 def load_fleet_risks(
@@ -197,3 +179,37 @@ def load_fleet_risks(
         risks.append(assess(item, window, settings))
     canonical = next((w.event for w in windows.values() if w.event), event)  # the calendar's spelling
     return FleetRiskRun(rank(risks), label, windows, forecasts, infos, calendar, canonical)
+
+
+def window_end(run: FleetRiskRun, key: tuple[str, str]) -> pd.Timestamp:
+    """The end of a series' window in a run (far future when the window is the whole horizon)."""
+    window = run.windows.get(key)
+    return (
+        window.end if window is not None and window.end is not None else pd.Timestamp.max.tz_localize("UTC")
+    )
+
+
+def risk_gauges(store: Any, now: pd.Timestamp) -> list[dict[str, Any]]:
+    """Per series: breach probability over the forecast horizon, headroom ratio (threshold over the p95 peak) and
+    days from ``now`` until the first likely breach (None where unknown)."""
+    run = load_fleet_risks(store)
+    rows = []
+    for rec in run.frame.to_dict(orient="records"):
+        threshold, peak = rec.get("threshold"), rec.get("peak_p95")
+        ratio = None
+        if isinstance(threshold, int | float) and isinstance(peak, int | float) and peak > 0:
+            ratio = float(threshold) / float(peak)
+        first = rec.get("first_breach")
+        days = None
+        if isinstance(first, pd.Timestamp) and not pd.isna(first):
+            days = max(0.0, (first - now).total_seconds() / 86400.0)
+        rows.append(
+            {
+                "service": rec["service"],
+                "metric": rec["metric"],
+                "capacity_breach_probability": rec.get("breach_probability"),
+                "capacity_headroom_ratio": ratio,
+                "capacity_days_until_breach": days,
+            }
+        )
+    return rows

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from flask import Flask
 
-from api.schemas import COMPUTING, FORECAST, PROBLEM, STR
+from api.http.schemas import COMPUTING, FORECAST, PROBLEM, STR
 
 F = TypeVar("F", bound=Callable[..., Any])
 

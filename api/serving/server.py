@@ -23,8 +23,8 @@ from gunicorn.http import errors as http_errors
 from gunicorn.util import write_nonblock
 from gunicorn.workers.gthread import ThreadWorker
 
-from api import runtime
-from api.problems import PROBLEM_JSON, problem_document
+from api.http.problems import PROBLEM_JSON, problem_document
+from api.serving import shared_dir as runtime
 
 #: Longest request line (method, URL, version) in bytes; gunicorn's default, its own maximum is 8190.
 LIMIT_REQUEST_LINE = 4094
@@ -192,7 +192,7 @@ def worker_exit(server: Any, worker: Any) -> None:
     """gunicorn hook in a worker that is exiting: interrupt its job worker and put the running job back in the queue."""
     import logging
 
-    from api.worker import started_count, stop_all
+    from api.serving.worker import started_count, stop_all
 
     if not getattr(worker, "booted", False) or not started_count():
         return  # the app never booted here: gunicorn's own exit keeps its exit code (a boot error stops the master)

@@ -20,7 +20,7 @@ import traceback
 
 from flask import Flask
 
-from api.context import AppState
+from api.state import AppState
 from capacity.errors import Interrupted
 from capacity.store.jobs import JobInfo
 
