@@ -47,9 +47,9 @@ def live_accuracy(
     Raises:
         UnknownSeries: when the series does not exist.
     """
-    info = store.describe(service, metric)
-    runs = store.forecast_history(service, metric, limit=limit)
-    history = store.load_history(service, metric)
+    info = store.series.describe(service, metric)
+    runs = store.forecasts.forecast_history(service, metric, limit=limit)
+    history = store.series.load_history(service, metric)
     rows = []
     weighted, weight = 0.0, 0
     regular_cache: dict[str, pd.Series] = {}
@@ -127,7 +127,7 @@ def live_accuracy(
 def drift_summary(store: Store, drift_ratio: float) -> list[dict[str, Any]]:
     """Live MASE and drift flag of every series that has forecasts (for ``/metrics``)."""
     out = []
-    for info in store.list_series():
+    for info in store.series.list_series():
         try:
             acc = live_accuracy(store, info.service, info.metric, drift_ratio, limit=5)
         except Exception:  # one bad series must not hide the others' gauges

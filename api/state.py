@@ -57,7 +57,7 @@ class AppState:
         now = time.monotonic()
         if cached is not None and now - cached[0] < self.settings.freshness_ttl_s:
             return cached[1]
-        rows = self.store.list_series()
+        rows = self.store.series.list_series()
         self.extras["series_list"] = (now, rows)
         return rows
 

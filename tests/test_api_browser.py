@@ -126,18 +126,18 @@ def chromium(profile: Path) -> Iterator[DevTools]:
 def test_report_page_loads_every_chart_in_chromium(tmp_path: Path) -> None:
     db = tmp_path / "browser.db"
     store = Store.open(db)
-    store.ingest(
+    store.series.ingest(
         pd.concat(
             [hourly_history("checkout", "cpu", days=14), hourly_history("search", "cpu", days=14, seed=4)]
         )
     )
-    store.update_series(
+    store.series.update_series(
         "checkout", "cpu", threshold=50.0
     )  # the daily peak (~55%) crosses it: flagged, charted
-    store.update_series("search", "cpu", threshold=52.0)
-    store.add_events([make_occurrence("Black Friday", "2024-01-18", "2024-01-19", 1.3, 1.5)])
+    store.series.update_series("search", "cpu", threshold=52.0)
+    store.events.add_events([make_occurrence("Black Friday", "2024-01-18", "2024-01-19", 1.3, 1.5)])
     forecast_stored(store, [("checkout", "cpu"), ("search", "cpu")], ForecastSpec(horizon=24 * 7))
-    _, token = store.create_token(["read"], "browser")
+    _, token = store.tokens.create_token(["read"], "browser")
     store.close()
 
     server = start_server(db, tmp_path / "server.log", workers=1)

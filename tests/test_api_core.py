@@ -54,7 +54,7 @@ def make_api(tmp: Path, **settings: Any) -> Api:
     store = app.extensions["capacity"].store
     headers = {}
     for scope in ("read", "write", "admin"):
-        _, secret = store.create_token([scope], f"test-{scope}")
+        _, secret = store.tokens.create_token([scope], f"test-{scope}")
         headers[scope] = {"Authorization": f"Bearer {secret}"}
     return Api(app, app.test_client(), store, headers["read"], headers["write"], headers["admin"])
 
@@ -68,8 +68,8 @@ def columns_body(history: pd.DataFrame) -> dict[str, list[Any]]:
 def api(tmp_path: Path) -> Iterator[Api]:
     """A fresh API with one stored series (checkout/cpu, 14 days hourly, threshold 70)."""
     a = make_api(tmp_path)
-    a.store.ingest(hourly_history("checkout", "cpu", days=14))
-    a.store.update_series("checkout", "cpu", threshold=70.0)
+    a.store.series.ingest(hourly_history("checkout", "cpu", days=14))
+    a.store.series.update_series("checkout", "cpu", threshold=70.0)
     yield a
     a.store.close()
 
@@ -138,7 +138,7 @@ def test_write_needs_write_and_delete_needs_admin(api: Api) -> None:
 
 
 def test_revoked_token_is_refused(api: Api) -> None:
-    info, secret = api.store.create_token(["read"], "short-lived")
+    info, secret = api.store.tokens.create_token(["read"], "short-lived")
     headers = {"Authorization": f"Bearer {secret}"}
     assert api.client.get("/api/v1/services", headers=headers).status_code == 200
     assert api.client.delete(f"/api/v1/tokens/{info.id}", headers=api.admin).status_code == 204
@@ -254,7 +254,7 @@ def test_ingest_csv(api: Api) -> None:
 
 
 def test_bad_row_is_named_and_nothing_is_stored(api: Api) -> None:
-    before = api.store.describe("checkout", "cpu").samples
+    before = api.store.series.describe("checkout", "cpu").samples
     body = {
         "samples": [{"ts": "2024-03-01T00:00:00Z", "value": 50}, {"ts": "2024-03-01T01:00:00Z", "value": 150}]
     }
@@ -278,7 +278,7 @@ def test_bad_row_is_named_and_nothing_is_stored(api: Api) -> None:
         "value",
     )
     assert "row 3" in problem["detail"]  # line 3 of the file (the header is line 1)
-    assert api.store.describe("checkout", "cpu").samples == before
+    assert api.store.series.describe("checkout", "cpu").samples == before
 
 
 @pytest.mark.parametrize(
@@ -314,7 +314,7 @@ def test_body_over_the_limit_is_413(tmp_path: Path) -> None:
     a = make_api(tmp_path, max_content_length=1024)
     big = {"ts": list(range(1704067200, 1704067200 + 3600 * 500, 3600)), "value": [1.0] * 500}
     assert_problem(a.client.post("/api/v1/series/web/rps/samples", json=big, headers=a.write), 413)
-    assert a.store.list_series() == []
+    assert a.store.series.list_series() == []
 
 
 # --- health and metrics -------------------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ def test_grafana_dashboard_queries_work_against_the_api(tmp_path: Path) -> None:
 
     dashboard = json.loads((ROOT / "grafana" / "dashboard.json").read_text(encoding="utf-8"))
     a = make_api(tmp_path)
-    a.store.ingest(hourly_history("checkout", "cpu", days=10))
+    a.store.series.ingest(hourly_history("checkout", "cpu", days=10))
     assert (
         a.client.post(
             "/api/v1/events",
@@ -121,7 +121,7 @@ def test_bench_api_refuses_a_database_that_holds_series(tmp_path: Path) -> None:
 
     db = tmp_path / "prod.db"
     store = Store.open(db)
-    store.ingest(validate_history(hourly_history("web", "rps", days=2)))
+    store.series.ingest(validate_history(hourly_history("web", "rps", days=2)))
     store.close()
     cmd = [
         str(Path(sys.executable).with_name("capacity")),
@@ -140,5 +140,7 @@ def test_bench_api_refuses_a_database_that_holds_series(tmp_path: Path) -> None:
     )
     assert "Traceback" not in result.stderr + result.stdout
     store = Store.open(db)
-    assert [(s.service, s.metric) for s in store.list_series()] == [("web", "rps")]  # nothing loaded into it
+    assert [(s.service, s.metric) for s in store.series.list_series()] == [
+        ("web", "rps")
+    ]  # nothing loaded into it
     store.close()

@@ -31,9 +31,9 @@ def rps_history(days: int = 14) -> pd.DataFrame:
 def eapi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """Two series (cpu near its threshold, rps), forecasts stored, one event in the forecast window."""
     a = make_api(tmp_path_factory.mktemp("events"))
-    a.store.ingest(pd.concat([hourly_history("checkout", "cpu", days=14), rps_history()]))
-    a.store.update_series("checkout", "cpu", threshold=50.0)
-    a.store.update_series("checkout", "rps", threshold=400.0, instances=4)
+    a.store.series.ingest(pd.concat([hourly_history("checkout", "cpu", days=14), rps_history()]))
+    a.store.series.update_series("checkout", "cpu", threshold=50.0)
+    a.store.series.update_series("checkout", "rps", threshold=400.0, instances=4)
     assert a.client.post("/api/v1/events", json=BF, headers=a.write).status_code == 201
     for metric in ("cpu", "rps"):
         assert a.client.get(f"/api/v1/series/checkout/{metric}/forecast", headers=a.read).status_code == 200

@@ -20,8 +20,8 @@ BASE = "/api/v1/series/checkout/cpu"
 def fapi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """One series with a stored forecast (computed by the first request)."""
     a = make_api(tmp_path_factory.mktemp("forecasts"))
-    a.store.ingest(hourly_history("checkout", "cpu", days=14))
-    a.store.update_series("checkout", "cpu", threshold=70.0)
+    a.store.series.ingest(hourly_history("checkout", "cpu", days=14))
+    a.store.series.update_series("checkout", "cpu", threshold=70.0)
     assert a.client.get(f"{BASE}/forecast", headers=a.read).status_code == 200
     yield a
     a.store.close()
@@ -114,7 +114,7 @@ def test_unknown_series_everywhere(fapi: Api) -> None:
 def test_new_data_gives_a_fresh_forecast_and_a_tiny_budget_serves_stale(tmp_path: Path) -> None:
     a = make_api(tmp_path, forecast_budget_s=0.01, freshness_ttl_s=0.01)
     history = hourly_history("checkout", "cpu", days=14)
-    a.store.ingest(history.iloc[: 13 * 24])
+    a.store.series.ingest(history.iloc[: 13 * 24])
     first = a.client.get(f"{BASE}/forecast", headers=a.read)
     assert first.status_code == 202 and int(first.headers["Retry-After"]) >= 1
     deadline = time.monotonic() + 120
@@ -140,18 +140,18 @@ def test_new_data_gives_a_fresh_forecast_and_a_tiny_budget_serves_stale(tmp_path
 def test_live_accuracy_and_drift(tmp_path: Path) -> None:
     a = make_api(tmp_path)
     history = hourly_history("checkout", "cpu", days=16)
-    a.store.ingest(history.iloc[: 14 * 24])
+    a.store.series.ingest(history.iloc[: 14 * 24])
     assert a.client.get(f"{BASE}/forecast", headers=a.read).status_code == 200
     before = a.client.get(f"{BASE}/accuracy", headers=a.read).get_json()
     assert before["backtest"]["scores"]["mase"] > 0
     assert before["live"]["mase"] is None and before["live"]["scored_steps"] == 0 and before["drift"] is False
     later = history.iloc[14 * 24 :]
-    a.store.ingest(later)
+    a.store.series.ingest(later)
     good = a.client.get(f"{BASE}/accuracy", headers=a.read).get_json()
     assert good["live"]["scored_steps"] == 48 and good["live"]["mase"] is not None
     assert 0.0 <= good["live"]["runs"][0]["coverage_80"] <= 1.0
     # Actuals far from anything the forecast allowed: live error many times the backtest's, drift raised.
-    a.store.ingest(later.assign(value=np.clip(later["value"] + 45.0, 0, 100)))
+    a.store.series.ingest(later.assign(value=np.clip(later["value"] + 45.0, 0, 100)))
     bad = a.client.get(f"{BASE}/accuracy", headers=a.read).get_json()
     assert bad["live"]["mase"] > good["live"]["mase"] and bad["drift"] is True
     assert bad["live"]["runs"][0]["coverage_80"] < 0.5
@@ -169,4 +169,9 @@ def test_a_series_the_engine_cannot_forecast_is_a_422_problem(tmp_path: Path) ->
             a.client.get("/api/v1/series/tiny/cpu/forecast", headers=a.read), 422, "series"
         )
         assert problem["title"] == "Forecast failed" and "at least" in problem["detail"]
-    assert len([r for r in [a.store.latest_run_status("tiny", "cpu")] if r and r["status"] == "failed"]) == 1
+    assert (
+        len(
+            [r for r in [a.store.forecasts.latest_run_status("tiny", "cpu")] if r and r["status"] == "failed"]
+        )
+        == 1
+    )

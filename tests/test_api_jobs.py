@@ -14,7 +14,7 @@ from tests.test_api_core import Api, assert_problem, make_api
 
 
 def _fleet(a: Api, n: int = 3) -> None:
-    a.store.ingest(pd.concat([hourly_history(f"svc{i}", "cpu", days=10, seed=i) for i in range(n)]))
+    a.store.series.ingest(pd.concat([hourly_history(f"svc{i}", "cpu", days=10, seed=i) for i in range(n)]))
 
 
 def _poll(client: Any, location: str, headers: dict[str, str], timeout: float = 120) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def test_refresh_job_runs_in_the_worker_and_reports_progress(tmp_path: Path) -> 
     body = _poll(a.client, location, a.read)
     assert body["status"] == "done" and body["done"] == 3 and body["failed"] == 0 and body["progress"] == 1.0
     for i in range(3):
-        assert a.store.latest_run_status(f"svc{i}", "cpu")["status"] == "ok"
+        assert a.store.forecasts.latest_run_status(f"svc{i}", "cpu")["status"] == "ok"
     # A second refresh has nothing stale to do: every series already has a current forecast.
     again = _poll(
         a.client,
@@ -44,7 +44,7 @@ def test_refresh_job_runs_in_the_worker_and_reports_progress(tmp_path: Path) -> 
         a.read,
     )
     assert again["status"] == "done" and again["done"] == 3
-    assert len(a.store.forecast_history("svc0", "cpu")) == 1
+    assert len(a.store.forecasts.forecast_history("svc0", "cpu")) == 1
     jobs = a.client.get("/api/v1/jobs", headers=a.read).get_json()["jobs"]
     assert len(jobs) == 2
     a.app.extensions["capacity"].extras["worker"].stop()
@@ -78,35 +78,37 @@ def test_job_interrupted_by_a_restart_is_resumed(tmp_path: Path) -> None:
     created = first.client.post(
         "/api/v1/jobs/forecasts", json={"horizon": "2d"}, headers=first.write
     ).get_json()
-    claimed = first.store.claim_job("dead-host:1", ("forecasts",))
+    claimed = first.store.jobs.claim_job("dead-host:1", ("forecasts",))
     assert claimed is not None and claimed.id == created["id"] and claimed.status == "running"
     from capacity.forecast.types import ForecastSpec
     from capacity.services.forecasting import forecast_stored
 
     forecast_stored(first.store, [("svc0", "cpu")], ForecastSpec(horizon=48))
-    first.store.job_progress(claimed.id, 1, 0)
+    first.store.jobs.job_progress(claimed.id, 1, 0)
     first.store.close()
     time.sleep(1.1)  # the dead worker's heartbeat goes stale (job_stale_s=1 below)
 
     # Server 2 starts on the same database: it finds the job running with a stale heartbeat and resumes it.
     app = create_app({"db": str(tmp_path / "api.db"), "worker": True, "worker_poll_s": 0.1, "job_stale_s": 1})
     st = app.extensions["capacity"]
-    _, secret = st.store.create_token(["read"], "after-restart")
+    _, secret = st.store.tokens.create_token(["read"], "after-restart")
     body = _poll(app.test_client(), f"/api/v1/jobs/{created['id']}", {"Authorization": f"Bearer {secret}"})
     assert body["status"] == "done" and body["done"] == 3 and body["failed"] == 0
     assert body["attempts"] == 2
-    assert len(st.store.forecast_history("svc0", "cpu")) == 1  # finished before the restart: not redone
-    assert all(st.store.latest_run_status(f"svc{i}", "cpu")["status"] == "ok" for i in range(3))
+    assert (
+        len(st.store.forecasts.forecast_history("svc0", "cpu")) == 1
+    )  # finished before the restart: not redone
+    assert all(st.store.forecasts.latest_run_status(f"svc{i}", "cpu")["status"] == "ok" for i in range(3))
     st.extras["worker"].stop()
 
 
 def test_job_that_keeps_killing_workers_is_failed_not_lost(tmp_path: Path) -> None:
     a = make_api(tmp_path)
     _fleet(a, 1)
-    job = a.store.create_job("forecasts", {"keys": [["svc0", "cpu"]]}, total=1)
+    job = a.store.jobs.create_job("forecasts", {"keys": [["svc0", "cpu"]]}, total=1)
     for _ in range(3):
-        assert a.store.claim_job("doomed:1") is not None
-        recovered = a.store.recover_stale_jobs(stale_after=-1, max_attempts=3)
+        assert a.store.jobs.claim_job("doomed:1") is not None
+        recovered = a.store.jobs.recover_stale_jobs(stale_after=-1, max_attempts=3)
         assert [j.id for j in recovered] == [job.id]
-    final = a.store.get_job(job.id)
+    final = a.store.jobs.get_job(job.id)
     assert final.status == "failed" and "gave up" in (final.error or "")

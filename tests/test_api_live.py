@@ -90,9 +90,9 @@ def seed_fleet(db: Path, n: int = 2, days: int = 10) -> str:
     store = Store.open(db)
     frames = [hourly_history(f"svc{i}", "cpu", days=days, seed=i) for i in range(n)]
     frames.append(hourly_history("checkout", "rps", days=days, seed=9))
-    store.ingest(pd.concat(frames))
-    store.update_series("checkout", "rps", threshold=120.0)
-    _, secret = store.create_token(["admin"], "live-tests")
+    store.series.ingest(pd.concat(frames))
+    store.series.update_series("checkout", "rps", threshold=120.0)
+    _, secret = store.tokens.create_token(["admin"], "live-tests")
     store.close()
     return secret
 
@@ -181,7 +181,8 @@ def test_server_killed_mid_job_resumes_it_after_restart(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "jobs.db")
     # Every series has a current forecast; those finished before the kill were not redone.
     runs = {
-        (s.service, s.metric): len(store.forecast_history(s.service, s.metric)) for s in store.list_series()
+        (s.service, s.metric): len(store.forecasts.forecast_history(s.service, s.metric))
+        for s in store.series.list_series()
     }
     assert all(n >= 1 for n in runs.values()) and sum(runs.values()) <= 6 + 1
     assert done_before >= 1
@@ -192,7 +193,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
 ) -> None:
     server, _auth, tmp = live
     store = Store.open(tmp / "live.db")
-    _, token = store.create_token(["admin"], "schemathesis")
+    _, token = store.tokens.create_token(["admin"], "schemathesis")
     store.close()
     # The same `st run` the reliability bench makes, with a small example budget.
     result = run_schemathesis(server.url, token, examples=8, workdir=tmp)

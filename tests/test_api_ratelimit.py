@@ -48,7 +48,7 @@ def test_concurrent_threads_get_exactly_the_limit() -> None:
 CHILD = """
 import sys, threading, time
 from pathlib import Path
-from api.ratelimit import AuthFailures
+from api.http.ratelimit import AuthFailures
 table = AuthFailures(limit={limit}, window_s=60.0, path=Path(sys.argv[1]))
 start = float(sys.argv[2])
 got = []

@@ -39,12 +39,14 @@ def test_refresh_job_runs_on_the_pool_and_renews_calendar_stale_forecasts(tmp_pa
     a = make_api(tmp_path, worker=True, worker_poll_s=0.1, refresh_workers=2)
     try:
         keys = [(f"svc{i}", "cpu") for i in range(4)]
-        a.store.ingest(pd.concat([hourly_history(s, m, days=10, seed=i) for i, (s, m) in enumerate(keys)]))
+        a.store.series.ingest(
+            pd.concat([hourly_history(s, m, days=10, seed=i) for i, (s, m) in enumerate(keys)])
+        )
         created = a.client.post("/api/v1/jobs/forecasts", json={"horizon": "1d"}, headers=a.write)
         assert created.status_code == 202
         body = _poll(a.client, created.headers["Location"], a.read)
         assert body["status"] == "done" and body["done"] == body["total"] == 4 and body["failed"] == 0
-        job = a.store.get_job(body["id"])
+        job = a.store.jobs.get_job(body["id"])
         assert job.params["workers"] == 2
         # Every series ran in a pool process, none in this (the server's) process.
         pids = {int(p.rsplit(":", 1)[1]) for p in job.params["processes"]}
@@ -59,7 +61,7 @@ def test_refresh_job_runs_on_the_pool_and_renews_calendar_stale_forecasts(tmp_pa
             3.0,
             "svc1",
         )
-        a.store.add_events([event])
+        a.store.events.add_events([event])
         again = _poll(
             a.client,
             a.client.post("/api/v1/jobs/forecasts", json={"horizon": "1d"}, headers=a.write).headers[
@@ -68,9 +70,9 @@ def test_refresh_job_runs_on_the_pool_and_renews_calendar_stale_forecasts(tmp_pa
             a.read,
         )
         assert again["status"] == "done" and again["done"] == 4 and again["failed"] == 0
-        assert a.store.get_job(again["id"]).params["workers"] == 1  # one stale series: no pool needed
-        assert [len(a.store.forecast_history(*k)) for k in keys] == [1, 2, 1, 1]
-        assert a.store.calendar_stale_series() == []
+        assert a.store.jobs.get_job(again["id"]).params["workers"] == 1  # one stale series: no pool needed
+        assert [len(a.store.forecasts.forecast_history(*k)) for k in keys] == [1, 2, 1, 1]
+        assert a.store.events.calendar_stale_series() == []
     finally:
         a.app.extensions["capacity"].extras["worker"].stop()
         a.store.close()
@@ -110,7 +112,9 @@ def test_killing_the_server_process_mid_job_ends_its_pool_and_the_job_resumes(tm
     try:
         location, job = start_job_and_wait_mid_run(server.url, auth)
         store = Store.open(db)
-        owner = int(str(store.get_job(job["id"]).worker).rsplit(":", 1)[1])  # the gunicorn worker running it
+        owner = int(
+            str(store.jobs.get_job(job["id"]).worker).rsplit(":", 1)[1]
+        )  # the gunicorn worker running it
         pool = _descendants(owner)
         assert len(pool) >= 2, pool  # the forkserver and the pool's worker processes
         os.kill(owner, signal.SIGKILL)  # only that process: gunicorn's master starts a new worker
@@ -122,10 +126,12 @@ def test_killing_the_server_process_mid_job_ends_its_pool_and_the_job_resumes(tm
         job = wait_job_finished(server.url, location, auth)
         assert job["status"] == "done" and job["done"] == job["total"] == 6 and job["failed"] == 0, job
         assert job["attempts"] == 2
-        resumed = store.get_job(job["id"])
+        resumed = store.jobs.get_job(job["id"])
         assert int(str(resumed.worker).rsplit(":", 1)[1]) != owner
         # Every series has a current forecast; those stored before the kill were not redone.
-        runs = [len(store.forecast_history(s.service, s.metric)) for s in store.list_series()]
+        runs = [
+            len(store.forecasts.forecast_history(s.service, s.metric)) for s in store.series.list_series()
+        ]
         assert all(n >= 1 for n in runs) and sum(runs) <= 6 + 1
         store.close()
     finally:
@@ -144,7 +150,7 @@ def test_a_graceful_stop_mid_job_requeues_it_and_a_restart_finishes_it_without_r
     store = Store.open(db)
     try:
         location, job = start_job_and_wait_mid_run(server.url, auth)
-        owner = int(str(store.get_job(job["id"]).worker).rsplit(":", 1)[1])
+        owner = int(str(store.jobs.get_job(job["id"]).worker).rsplit(":", 1)[1])
         pool = _descendants(owner)
         assert len(pool) >= 2, pool
         started = time.monotonic()
@@ -155,10 +161,12 @@ def test_a_graceful_stop_mid_job_requeues_it_and_a_restart_finishes_it_without_r
         server.stop(signal.SIGKILL)
     assert took < GRACEFUL_TIMEOUT, f"the graceful stop took {took:.1f} s"  # not killed by the master
     assert not [p for p in pool if _alive(p)], "pool processes outlived the graceful stop"
-    stopped = store.get_job(job["id"])
+    stopped = store.jobs.get_job(job["id"])
     assert stopped.status == "queued" and stopped.error is None and stopped.worker is None, stopped
     assert stopped.params["released"] == 1 and stopped.attempts == 0
-    stored_before = sum(len(store.forecast_history(s.service, s.metric)) for s in store.list_series())
+    stored_before = sum(
+        len(store.forecasts.forecast_history(s.service, s.metric)) for s in store.series.list_series()
+    )
     assert 1 <= stored_before < 8
     assert "Traceback" not in server.text()
 
@@ -169,7 +177,9 @@ def test_a_graceful_stop_mid_job_requeues_it_and_a_restart_finishes_it_without_r
         server.stop()
     assert job["status"] == "done" and job["done"] == job["total"] == 8 and job["failed"] == 0, job
     # Each series was forecast once: those stored before the stop were not redone (the job was forced).
-    assert [len(store.forecast_history(s.service, s.metric)) for s in store.list_series()] == [1] * 8
-    assert store.get_job(job["id"]).attempts == 1
+    assert [
+        len(store.forecasts.forecast_history(s.service, s.metric)) for s in store.series.list_series()
+    ] == [1] * 8
+    assert store.jobs.get_job(job["id"]).attempts == 1
     store.close()
     assert "Traceback" not in server.text()

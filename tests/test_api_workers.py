@@ -141,8 +141,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Two workers, a long token cache (a revocation must not wait for it) and a small invalid-token limit."""
     tmp = tmp_path_factory.mktemp("workers")
     store = Store.open(tmp / "api.db")
-    store.ingest(hourly_history("svc", "cpu", days=3))
-    _, admin = store.create_token(["admin"], "workers-test")
+    store.series.ingest(hourly_history("svc", "cpu", days=3))
+    _, admin = store.tokens.create_token(["admin"], "workers-test")
     store.close()
     env = {
         "CAPACITY_API_TOKEN_CACHE_S": "300",
@@ -250,8 +250,8 @@ def test_concurrent_guesses_on_every_worker_get_no_more_than_the_limit(server: S
 
 def test_a_revoked_token_is_refused_at_once_by_every_worker(server: Server) -> None:
     store = Store.open(server.db)
-    by_store, secret_store = store.create_token(["read"], "revoked-by-another-process")
-    by_api, secret_api = store.create_token(["read"], "revoked-over-http")
+    by_store, secret_store = store.tokens.create_token(["read"], "revoked-by-another-process")
+    by_api, secret_api = store.tokens.create_token(["read"], "revoked-over-http")
 
     def probe(secret: str) -> list[Answer]:
         # A new client address per request: the 401s must not add up to the invalid-token limit.
@@ -264,7 +264,7 @@ def test_a_revoked_token_is_refused_at_once_by_every_worker(server: Server) -> N
     for secret in (secret_store, secret_api):
         assert {a.status_code for a in probe(secret)} == {200}  # now cached by both workers
 
-    store.revoke_token(by_store.id)  # from another process, as `capacity token revoke` does
+    store.tokens.revoke_token(by_store.id)  # from another process, as `capacity token revoke` does
     for answer in probe(secret_store):
         assert_problem(answer, 401)
 

@@ -26,7 +26,7 @@ SPEC = ForecastSpec(horizon=48, n_paths=50, models=("seasonal_naive_daily", "har
 
 
 def fill(store: Store, n: int, days: int = 14) -> list[tuple[str, str]]:
-    store.ingest(pd.concat([hourly_history(f"svc{i}", "cpu", days=days, seed=i) for i in range(n)]))
+    store.series.ingest(pd.concat([hourly_history(f"svc{i}", "cpu", days=days, seed=i) for i in range(n)]))
     return [(f"svc{i}", "cpu") for i in range(n)]
 
 
@@ -35,7 +35,7 @@ def latest(
 ) -> dict[tuple[str, str], tuple[pd.DataFrame, np.ndarray]]:
     out = {}
     for key in keys:
-        stored = store.latest_forecast(*key)
+        stored = store.forecasts.latest_forecast(*key)
         assert stored is not None and stored.paths is not None
         out[key] = (stored.frame, stored.paths)
     return out
@@ -66,12 +66,12 @@ def test_pool_gives_the_same_forecasts_as_in_process(store: Store) -> None:
 
 def test_a_failing_series_is_recorded_with_its_reason_and_the_rest_go_on(store: Store) -> None:
     keys = fill(store, 2)
-    store.configure_series([SeriesConfig(service="empty", metric="cpu")])  # a series with no samples
+    store.series.configure_series([SeriesConfig(service="empty", metric="cpu")])  # a series with no samples
     outcomes = forecast_stored(store, [("empty", "cpu"), *keys], SPEC, workers=2)
     by_key = {(o.service, o.metric): o for o in outcomes}
     assert not by_key[("empty", "cpu")].ok
     assert by_key[("empty", "cpu")].error == "the series has no samples"
-    status = store.latest_run_status("empty", "cpu")
+    status = store.forecasts.latest_run_status("empty", "cpu")
     assert (
         status is not None and status["status"] == "failed" and status["error"] == "the series has no samples"
     )
@@ -83,7 +83,9 @@ def test_resume_skips_fresh_forecasts_and_redoes_stale_or_failed_ones(store: Sto
     assert stale_keys(store, keys) == keys
     forecast_stored(store, keys[:2], SPEC, workers=1)
     assert stale_keys(store, keys) == keys[2:]
-    store.ingest(hourly_history("svc0", "cpu", days=15, seed=0))  # new data: svc0's forecast is stale now
+    store.series.ingest(
+        hourly_history("svc0", "cpu", days=15, seed=0)
+    )  # new data: svc0's forecast is stale now
     assert stale_keys(store, keys) == [keys[0], keys[2]]
     done = forecast_stored(store, keys, SPEC, workers=2, resume=True)
     assert sorted((o.service, o.metric) for o in done) == [keys[0], keys[2]]
@@ -128,7 +130,7 @@ def test_a_killed_worker_fails_only_the_series_in_flight_and_the_run_goes_on(sto
     assert lost and all(o.error.startswith("worker failed: BrokenProcessPool") for o in lost)
     assert len(lost) <= 2 * 2  # at most the series queued on the broken pool
     for o in lost:
-        status = store.latest_run_status(o.service, o.metric)
+        status = store.forecasts.latest_run_status(o.service, o.metric)
         assert status is not None and status["status"] == "failed" and "BrokenProcessPool" in status["error"]
     # What was lost is simply forecast again by a resumed run.
     again = forecast_stored(store, keys, SPEC, workers=2, resume=True)

@@ -35,7 +35,7 @@ def gone(pid: int) -> bool:
 def test_killed_run_keeps_its_forecasts_and_resume_finishes(tmp_path: Path) -> None:
     db = tmp_path / "fleet.db"
     store = Store.open(db)
-    store.ingest(pd.concat([hourly_history(f"svc{i:02d}", "cpu", days=8, seed=i) for i in range(N)]))
+    store.series.ingest(pd.concat([hourly_history(f"svc{i:02d}", "cpu", days=8, seed=i) for i in range(N)]))
     store.close()
     run = [*CAPACITY, "forecast", "--all", "--horizon", "24h", "--workers", "2", "--db", str(db)]
     proc = subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -70,12 +70,12 @@ def test_killed_run_keeps_its_forecasts_and_resume_finishes(tmp_path: Path) -> N
         assert store.integrity_check() == "ok"
         stored_before = {
             s.service
-            for s in store.list_series()
-            if store.latest_forecast(s.service, "cpu", with_paths=False)
+            for s in store.series.list_series()
+            if store.forecasts.latest_forecast(s.service, "cpu", with_paths=False)
         }
         assert len(stored_before) == kept
         for service in stored_before:
-            forecast = store.latest_forecast(service, "cpu")
+            forecast = store.forecasts.latest_forecast(service, "cpu")
             assert forecast is not None and len(forecast.frame) == 24 and forecast.paths is not None
     finally:
         store.close()

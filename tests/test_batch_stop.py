@@ -25,7 +25,9 @@ KEYS = [(f"svc{i}", "cpu") for i in range(8)]
 def test_a_stop_keeps_what_was_stored_and_a_resumed_run_does_the_rest(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "stop.db")
     try:
-        store.ingest(pd.concat([hourly_history(s, m, days=14, seed=i) for i, (s, m) in enumerate(KEYS)]))
+        store.series.ingest(
+            pd.concat([hourly_history(s, m, days=14, seed=i) for i, (s, m) in enumerate(KEYS)])
+        )
         stop = threading.Event()
         stopped_at: list[float] = []
 
@@ -42,11 +44,11 @@ def test_a_stop_keeps_what_was_stored_and_a_resumed_run_does_the_rest(tmp_path: 
         assert 1 <= len(saved) < len(KEYS) and all(o.ok for o in info.value.outcomes)
         left = stale_keys(store, KEYS)
         assert sorted(left + saved) == sorted(KEYS)  # the stored ones are fresh, nothing else was recorded
-        assert all(store.latest_run_status(*k) is None for k in left)
+        assert all(store.forecasts.latest_run_status(*k) is None for k in left)
 
         rest = forecast_stored(store, KEYS, SPEC, workers=2, resume=True)
         assert sorted((o.service, o.metric) for o in rest) == sorted(left) and all(o.ok for o in rest)
-        assert [len(store.forecast_history(*k)) for k in KEYS] == [1] * len(KEYS)
+        assert [len(store.forecasts.forecast_history(*k)) for k in KEYS] == [1] * len(KEYS)
     finally:
         store.close()
 
@@ -54,11 +56,13 @@ def test_a_stop_keeps_what_was_stored_and_a_resumed_run_does_the_rest(tmp_path: 
 def test_a_pool_shut_down_under_a_batch_is_an_interruption_not_a_failure(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "shut.db")
     try:
-        store.ingest(pd.concat([hourly_history(s, m, days=14, seed=i) for i, (s, m) in enumerate(KEYS[:2])]))
+        store.series.ingest(
+            pd.concat([hourly_history(s, m, days=14, seed=i) for i, (s, m) in enumerate(KEYS[:2])])
+        )
         runner = make_runner(2)
         runner.close(cancel=True)  # what concurrent.futures' exit hook does to a pool when the process exits
         with pytest.raises(Interrupted, match="shut down"):
             forecast_stored(store, KEYS[:2], SPEC, runner=runner)
-        assert all(store.latest_run_status(*k) is None for k in KEYS[:2])  # no failure recorded
+        assert all(store.forecasts.latest_run_status(*k) is None for k in KEYS[:2])  # no failure recorded
     finally:
         store.close()

@@ -50,10 +50,10 @@ CALENDAR = (
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("events-delete") / "template.db"
     store = Store.open(path)
-    store.ingest(
+    store.series.ingest(
         pd.concat([hourly_history(s, m, seed=i) for i, (s, m) in enumerate(KEYS)], ignore_index=True)
     )
-    store.add_events(CALENDAR, source="test")
+    store.events.add_events(CALENDAR, source="test")
     outcomes = forecast_stored(store, KEYS, ForecastSpec(horizon=24, models=("seasonal_mean",)))
     assert all(o.ok for o in outcomes), [o for o in outcomes if not o.ok]
     assert stale_keys(store, KEYS) == []
@@ -79,7 +79,7 @@ def flat(text: str) -> str:
 def stored(db: str) -> list[tuple[str, str, str]]:
     store = Store.open(db)
     try:
-        return [(o.name, f"{o.start:%Y-%m-%d %H:%M}", o.service or "*") for o in store.list_events()]
+        return [(o.name, f"{o.start:%Y-%m-%d %H:%M}", o.service or "*") for o in store.events.list_events()]
     finally:
         store.close()
 
@@ -235,13 +235,13 @@ def test_the_store_filters_are_the_ones_the_api_delete_uses(db: str) -> None:
     store = Store.open(db)
     try:
         with pytest.raises(UnknownEvent, match="no occurrence of event 'Sale' for service 'cart'"):
-            store.delete_event("Sale", service="cart")
-        assert len(store.list_events("sale", start_day=dt.date(2024, 1, 22))) == 2
-        assert store.delete_event("SALE", start_day=dt.date(2024, 1, 3)) == 1
+            store.events.delete_event("Sale", service="cart")
+        assert len(store.events.list_events("sale", start_day=dt.date(2024, 1, 22))) == 2
+        assert store.events.delete_event("SALE", start_day=dt.date(2024, 1, 3)) == 1
         assert (
-            store.delete_event("Sale") == 3
+            store.events.delete_event("Sale") == 3
         )  # no filter: every occurrence left, as DELETE /api/v1/events/Sale
         with pytest.raises(UnknownEvent, match="unknown event 'Sale'"):
-            store.delete_event("Sale")
+            store.events.delete_event("Sale")
     finally:
         store.close()

@@ -28,13 +28,13 @@ def test_live_accuracy_scores_only_covered_forecasts(tmp_path: Path) -> None:
     db = tmp_path / "cap.db"
     full = history(20)
     store = Store.open(db)
-    store.ingest(full.iloc[: 24 * 16])
+    store.series.ingest(full.iloc[: 24 * 16])
     spec = ForecastSpec(horizon=48)
-    past = store.load_history("shop", "cpu")
-    store.save_forecast("shop", "cpu", forecast_series(past, spec), spec)
-    store.ingest(full.iloc[24 * 16 :])  # four more days arrive: the first forecast is covered
-    latest = store.load_history("shop", "cpu")
-    store.save_forecast("shop", "cpu", forecast_series(latest, spec), spec)  # not covered yet
+    past = store.series.load_history("shop", "cpu")
+    store.forecasts.save_forecast("shop", "cpu", forecast_series(past, spec), spec)
+    store.series.ingest(full.iloc[24 * 16 :])  # four more days arrive: the first forecast is covered
+    latest = store.series.load_history("shop", "cpu")
+    store.forecasts.save_forecast("shop", "cpu", forecast_series(latest, spec), spec)  # not covered yet
     store.close()
 
     out = tmp_path / "acc.json"

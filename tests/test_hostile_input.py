@@ -44,7 +44,7 @@ def counts(store: Store) -> dict[str, int]:
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[Any, Store, str]]:
     store = Store.open(tmp_path / "hostile.db")
-    _, token = store.create_token(["admin"], "hostile")
+    _, token = store.tokens.create_token(["admin"], "hostile")
     app = create_app({"db": str(tmp_path / "hostile.db"), "worker": False}, store=store)
     yield app, store, token
     store.close()
@@ -91,7 +91,7 @@ def test_injection_strings_are_stored_verbatim_and_escaped_in_the_report(api: tu
     history["ts"] = (
         history["ts"] + (pd.Timestamp("2026-01-01", tz="UTC") - history["ts"].max()) - pd.Timedelta(hours=1)
     )
-    store.ingest(history)
+    store.series.ingest(history)
     result = run_injection_roundtrip(sender(app), token)
     assert result.failures == 0, "\n".join(result.problems)
     assert set(counts(store)) >= {"events", "samples"}  # the tables are all still there
@@ -141,7 +141,7 @@ def test_mixed_utc_offsets_are_each_converted_to_utc(api: tuple[Any, Store, str]
         "POST", SAMPLES, {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}, body
     )
     assert answer[0] == 201, answer
-    stored = store.load_history("hostile", "cpu")
+    stored = store.series.load_history("hostile", "cpu")
     assert [t.isoformat() for t in stored.index] == [
         "2026-01-01T00:00:00+00:00",
         "2026-01-01T01:00:00+00:00",
@@ -166,10 +166,10 @@ def test_report_out_path_with_traversal_in_event_name_writes_only_under_out(tmp_
     db = tmp_path / "r.db"
     store = Store.open(db)
     history = hourly_history("svc", "cpu", days=14)
-    store.ingest(history)
+    store.series.ingest(history)
     name = "../../escape/'; DROP TABLE events;--"
     end = history["ts"].max()
-    store.add_events([EventOccurrence(name, end + pd.Timedelta(days=1), end + pd.Timedelta(days=2))])
+    store.events.add_events([EventOccurrence(name, end + pd.Timedelta(days=1), end + pd.Timedelta(days=2))])
     store.close()
     capacity = str(Path(sys.executable).with_name("capacity"))
     subprocess.run(

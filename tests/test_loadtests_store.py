@@ -42,9 +42,9 @@ def result_doc(capacity_ok: bool = True, staging_instances: int | None = None) -
 @pytest.fixture(params=["sqlite", "postgres"])
 def fleet(request: pytest.FixtureRequest) -> Store:
     store: Store = request.getfixturevalue("store" if request.param == "sqlite" else "pg_store")
-    store.ingest(hourly_history("checkout", "rps", days=2))
-    store.ingest(hourly_history("checkout", "cpu", days=2))
-    store.configure_series(
+    store.series.ingest(hourly_history("checkout", "rps", days=2))
+    store.series.ingest(hourly_history("checkout", "cpu", days=2))
+    store.series.configure_series(
         [SeriesConfig("checkout", "rps", threshold=80.0, instances=4, instance_capacity=20.0)]
     )
     return store
@@ -57,25 +57,25 @@ def count_rows(store: Store) -> int:
 
 def test_save_and_list_without_apply(fleet: Store) -> None:
     doc = result_doc()
-    lid = fleet.save_loadtest("checkout", "rps", doc, apply=False)
-    [row] = fleet.list_loadtests("checkout", "rps")
+    lid = fleet.loadtests.save_loadtest("checkout", "rps", doc, apply=False)
+    [row] = fleet.loadtests.list_loadtests("checkout", "rps")
     assert row.id == lid and row.verdict == "pass" and row.applied is False
     assert row.measured_capacity_rps == pytest.approx(100, abs=0.5) and row.result == doc
-    info = fleet.describe("checkout", "rps")
+    info = fleet.series.describe("checkout", "rps")
     assert (info.threshold, info.instance_capacity) == (80.0, 20.0)  # untouched
-    assert fleet.list_loadtests("checkout", "cpu") == []
+    assert fleet.loadtests.list_loadtests("checkout", "cpu") == []
 
 
 def test_apply_updates_threshold_and_per_instance_capacity(fleet: Store) -> None:
-    fleet.save_loadtest("checkout", "rps", result_doc(), apply=True)
-    info = fleet.describe("checkout", "rps")
+    fleet.loadtests.save_loadtest("checkout", "rps", result_doc(), apply=True)
+    info = fleet.series.describe("checkout", "rps")
     assert info.threshold == pytest.approx(100, abs=0.5)
     assert info.instance_capacity == pytest.approx(25, abs=0.2)  # 100 over the series' 4 instances
-    fleet.save_loadtest("checkout", "rps", result_doc(staging_instances=2), apply=True)
-    info = fleet.describe("checkout", "rps")
+    fleet.loadtests.save_loadtest("checkout", "rps", result_doc(staging_instances=2), apply=True)
+    info = fleet.series.describe("checkout", "rps")
     assert info.instance_capacity == pytest.approx(50, abs=0.3)  # 100 over the 2 staging instances
     assert info.threshold == pytest.approx(200, abs=1)  # x the 4 production instances
-    newest = fleet.list_loadtests("checkout", "rps")
+    newest = fleet.loadtests.list_loadtests("checkout", "rps")
     assert [r.applied for r in newest] == [True, True] and newest[0].id > newest[1].id
 
 
@@ -100,9 +100,9 @@ def test_bad_saves_store_nothing(
 ) -> None:
     payload = result_doc(capacity_ok=False) if doc == "no-capacity" else (doc or result_doc())
     with pytest.raises(error):
-        fleet.save_loadtest(service, metric, payload, apply=apply)  # type: ignore[arg-type]
+        fleet.loadtests.save_loadtest(service, metric, payload, apply=apply)  # type: ignore[arg-type]
     assert count_rows(fleet) == 0
-    assert fleet.describe("checkout", "rps").threshold == 80.0
+    assert fleet.series.describe("checkout", "rps").threshold == 80.0
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -115,8 +115,8 @@ def test_bad_saves_store_nothing(
 def test_results_round_trip(
     store: Store, verdict: str, target: float, capacity: float | None, note: str
 ) -> None:
-    if not store.list_series():
-        store.ingest(hourly_history("checkout", "rps", days=1))
+    if not store.series.list_series():
+        store.series.ingest(hourly_history("checkout", "rps", days=1))
     doc = {
         "verdict": verdict,
         "target_rps": target,
@@ -124,7 +124,7 @@ def test_results_round_trip(
         "steps": [],
         "note": note,
     }
-    lid = store.save_loadtest("checkout", "rps", doc, apply=False)
-    stored = next(t for t in store.list_loadtests("checkout", "rps") if t.id == lid)
+    lid = store.loadtests.save_loadtest("checkout", "rps", doc, apply=False)
+    stored = next(t for t in store.loadtests.list_loadtests("checkout", "rps") if t.id == lid)
     assert (stored.verdict, stored.target_rps, stored.measured_capacity_rps) == (verdict, target, capacity)
     assert stored.result == doc and stored.applied is False

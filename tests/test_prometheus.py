@@ -337,7 +337,7 @@ def test_cli_ingests_then_since_last_pulls_only_the_rest(prom: PromServer, tmp_p
     store = Store.open(db)
     try:
         for service in ("a", "b"):
-            stored = store.load_history(service, "cpu")
+            stored = store.series.load_history(service, "cpu")
             expected = pd.date_range("2026-01-01", "2026-01-04", freq="h", tz="UTC")
             assert stored.index.equals(expected)
             assert np.array_equal(stored.to_numpy(), [value_at(service, t.timestamp()) for t in expected])

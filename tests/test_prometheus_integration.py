@@ -150,9 +150,9 @@ def test_ingest_stores_exactly_what_was_written(prometheus: str, tmp_path: Path)
     assert rest.returncode == 0, rest.stderr
     store = Store.open(db)
     try:
-        assert sorted(s.service for s in store.list_series()) == list(SERVICES)
+        assert sorted(s.service for s in store.series.list_series()) == list(SERVICES)
         for j, service in enumerate(SERVICES):
-            stored = store.load_history(service, "cpu")
+            stored = store.series.load_history(service, "cpu")
             assert stored.index.equals(pd.date_range(START, end, freq="h"))
             assert np.array_equal(stored.to_numpy(), [written_value(j, i) for i in range(HOURS)])
     finally:
@@ -188,6 +188,6 @@ def test_empty_result_stores_nothing(prometheus: str, tmp_path: Path) -> None:
     assert empty.returncode == 2 and "returned no samples between 2025-01-01" in empty.stderr
     store = Store.open(db)
     try:
-        assert store.list_series() == []
+        assert store.series.list_series() == []
     finally:
         store.close()

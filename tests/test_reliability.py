@@ -54,7 +54,7 @@ def test_token_values_never_reach_the_app_log_or_error_answers(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     a = make_api(tmp_path)
-    a.store.ingest(hourly_history("svc", "cpu", days=3))
+    a.store.series.ingest(hourly_history("svc", "cpu", days=3))
     secret = a.write["Authorization"].split()[1]
     bad = "cp_" + "x" * 40
     with caplog.at_level(logging.DEBUG):

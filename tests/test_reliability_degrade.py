@@ -18,7 +18,7 @@ def test_a_failed_forecast_of_new_data_serves_the_last_good_one_marked_stale_wit
 ) -> None:
     a = make_api(tmp_path, freshness_ttl_s=0.01)
     history = hourly_history("checkout", "cpu", days=14)
-    a.store.ingest(history.iloc[: 13 * 24])
+    a.store.series.ingest(history.iloc[: 13 * 24])
     good = a.client.get(f"{BASE}/forecast", headers=a.read)
     assert good.status_code == 200 and good.get_json()["stale_reason"] is None
     assert (
@@ -28,7 +28,7 @@ def test_a_failed_forecast_of_new_data_serves_the_last_good_one_marked_stale_wit
         == 200
     )
     # The engine's attempt on the new data failed (recorded as forecast_stored records every failure).
-    a.store.save_failed_forecast(
+    a.store.forecasts.save_failed_forecast(
         "checkout", "cpu", ForecastSpec(), "NotEnoughHistory: model fit diverged\ntrace"
     )
     for _ in range(2):  # the second read is served from the render cache: same reason
@@ -44,7 +44,7 @@ def test_a_failed_forecast_of_new_data_serves_the_last_good_one_marked_stale_wit
 def test_a_forecast_over_its_time_budget_serves_the_last_good_one_and_says_so(tmp_path: Path) -> None:
     a = make_api(tmp_path, forecast_budget_s=0.01, freshness_ttl_s=0.01)
     history = hourly_history("checkout", "cpu", days=14)
-    a.store.ingest(history.iloc[: 13 * 24])
+    a.store.series.ingest(history.iloc[: 13 * 24])
     deadline = time.monotonic() + 120
     first = a.client.get(f"{BASE}/forecast", headers=a.read)
     while first.status_code == 202 and time.monotonic() < deadline:

@@ -15,7 +15,7 @@ def test_stores_opened_from_several_threads_at_once_all_migrate(tmp_path: Path) 
     def open_close(i: int) -> int:
         store = Store.open(tmp_path / f"db{i}.db")
         try:
-            return len(store.list_series())
+            return len(store.series.list_series())
         finally:
             store.close()
 
@@ -34,11 +34,11 @@ def _save_long_model(store: Store) -> None:
     from tests.conftest import hourly_history
 
     history = hourly_history("svc", "cpu", days=7)
-    store.ingest(history)
+    store.series.ingest(history)
     spec = ForecastSpec(horizon=24, models=("seasonal_naive_daily",))
     result = forecast_series(history.set_index("ts")["value"], spec)
-    store.save_forecast("svc", "cpu", replace(result, model=LONG_MODEL), spec)
-    stored = store.latest_forecast("svc", "cpu")
+    store.forecasts.save_forecast("svc", "cpu", replace(result, model=LONG_MODEL), spec)
+    stored = store.forecasts.latest_forecast("svc", "cpu")
     assert stored is not None and stored.model == LONG_MODEL and len(stored.frame) == 24
 
 

@@ -46,15 +46,15 @@ def _history() -> pd.DataFrame:
 def db(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = str(tmp_path_factory.mktemp("report") / "fleet.db")
     store = Store.open(path)
-    store.ingest(_history())
-    store.configure_series(
+    store.series.ingest(_history())
+    store.series.configure_series(
         [
             SeriesConfig("shop", "cpu", threshold=75.0, instances=10),
             SeriesConfig("quiet", "cpu", threshold=80.0),
         ]
     )
     day = pd.Timedelta(days=1)
-    store.add_events(
+    store.events.add_events(
         [
             EventOccurrence(
                 "Sale", pd.Timestamp("2026-01-21", tz="UTC"), pd.Timestamp("2026-01-22", tz="UTC")
@@ -171,7 +171,7 @@ def test_events_import_and_list(tmp_path):
     assert listed.exit_code == 0
     assert "Launch" in listed.output and "2x-3x" in listed.output and "Thanksgiving Day" in listed.output
     store = Store.open(db)
-    thanksgiving = [e for e in store.list_events("Thanksgiving Day") if e.start.year == 2026]
+    thanksgiving = [e for e in store.events.list_events("Thanksgiving Day") if e.start.year == 2026]
     assert thanksgiving[0].start == pd.Timestamp("2026-11-26", tz="UTC")
     assert thanksgiving[0].end == pd.Timestamp("2026-11-27", tz="UTC")
     bad = tmp_path / "bad.csv"
@@ -187,8 +187,8 @@ def test_risks_say_when_they_rest_on_a_stale_forecast(tmp_path: Path):
     store = Store.open(path)
     try:
         history = _history()
-        store.ingest(history[history["service"] == "quiet"])
-        store.configure_series([SeriesConfig("quiet", "cpu", threshold=80.0)])
+        store.series.ingest(history[history["service"] == "quiet"])
+        store.series.configure_series([SeriesConfig("quiet", "cpu", threshold=80.0)])
         spec = ForecastSpec(horizon=24 * 3, models=("seasonal_mean",))
         assert all(o.ok for o in forecast_stored(store, [("quiet", "cpu")], spec))
 
@@ -196,10 +196,10 @@ def test_risks_say_when_they_rest_on_a_stale_forecast(tmp_path: Path):
             return str(load_fleet_risks(store).frame.iloc[0]["note"])
 
         assert "stale" not in note()
-        store.add_events([EventOccurrence("Flash", SALE, SALE + pd.Timedelta(days=1))], source="test")
+        store.events.add_events([EventOccurrence("Flash", SALE, SALE + pd.Timedelta(days=1))], source="test")
         assert "stale forecast: made before the events calendar changed" in note()
         newer = history[history["service"] == "quiet"].tail(1).assign(ts=END, value=21.0)
-        store.ingest(newer)
+        store.series.ingest(newer)
         assert "before the latest data" in note() and "and before the events calendar changed" in note()
         result = CliRunner().invoke(cli, ["risks", "--db", path])
         assert result.exit_code == 0 and "quiet/cpu: stale forecast" in result.output  # shown though it is ok

@@ -197,9 +197,9 @@ def test_reads_and_ingests(fleet_csv: Path, raw: pd.DataFrame, clean: pd.DataFra
     assert len(history) == len(raw)
     part = history[history["service"].isin(["checkout", "search"])]
     store = Store.open(tmp_path / "fleet.db")
-    report = store.ingest(part)
+    report = store.series.ingest(part)
     assert report.series == 6
     assert report.inserted == len(part.drop_duplicates(["service", "metric", "ts"]))
-    stored = {(s.service, s.metric): s.samples for s in store.list_series()}
+    stored = {(s.service, s.metric): s.samples for s in store.series.list_series()}
     expected = clean[clean["service"].isin(["checkout", "search"])].groupby(["service", "metric"]).size()
     assert stored == expected.to_dict()

@@ -21,8 +21,8 @@ from capacity.forecast.types import ForecastSpec
 from capacity.services.forecasting import forecast_stored
 from capacity.services.staleness import stale_keys
 from capacity.store import Store
-from capacity.store.calendar import calendar_digest
 from capacity.store.db import MIGRATIONS, make_engine
+from capacity.store.events import calendar_digest
 from tests.conftest import hourly_history
 from tests.test_api_core import Api, make_api
 
@@ -65,8 +65,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def fleet(db_url: str) -> Iterator[Store]:
     """Three series (two of checkout, one of search) with the fleet-wide sale, each forecast once."""
     store = Store.open(db_url)
-    store.ingest(pd.concat([hourly_history(s, m, days=10, seed=i) for i, (s, m) in enumerate(KEYS)]))
-    store.add_events(SALE, source="config")
+    store.series.ingest(pd.concat([hourly_history(s, m, days=10, seed=i) for i, (s, m) in enumerate(KEYS)]))
+    store.events.add_events(SALE, source="config")
     assert all(o.ok for o in refresh(store))
     assert stale_keys(store, KEYS) == []
     yield store
@@ -79,66 +79,68 @@ def refresh(store: Store) -> list[Any]:
 
 
 def changed_at(store: Store) -> dict[tuple[str, str], pd.Timestamp | None]:
-    return {(s.service, s.metric): s.events_changed_at for s in store.list_series()}
+    return {(s.service, s.metric): s.events_changed_at for s in store.series.list_series()}
 
 
 def test_changing_a_fleet_event_stales_every_series_and_a_refresh_clears_it(fleet: Store) -> None:
-    runs_before = {k: fleet.latest_run_status(*k)["id"] for k in KEYS}  # type: ignore[index]
+    runs_before = {k: fleet.forecasts.latest_run_status(*k)["id"] for k in KEYS}  # type: ignore[index]
     wider = tuple(EventOccurrence(o.name, o.start, o.end, 2.0, 3.0) for o in SALE)
-    fleet.add_events(wider, source="api")  # the planner raised the sale's multiplier band
+    fleet.events.add_events(wider, source="api")  # the planner raised the sale's multiplier band
     assert stale_keys(fleet, KEYS) == KEYS
-    assert fleet.calendar_stale_series() == sorted(KEYS)
+    assert fleet.events.calendar_stale_series() == sorted(KEYS)
     assert all(t is not None for t in changed_at(fleet).values())
 
     outcomes = refresh(fleet)
     assert sorted((o.service, o.metric) for o in outcomes) == sorted(KEYS) and all(o.ok for o in outcomes)
-    assert stale_keys(fleet, KEYS) == [] and fleet.calendar_stale_series() == []
+    assert stale_keys(fleet, KEYS) == [] and fleet.events.calendar_stale_series() == []
     for key in KEYS:
-        stored = fleet.latest_forecast(*key, with_paths=False)
+        stored = fleet.forecasts.latest_forecast(*key, with_paths=False)
         assert stored is not None and stored.run_id != runs_before[key]
-        assert stored.events_digest == fleet.describe(*key).events_digest == calendar_digest(wider)
+        assert stored.events_digest == fleet.series.describe(*key).events_digest == calendar_digest(wider)
         assert {e["start"][:10] for e in stored.spec["events"]} == {"2024-01-03", "2024-01-11"}
 
-    fleet.delete_event("Sale")  # deleting is a change too
+    fleet.events.delete_event("Sale")  # deleting is a change too
     assert stale_keys(fleet, KEYS) == KEYS
     assert len(refresh(fleet)) == 3 and stale_keys(fleet, KEYS) == []
-    assert fleet.describe("search", "cpu").events_digest == calendar_digest([])
+    assert fleet.series.describe("search", "cpu").events_digest == calendar_digest([])
 
 
 def test_a_service_event_stales_only_that_services_series(fleet: Store) -> None:
     search_changed = changed_at(fleet)[("search", "cpu")]
-    fleet.add_events([LAUNCH], source="api")
+    fleet.events.add_events([LAUNCH], source="api")
     assert stale_keys(fleet, KEYS) == CHECKOUT
-    assert fleet.calendar_stale_series() == sorted(CHECKOUT)
+    assert fleet.events.calendar_stale_series() == sorted(CHECKOUT)
     assert changed_at(fleet)[("search", "cpu")] == search_changed
 
     assert sorted((o.service, o.metric) for o in refresh(fleet)) == sorted(CHECKOUT)
     assert stale_keys(fleet, KEYS) == []
     # Replacing the event's occurrences with other ones is a change, again only for checkout.
     moved = EventOccurrence("Launch", ts("2024-01-11 08:00"), ts("2024-01-11 20:00"), 2.0, 3.0, "checkout")
-    fleet.replace_event("Launch", [moved], source="api")
+    fleet.events.replace_event("Launch", [moved], source="api")
     assert stale_keys(fleet, KEYS) == CHECKOUT
     refresh(fleet)
     # An event for a service without series stales nothing.
-    fleet.add_events([EventOccurrence("Launch", ts("2024-01-11"), ts("2024-01-12"), service="billing")])
-    assert stale_keys(fleet, KEYS) == [] and fleet.calendar_stale_series() == []
+    fleet.events.add_events(
+        [EventOccurrence("Launch", ts("2024-01-11"), ts("2024-01-12"), service="billing")]
+    )
+    assert stale_keys(fleet, KEYS) == [] and fleet.events.calendar_stale_series() == []
 
 
 def test_resending_an_identical_calendar_stales_nothing(fleet: Store) -> None:
-    before = {s.service: s.events_digest for s in fleet.list_series()}
+    before = {s.service: s.events_digest for s in fleet.series.list_series()}
     stamps = changed_at(fleet)
-    fleet.add_events(SALE, source="config")  # the fleet config loaded again
-    fleet.add_events(tuple(reversed(SALE)), source="csv")  # same occurrences, other order and source
-    fleet.replace_event("sale", SALE, source="api")  # deleted and inserted again, as PUT does
-    assert stale_keys(fleet, KEYS) == [] and fleet.calendar_stale_series() == []
-    assert {s.service: s.events_digest for s in fleet.list_series()} == before
+    fleet.events.add_events(SALE, source="config")  # the fleet config loaded again
+    fleet.events.add_events(tuple(reversed(SALE)), source="csv")  # same occurrences, other order and source
+    fleet.events.replace_event("sale", SALE, source="api")  # deleted and inserted again, as PUT does
+    assert stale_keys(fleet, KEYS) == [] and fleet.events.calendar_stale_series() == []
+    assert {s.service: s.events_digest for s in fleet.series.list_series()} == before
     assert changed_at(fleet) == stamps
 
 
 def test_new_series_start_with_the_calendar_as_it_is(fleet: Store) -> None:
-    fleet.ingest(hourly_history("cart", "cpu", days=10, seed=7))
-    assert fleet.describe("cart", "cpu").events_digest == calendar_digest(SALE)
-    assert fleet.describe("cart", "cpu").events_changed_at is None
+    fleet.series.ingest(hourly_history("cart", "cpu", days=10, seed=7))
+    assert fleet.series.describe("cart", "cpu").events_digest == calendar_digest(SALE)
+    assert fleet.series.describe("cart", "cpu").events_changed_at is None
     forecast_stored(fleet, [("cart", "cpu")], ForecastSpec(horizon=24))
     assert stale_keys(fleet, [*KEYS, ("cart", "cpu")]) == []
 
@@ -185,15 +187,15 @@ def test_upgrading_a_0002_database_keeps_old_forecasts_fresh_and_tracks_changes_
     _at_0002(db_url)
     store = Store.open(db_url)  # migrates to the newest revision
     try:
-        info = store.describe("checkout", "cpu")
+        info = store.series.describe("checkout", "cpu")
         assert info.events_digest == calendar_digest(SALE[:1]) and info.events_changed_at is None
-        assert store.latest_run_status("checkout", "cpu")["events_digest"] == info.events_digest  # type: ignore[index]
+        assert store.forecasts.latest_run_status("checkout", "cpu")["events_digest"] == info.events_digest  # type: ignore[index]
         assert stale_keys(store, [("checkout", "cpu")]) == []  # upgrading stales nothing
-        store.add_events(SALE[:1], source="config")  # nor does loading the same calendar again
+        store.events.add_events(SALE[:1], source="config")  # nor does loading the same calendar again
         assert stale_keys(store, [("checkout", "cpu")]) == []
-        store.add_events(SALE[1:], source="config")  # a new occurrence does
+        store.events.add_events(SALE[1:], source="config")  # a new occurrence does
         assert stale_keys(store, [("checkout", "cpu")]) == [("checkout", "cpu")]
-        assert store.describe("checkout", "cpu").events_changed_at is not None
+        assert store.series.describe("checkout", "cpu").events_changed_at is not None
     finally:
         store.close()
 
@@ -226,7 +228,9 @@ def test_api_serves_a_forecast_made_before_a_calendar_change_as_stale_and_refres
     # forecast is computed in the background (as when a real refit takes longer than the budget).
     a = make_api(tmp_path, db=db_url, forecast_budget_s=0.01, freshness_ttl_s=0.01)
     try:
-        a.store.ingest(pd.concat([hourly_history(s, m, days=10, seed=i) for i, (s, m) in enumerate(KEYS)]))
+        a.store.series.ingest(
+            pd.concat([hourly_history(s, m, days=10, seed=i) for i, (s, m) in enumerate(KEYS)])
+        )
         first = {k: _wait_fresh(a, *k) for k in (("checkout", "cpu"), ("search", "cpu"))}
 
         created = a.client.post(

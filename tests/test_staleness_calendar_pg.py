@@ -22,7 +22,7 @@ from capacity.forecast.types import ForecastSpec
 from capacity.services.forecasting import forecast_stored
 from capacity.services.staleness import stale_keys
 from capacity.store import Store
-from capacity.store.calendar import _row, digests_by_service, sync_digests
+from capacity.store.events import _row, digests_by_service, sync_digests
 from capacity.store.tables import events
 from tests.conftest import hourly_history
 
@@ -82,19 +82,19 @@ def _while_a_calendar_write_is_open(store: Store, concurrent: Callable[[], objec
 
 
 def _truth(store: Store) -> dict[tuple[str, str], str]:
-    infos = store.list_series()
-    digests = digests_by_service(store.list_events(), {s.service for s in infos})
+    infos = store.series.list_series()
+    digests = digests_by_service(store.events.list_events(), {s.service for s in infos})
     return {(s.service, s.metric): digests[s.service] for s in infos}
 
 
 def _stored(store: Store) -> dict[tuple[str, str], str | None]:
-    return {(s.service, s.metric): s.events_digest for s in store.list_series()}
+    return {(s.service, s.metric): s.events_digest for s in store.series.list_series()}
 
 
 def test_concurrent_calendar_writes_keep_every_digest_right(pg_store: Store, other: Store) -> None:
-    pg_store.ingest(hourly_history("svc", "cpu", days=3))
-    _while_a_calendar_write_is_open(pg_store, lambda: other.add_events([B]))
-    assert sorted(e.name for e in pg_store.list_events()) == ["A", "B"]
+    pg_store.series.ingest(hourly_history("svc", "cpu", days=3))
+    _while_a_calendar_write_is_open(pg_store, lambda: other.events.add_events([B]))
+    assert sorted(e.name for e in pg_store.events.list_events()) == ["A", "B"]
     assert _stored(pg_store) == _truth(pg_store)
     # A refresh makes the series fresh (before the fix it stayed stale after every refresh).
     out = forecast_stored(pg_store, [("svc", "cpu")], ForecastSpec(horizon=24), resume=True)
@@ -105,19 +105,21 @@ def test_concurrent_calendar_writes_keep_every_digest_right(pg_store: Store, oth
 def test_a_series_created_during_a_calendar_write_gets_the_written_calendar(
     pg_store: Store, other: Store
 ) -> None:
-    pg_store.ingest(hourly_history("svc", "cpu", days=3))
-    _while_a_calendar_write_is_open(pg_store, lambda: other.ingest(hourly_history("new", "cpu", days=3)))
+    pg_store.series.ingest(hourly_history("svc", "cpu", days=3))
+    _while_a_calendar_write_is_open(
+        pg_store, lambda: other.series.ingest(hourly_history("new", "cpu", days=3))
+    )
     assert _stored(pg_store) == _truth(pg_store)
     assert set(_stored(pg_store)) == {("svc", "cpu"), ("new", "cpu")}
 
 
 def test_concurrent_deletes_and_replaces_keep_every_digest_right(pg_store: Store, other: Store) -> None:
-    pg_store.ingest(hourly_history("svc", "cpu", days=3))
-    pg_store.add_events([B])
-    _while_a_calendar_write_is_open(pg_store, lambda: other.delete_event("B"))
-    assert [e.name for e in pg_store.list_events()] == ["A"]
+    pg_store.series.ingest(hourly_history("svc", "cpu", days=3))
+    pg_store.events.add_events([B])
+    _while_a_calendar_write_is_open(pg_store, lambda: other.events.delete_event("B"))
+    assert [e.name for e in pg_store.events.list_events()] == ["A"]
     assert _stored(pg_store) == _truth(pg_store)
-    pg_store.delete_event("A")
-    _while_a_calendar_write_is_open(pg_store, lambda: other.replace_event("B", [B]))
-    assert sorted(e.name for e in pg_store.list_events()) == ["A", "B"]
+    pg_store.events.delete_event("A")
+    _while_a_calendar_write_is_open(pg_store, lambda: other.events.replace_event("B", [B]))
+    assert sorted(e.name for e in pg_store.events.list_events()) == ["A", "B"]
     assert _stored(pg_store) == _truth(pg_store)

@@ -35,27 +35,27 @@ LAUNCH = EventOccurrence(
 def _fleet(db: Path) -> Store:
     """Five series, one of each kind."""
     store = Store.open(db)
-    store.ingest(pd.concat([hourly_history(s, m, days=10, seed=i) for i, (s, m) in enumerate(KEYS)]))
+    store.series.ingest(pd.concat([hourly_history(s, m, days=10, seed=i) for i, (s, m) in enumerate(KEYS)]))
     assert all(o.ok for o in forecast_stored(store, KEYS[:4], SPEC))
     later = hourly_history("b", "cpu", days=11, seed=1).tail(24)  # one more day of samples for b
-    store.ingest(later)
-    store.add_events([LAUNCH])  # c's calendar changed
-    store.save_failed_forecast("d", "cpu", SPEC, "the engine gave up")  # d's newest run failed
+    store.series.ingest(later)
+    store.events.add_events([LAUNCH])  # c's calendar changed
+    store.forecasts.save_failed_forecast("d", "cpu", SPEC, "the engine gave up")  # d's newest run failed
     return store
 
 
 def test_every_caller_applies_the_same_rule(tmp_path: Path) -> None:
     store = _fleet(tmp_path / "rule.db")
     try:
-        needs = store.forecast_staleness()
+        needs = store.forecasts.forecast_staleness()
         assert needs == {FRESH_KEY: FRESH, DATA: BEHIND, EVENTS: BEHIND, FAILS: FAILED, NEW: NEVER}
         expected = [DATA, EVENTS, FAILS, NEW]
         assert stale_keys(store, KEYS) == expected
         assert stale_keys(store, [*KEYS, ("gone", "cpu")]) == [*expected, ("gone", "cpu")]
-        assert store.calendar_stale_series() == expected
+        assert store.events.calendar_stale_series() == expected
         for key in KEYS[:4]:  # the served forecast (newest ok run) is behind exactly when the rule says so
-            info = store.describe(*key)
-            ok = store.latest_forecast(*key, with_paths=False)
+            info = store.series.describe(*key)
+            ok = store.forecasts.latest_forecast(*key, with_paths=False)
             assert ok is not None
             rule = forecast_behind(ok.data_version, ok.events_digest, info.data_version, info.events_digest)
             assert rule == (key in (DATA, EVENTS))
@@ -70,7 +70,7 @@ def test_the_count_a_calendar_write_reports_is_what_forecast_stale_then_forecast
 
     db = tmp_path / "cli.db"
     store = Store.open(db)
-    store.ingest(pd.concat([hourly_history(s, m, days=10, seed=i) for i, (s, m) in enumerate(KEYS)]))
+    store.series.ingest(pd.concat([hourly_history(s, m, days=10, seed=i) for i, (s, m) in enumerate(KEYS)]))
     assert all(o.ok for o in forecast_stored(store, KEYS[:3], SPEC))  # d and e were never forecast
     store.close()
     (tmp_path / "events.csv").write_text("event,start,end\nSale,2024-01-05,2024-01-06\n")  # fleet-wide

@@ -15,6 +15,7 @@ from capacity.forecast.pipeline import forecast_series
 from capacity.forecast.types import ForecastSpec
 from capacity.schema import validate_history
 from capacity.store import Store
+from capacity.store.series import series_id
 from tests.conftest import hourly_history
 
 BACKENDS = ["sqlite", "postgres"]
@@ -28,21 +29,21 @@ def any_store(request: pytest.FixtureRequest) -> Store:
 
 def test_ingest_round_trip_and_idempotent(any_store: Store) -> None:
     history = validate_history(hourly_history(days=3))
-    first = any_store.ingest(history)
+    first = any_store.series.ingest(history)
     assert (first.rows, first.inserted, first.created_series) == (72, 72, 1)
-    again = any_store.ingest(history)
+    again = any_store.series.ingest(history)
     assert again.inserted == 0 and again.updated == 72
     assert again.changed_series == 0  # the same values again change nothing
-    back = any_store.load_history("svc", "cpu")
+    back = any_store.series.load_history("svc", "cpu")
     assert len(back) == 72
     np.testing.assert_allclose(back.to_numpy(), history["value"].to_numpy())
     assert (back.index == pd.DatetimeIndex(history["ts"])).all()
-    info = any_store.describe("svc", "cpu")
+    info = any_store.series.describe("svc", "cpu")
     assert info.samples == 72 and info.step_seconds == 3600 and info.data_version == 1
     corrected = history.assign(value=history["value"].where(history.index != 5, 99.0))
-    assert any_store.ingest(corrected).changed_series == 1
-    assert any_store.describe("svc", "cpu").data_version == 2
-    assert any_store.load_history("svc", "cpu").iloc[5] == 99.0
+    assert any_store.series.ingest(corrected).changed_series == 1
+    assert any_store.series.describe("svc", "cpu").data_version == 2
+    assert any_store.series.load_history("svc", "cpu").iloc[5] == 99.0
     assert info.last_value == pytest.approx(history["value"].iloc[-1])
 
 
@@ -55,73 +56,71 @@ def test_duplicate_rows_in_one_batch_keep_the_last(any_store: Store) -> None:
             "value": [1.0, 5.0],
         }
     )
-    report = any_store.ingest(validate_history(frame))
+    report = any_store.series.ingest(validate_history(frame))
     assert report.inserted == 1
-    assert any_store.load_history("a", "rps").tolist() == [5.0]
+    assert any_store.series.load_history("a", "rps").tolist() == [5.0]
 
 
 def test_failed_transaction_stores_nothing(any_store: Store) -> None:
-    any_store.ingest(validate_history(hourly_history(service="keep", days=1)))
+    any_store.series.ingest(validate_history(hourly_history(service="keep", days=1)))
     good = validate_history(hourly_history(service="new", days=1))
     with pytest.raises(RuntimeError), any_store.write() as conn:
-        from capacity.store.series import SeriesStore
-
-        SeriesStore._series_id(any_store, conn, "new", "cpu", create=True)  # type: ignore[arg-type]
+        series_id(conn, "new", "cpu", create=True)
         raise RuntimeError("boom in the middle of a write")
-    assert [s.service for s in any_store.list_series()] == ["keep"]
-    any_store.ingest(good)
-    assert {s.service for s in any_store.list_series()} == {"keep", "new"}
+    assert [s.service for s in any_store.series.list_series()] == ["keep"]
+    any_store.series.ingest(good)
+    assert {s.service for s in any_store.series.list_series()} == {"keep", "new"}
 
 
 def test_bad_file_row_stores_nothing(store: Store) -> None:
     frame = hourly_history(days=1).astype({"value": object})
     frame.loc[5, "value"] = "oops"
     with pytest.raises(InvalidHistory, match="row 7: value is not a number"):
-        store.ingest(validate_history(frame, first_row=2))
-    assert store.list_series() == []
+        store.series.ingest(validate_history(frame, first_row=2))
+    assert store.series.list_series() == []
 
 
 def test_configure_and_update_series(any_store: Store) -> None:
-    any_store.ingest(validate_history(hourly_history(days=1)))
-    any_store.configure_series([SeriesConfig("svc", "cpu", threshold=80.0, instances=4, agg="max")])
-    info = any_store.describe("svc", "cpu")
+    any_store.series.ingest(validate_history(hourly_history(days=1)))
+    any_store.series.configure_series([SeriesConfig("svc", "cpu", threshold=80.0, instances=4, agg="max")])
+    info = any_store.series.describe("svc", "cpu")
     assert (info.threshold, info.instances, info.agg) == (80.0, 4, "max")
-    info = any_store.update_series("svc", "cpu", threshold=70.0)
+    info = any_store.series.update_series("svc", "cpu", threshold=70.0)
     assert info.threshold == 70.0
     with pytest.raises(UnknownSeries):
-        any_store.update_series("nope", "cpu", threshold=1.0)
+        any_store.series.update_series("nope", "cpu", threshold=1.0)
     with pytest.raises(UnknownSeries):
-        any_store.describe("nope", "cpu")
+        any_store.series.describe("nope", "cpu")
 
 
 def test_forecast_round_trip(any_store: Store) -> None:
-    any_store.ingest(validate_history(hourly_history(days=14)))
+    any_store.series.ingest(validate_history(hourly_history(days=14)))
     spec = ForecastSpec(horizon=24, n_paths=50)
-    result = forecast_series(any_store.load_history("svc", "cpu"), spec)
-    run_id = any_store.save_forecast("svc", "cpu", result, spec)
-    stored = any_store.latest_forecast("svc", "cpu")
+    result = forecast_series(any_store.series.load_history("svc", "cpu"), spec)
+    run_id = any_store.forecasts.save_forecast("svc", "cpu", result, spec)
+    stored = any_store.forecasts.latest_forecast("svc", "cpu")
     assert stored is not None and stored.run_id == run_id and stored.model == result.model
     assert len(stored.frame) == 24
     np.testing.assert_allclose(stored.frame["mean"], result.frame["mean"])
     assert stored.paths is not None and stored.paths.shape == (50, 24)
-    any_store.save_failed_forecast("svc", "cpu", spec, "numerical trouble")
-    status = any_store.latest_run_status("svc", "cpu")
+    any_store.forecasts.save_failed_forecast("svc", "cpu", spec, "numerical trouble")
+    status = any_store.forecasts.latest_run_status("svc", "cpu")
     assert status is not None and status["status"] == "failed"
-    assert any_store.latest_forecast("svc", "cpu").run_id == run_id  # type: ignore[union-attr]
+    assert any_store.forecasts.latest_forecast("svc", "cpu").run_id == run_id  # type: ignore[union-attr]
 
 
 def test_events_crud(any_store: Store) -> None:
     bf = make_occurrence("Black Friday", "2025-11-28", "2025-11-28", 2.0, 3.0)
     launch = make_occurrence("Launch", "2026-06-09", "2026-06-10", service="checkout")
-    assert any_store.add_events([bf, launch]) == 2
-    assert any_store.add_events([bf]) == 1  # upsert, not a duplicate
-    listed = any_store.list_events()
+    assert any_store.events.add_events([bf, launch]) == 2
+    assert any_store.events.add_events([bf]) == 1  # upsert, not a duplicate
+    listed = any_store.events.list_events()
     assert [e.name for e in listed] == ["Black Friday", "Launch"]
     assert listed[0].end == pd.Timestamp("2025-11-29", tz="UTC")
     assert listed[1].service == "checkout"
-    assert any_store.delete_event("launch") == 1
+    assert any_store.events.delete_event("launch") == 1
     with pytest.raises(UnknownEvent):
-        any_store.delete_event("launch")
+        any_store.events.delete_event("launch")
 
 
 def test_integrity_and_ping(store: Store) -> None:
@@ -149,10 +148,10 @@ def test_ingest_round_trip_property(tmp_path_factory: pytest.TempPathFactory, da
             "value": [v for _, v in data],
         }
     )
-    store.ingest(validate_history(frame))
-    store.ingest(validate_history(frame))
+    store.series.ingest(validate_history(frame))
+    store.series.ingest(validate_history(frame))
     expected = frame.drop_duplicates("ts", keep="last").set_index("ts")["value"].sort_index()
-    back = store.load_history(name, "cpu")
+    back = store.series.load_history(name, "cpu")
     assert back.index.equals(pd.DatetimeIndex(expected.index))
     assert back.tolist() == expected.tolist()
     store.close()

@@ -53,12 +53,12 @@ def in_threads(fn: Callable[[], Any], n: int, *, together: bool) -> list[Any]:
 def test_sqlite_short_lived_threads_do_not_accumulate_connections(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     store = Store.open(db)
-    store.revocation_generation()  # this thread's connection: the database, its WAL and the WAL index
+    store.tokens.revocation_generation()  # this thread's connection: the database, its WAL and the WAL index
     base = open_fds(db)
-    in_threads(store.revocation_generation, 1, together=False)
+    in_threads(store.tokens.revocation_generation, 1, together=False)
     one = open_fds(db) - base  # what one more thread's connection costs
     assert one > 0
-    assert in_threads(store.revocation_generation, 60, together=False) == [0] * 60
+    assert in_threads(store.tokens.revocation_generation, 60, together=False) == [0] * 60
     assert open_fds(db) - base <= one  # 60 threads that ended leave at most one connection behind
     store.close()
     assert open_fds(db) == 0  # even the main thread's connection is gone
@@ -67,19 +67,19 @@ def test_sqlite_short_lived_threads_do_not_accumulate_connections(tmp_path: Path
 def test_sqlite_descriptors_follow_concurrency_not_thread_count(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     store = Store.open(db)
-    store.revocation_generation()
+    store.tokens.revocation_generation()
     base = open_fds(db)
-    in_threads(store.revocation_generation, 1, together=False)
+    in_threads(store.tokens.revocation_generation, 1, together=False)
     one = open_fds(db) - base
-    in_threads(store.revocation_generation, 8, together=True)
+    in_threads(store.tokens.revocation_generation, 8, together=True)
     peak = open_fds(db)
     assert peak - base >= 8 * one - 1  # eight threads alive at once: eight connections (one was reused)
-    store.create_token(["read"])
-    store.revoke_token(1)
+    store.tokens.create_token(["read"])
+    store.tokens.revoke_token(1)
     for _ in range(5):
         # A reclaimed connection sees the latest revocation like a new one.
-        assert in_threads(store.revocation_generation, 8, together=True) == [1] * 8
-        assert in_threads(store.revocation_generation, 10, together=False) == [1] * 10
+        assert in_threads(store.tokens.revocation_generation, 8, together=True) == [1] * 8
+        assert in_threads(store.tokens.revocation_generation, 10, together=False) == [1] * 10
         # SQLite may keep a closed connection's descriptor open (its POSIX-lock rule) to reuse it for the next
         # one, so the count is not the connection count; it must not grow with the threads started.
         assert open_fds(db) <= peak
@@ -89,11 +89,11 @@ def test_sqlite_descriptors_follow_concurrency_not_thread_count(tmp_path: Path) 
 
 def test_store_close_then_reuse(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "t.db")
-    assert store.revocation_generation() == 0
+    assert store.tokens.revocation_generation() == 0
     store.close()
-    store.create_token(["read"])
-    store.revoke_token(1)
-    assert store.revocation_generation() == 1  # a closed store's engine reconnects; so does this
+    store.tokens.create_token(["read"])
+    store.tokens.revoke_token(1)
+    assert store.tokens.revocation_generation() == 1  # a closed store's engine reconnects; so does this
     store.close()
 
 
@@ -137,13 +137,13 @@ def pg_admin(pg_url: str) -> Iterator[sa.Engine]:
 
 def test_postgres_short_lived_threads_and_close(pg_store: Store, pg_admin: sa.Engine) -> None:
     database = str(pg_store.engine.url.database)
-    pg_store.revocation_generation()
+    pg_store.tokens.revocation_generation()
     base = settled(pg_admin, database, lambda n: n > 0)
-    assert in_threads(pg_store.revocation_generation, 40, together=False) == [0] * 40
+    assert in_threads(pg_store.tokens.revocation_generation, 40, together=False) == [0] * 40
     assert settled(pg_admin, database, lambda n: n <= base + 1) <= base + 1  # not base + 40
-    in_threads(pg_store.revocation_generation, 5, together=True)
+    in_threads(pg_store.tokens.revocation_generation, 5, together=True)
     assert settled(pg_admin, database, lambda n: n >= base + 5) == base + 5
-    in_threads(pg_store.revocation_generation, 1, together=False)
+    in_threads(pg_store.tokens.revocation_generation, 1, together=False)
     assert settled(pg_admin, database, lambda n: n <= base + 1) == base + 1
     pg_store.close()
     assert settled(pg_admin, database, lambda n: n == 0) == 0  # pool and revocation connections all closed
@@ -171,12 +171,12 @@ def kill_next_checkout(store: Store, pg_admin: sa.Engine) -> dict[str, Any]:
 
 def test_postgres_error_while_preparing_the_connection_is_a_503(pg_store: Store, pg_admin: sa.Engine) -> None:
     app = create_app({"worker": False}, store=pg_store)
-    _, secret = pg_store.create_token(["read"])
+    _, secret = pg_store.tokens.create_token(["read"])
     headers = {"Authorization": f"Bearer {secret}"}
     client = app.test_client()
     assert client.get("/api/v1/services", headers=headers).status_code == 200
     seen = kill_next_checkout(pg_store, pg_admin)
-    errors = in_threads(lambda: raised(pg_store.revocation_generation), 1, together=False)
+    errors = in_threads(lambda: raised(pg_store.tokens.revocation_generation), 1, together=False)
     assert isinstance(errors[0], StoreError) and "check token revocations failed" in str(errors[0])
     assert seen["status"] == "INTRANS"
     seen = kill_next_checkout(pg_store, pg_admin)

@@ -5,7 +5,7 @@ needed scope gives 403. The check runs before a view looks anything up, so a cal
 nothing about which services exist.
 
 Verified tokens are cached per worker process, each entry stamped with the store's revocation generation
-(:meth:`capacity.store.auth.TokenStore.revocation_generation`, one tiny query per request). A revocation by any
+(:meth:`capacity.store.tokens.TokenRepository.revocation_generation`, one tiny query per request). A revocation by any
 process (another worker, ``capacity token revoke``) bumps it, so every worker re-checks its cached tokens on the
 next request: a revoked token stops working everywhere at once.
 """
@@ -23,7 +23,7 @@ from flask import g, request
 from api.http import ratelimit
 from api.http.problems import Problem
 from api.state import state
-from capacity.store.auth import SCOPES, TokenInfo
+from capacity.store.tokens import SCOPES, TokenInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,7 +59,7 @@ def current_token() -> TokenInfo:
     key = hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
     # Read the generation before verifying: a revocation that lands in between then shows as a new generation
     # on the next request, never as a cached token stamped with the newer number.
-    generation = st.store.revocation_generation()
+    generation = st.store.tokens.revocation_generation()
     cached = st.tokens.get(key)
     if cached is not None and cached[0] == generation:
         token = cached[1]
@@ -68,7 +68,7 @@ def current_token() -> TokenInfo:
         # concurrent guesses on any worker cannot all pass one check; a valid token gives it back.
         reservation = ratelimit.reserve(st)
         try:
-            found = st.store.verify_token(secret)
+            found = st.store.tokens.verify_token(secret)
         except BaseException:
             ratelimit.release(st, reservation)
             raise
@@ -92,7 +92,7 @@ def _touch(token: TokenInfo) -> None:
     now = time.monotonic()
     if now - touched.get(token.id, -1e9) >= st.settings.token_touch_s:
         touched[token.id] = now
-        st.store.touch_token(token.id)
+        st.store.tokens.touch_token(token.id)
 
 
 def check_scope(scope: str) -> TokenInfo:

@@ -90,7 +90,7 @@ def _changed() -> None:
 def list_events() -> Any:
     """List events with their occurrences."""
     grouped: dict[str, list[EventOccurrence]] = {}
-    for occ in store().list_events():
+    for occ in store().events.list_events():
         grouped.setdefault(occ.name, []).append(occ)
     return {"events": [event_json(n, occs) for n, occs in grouped.items()]}
 
@@ -102,10 +102,10 @@ def list_events() -> Any:
 def create_event(body: dict[str, Any]) -> Any:
     """Add an occurrence of an event (the same name, start and scope updates it)."""
     occ = _make(body["name"], body, "body")
-    store().add_events([occ], source="api")
+    store().events.add_events([occ], source="api")
     _changed()
     location = url_for("events.get_event", name=occ.name)
-    return event_json(occ.name, store().list_events(occ.name)), 201, {"Location": location}
+    return event_json(occ.name, store().events.list_events(occ.name)), 201, {"Location": location}
 
 
 @bp.get("/events/<name>")
@@ -114,7 +114,7 @@ def create_event(body: dict[str, Any]) -> Any:
 def get_event(name: str) -> Any:
     """An event and its occurrences."""
     name = event_key(name)
-    occs = store().list_events(name)
+    occs = store().events.list_events(name)
     if not occs:
         raise UnknownEvent(f"unknown event {name!r}", field="event")
     return event_json(occs[0].name, occs)
@@ -131,9 +131,9 @@ def put_event(name: str, body: dict[str, Any]) -> Any:
     keys = {(o.start, o.service) for o in occs}
     if len(keys) != len(occs):
         raise InvalidConfig("two occurrences share a start and a service", field="occurrences")
-    store().replace_event(name, occs, source="api")
+    store().events.replace_event(name, occs, source="api")
     _changed()
-    return event_json(name, store().list_events(name))
+    return event_json(name, store().events.list_events(name))
 
 
 @bp.delete("/events/<name>")
@@ -142,6 +142,6 @@ def put_event(name: str, body: dict[str, Any]) -> Any:
 def delete_event(name: str) -> Any:
     """Delete an event and all its occurrences (admin)."""
     name = event_key(name)
-    store().delete_event(name)
+    store().events.delete_event(name)
     _changed()
     return "", 204

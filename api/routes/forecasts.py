@@ -133,8 +133,8 @@ def get_points(service: str, metric: str, query: dict[str, Any]) -> Any:
     service, metric = series_key(service, metric)
     start, end = _window(query)
     st = state()
-    info = st.store.describe(service, metric)
-    history = st.store.load_history(
+    info = st.store.series.describe(service, metric)
+    history = st.store.series.load_history(
         service, metric, ms_to_ts(start), ms_to_ts(end + 1) if end is not None else None
     )
     points: list[dict[str, Any]] = [

@@ -66,7 +66,7 @@ def create_forecast_job(body: dict[str, Any]) -> Any:
     """Start a fleet-wide forecast refresh; 202 with a Location to poll."""
     horizon = body.get("horizon") or state().settings.default_horizon
     steps = duration_steps(horizon, freq="1h")
-    known = [(s.service, s.metric) for s in store().list_series() if s.samples > 0]
+    known = [(s.service, s.metric) for s in store().series.list_series() if s.samples > 0]
     keys = known
     if body.get("service"):
         service = validate_name(body["service"], "service")
@@ -86,7 +86,7 @@ def create_forecast_job(body: dict[str, Any]) -> Any:
         "horizon_steps": steps,
         "force": bool(body.get("force")),
     }
-    job = store().create_job(FORECASTS, params, total=len(keys))
+    job = store().jobs.create_job(FORECASTS, params, total=len(keys))
     location = url_for("jobs.get_job", job_id=job.id)
     return job_json(job), 202, {"Location": location, "Retry-After": "1"}
 
@@ -102,7 +102,7 @@ def get_job(job_id: str) -> Any:
 
     if not re.match(_UUID, job_id):
         raise UnknownJob(f"unknown job {job_id[:40]!r}", field="id")
-    return job_json(store().get_job(job_id))
+    return job_json(store().jobs.get_job(job_id))
 
 
 @bp.get("/jobs")
@@ -110,4 +110,4 @@ def get_job(job_id: str) -> Any:
 @bp.doc(responses=openapi.ok(schemas.JOB_LIST))
 def list_jobs() -> Any:
     """The 50 newest jobs."""
-    return {"jobs": [job_json(j) for j in store().list_jobs(50)]}
+    return {"jobs": [job_json(j) for j in store().jobs.list_jobs(50)]}

@@ -42,7 +42,7 @@ class LoadTestIn(Schema):
 def _event_window(service: str, event: str, after: pd.Timestamp) -> tuple[str, pd.Timestamp, pd.Timestamp]:
     from capacity.events.calendar import next_occurrence
 
-    calendar = tuple(store().list_events())
+    calendar = tuple(store().events.list_events())
     occ = next_occurrence(calendar, validate_event_name(event), after, service)
     return occ.name, occ.start, occ.end
 
@@ -58,7 +58,7 @@ def get_plan(service: str, metric: str, query: dict[str, Any]) -> Any:
 
     service, metric = series_key(service, metric)
     st = state()
-    info = st.store.describe(service, metric)
+    info = st.store.series.describe(service, metric)
     if unit_for(metric) != RATE:
         raise InvalidInput(
             f"load plans need a request-rate series (e.g. rps); {service}/{metric} is {info.unit}",
@@ -110,11 +110,11 @@ def post_loadtest(body: dict[str, Any]) -> Any:
 
     service, metric = series_key(body["service"], body["metric"])
     result = validate_result(body["result"])
-    test_id = store().save_loadtest(service, metric, result, bool(body.get("apply")))
+    test_id = store().loadtests.save_loadtest(service, metric, result, bool(body.get("apply")))
     state().invalidate_series(service, metric)
     state().extras.pop("fleet_gauges", None)
-    info = store().describe(service, metric)
-    stored = next((t for t in store().list_loadtests(service, metric) if t.id == test_id), None)
+    info = store().series.describe(service, metric)
+    stored = next((t for t in store().loadtests.list_loadtests(service, metric) if t.id == test_id), None)
     return {
         "id": test_id,
         "service": service,

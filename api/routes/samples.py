@@ -149,9 +149,9 @@ def post_samples(service: str, metric: str) -> Any:
             f"send application/json or text/csv, got {mimetype or 'no Content-Type'}",
             field="Content-Type",
         )
-    report = store().ingest(frame)
+    report = store().series.ingest(frame)
     state().invalidate_series(service, metric)
-    info = store().describe(service, metric)
+    info = store().series.describe(service, metric)
     out = {
         "service": service,
         "metric": metric,

@@ -72,7 +72,7 @@ def list_series(query: dict[str, Any]) -> Any:
 def get_series(service: str, metric: str) -> Any:
     """Describe a series: span, sample count, step, last value, threshold and capacity."""
     service, metric = series_key(service, metric)
-    return series_json(store().describe(service, metric))
+    return series_json(store().series.describe(service, metric))
 
 
 @bp.patch("/series/<service>/<metric>")
@@ -82,7 +82,7 @@ def get_series(service: str, metric: str) -> Any:
 def patch_series(service: str, metric: str, body: dict[str, Any]) -> Any:
     """Change a series' threshold, per-instance capacity, instances, aggregation or description."""
     service, metric = series_key(service, metric)
-    current = store().describe(service, metric)
+    current = store().series.describe(service, metric)
     merged = {
         "service": service,
         "metric": metric,
@@ -99,7 +99,7 @@ def patch_series(service: str, metric: str, body: dict[str, Any]) -> Any:
         raise InvalidConfig(
             "give at least one of threshold, instance_capacity, instances, agg, description", field="body"
         )
-    info = store().update_series(service, metric, **changed)
+    info = store().series.update_series(service, metric, **changed)
     state().invalidate_series(service, metric)
     return series_json(info)
 
@@ -110,6 +110,6 @@ def patch_series(service: str, metric: str, body: dict[str, Any]) -> Any:
 def delete_series(service: str, metric: str) -> Any:
     """Delete a series with its samples and forecasts (admin)."""
     service, metric = series_key(service, metric)
-    store().delete_series(service, metric)
+    store().series.delete_series(service, metric)
     state().invalidate_series(service, metric)
     return "", 204

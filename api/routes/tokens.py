@@ -12,7 +12,7 @@ from api.http import openapi, schemas
 from api.http.auth import require
 from api.http.render import iso
 from api.state import state, store
-from capacity.store.auth import SCOPES, TokenInfo
+from capacity.store.tokens import SCOPES, TokenInfo
 
 bp = APIBlueprint("tokens", __name__, tag="Tokens")
 
@@ -42,7 +42,7 @@ def token_json(token: TokenInfo) -> dict[str, Any]:
 @bp.doc(responses=openapi.ok(schemas.TOKEN_LIST))
 def list_tokens() -> Any:
     """List tokens (admin); secrets are never shown."""
-    return {"tokens": [token_json(t) for t in store().list_tokens()]}
+    return {"tokens": [token_json(t) for t in store().tokens.list_tokens()]}
 
 
 @bp.post("/tokens")
@@ -51,7 +51,7 @@ def list_tokens() -> Any:
 @bp.doc(responses=openapi.ok(schemas.TOKEN_NEW, "Token created; the secret is shown only here", status=201))
 def create_token(body: dict[str, Any]) -> Any:
     """Create a token (admin); the response holds the secret, shown once."""
-    info, secret = store().create_token(body["scopes"], body.get("name", ""))
+    info, secret = store().tokens.create_token(body["scopes"], body.get("name", ""))
     return {**token_json(info), "token": secret}, 201
 
 
@@ -60,6 +60,6 @@ def create_token(body: dict[str, Any]) -> Any:
 @bp.doc(responses=openapi.no_content())
 def revoke_token(token_id: int) -> Any:
     """Revoke a token (admin)."""
-    store().revoke_token(token_id)
+    store().tokens.revoke_token(token_id)
     state().tokens.clear()
     return "", 204

@@ -55,7 +55,7 @@ def run_forecast_job(st: AppState, job: JobInfo, stop: threading.Event | None = 
     from capacity.services.forecasting import SeriesOutcome, forecast_stored
     from capacity.services.staleness import stale_keys
 
-    existing = {(s.service, s.metric) for s in st.store.list_series()}
+    existing = {(s.service, s.metric) for s in st.store.series.list_series()}
     keys = [(str(s), str(m)) for s, m in job.params.get("keys", []) if (str(s), str(m)) in existing]
     base = ForecastSpec(horizon=int(job.params.get("horizon_steps", 24 * 14)))
     resumed = job.attempts > 1 or int(job.params.get("released", 0)) > 0
@@ -69,7 +69,7 @@ def run_forecast_job(st: AppState, job: JobInfo, stop: threading.Event | None = 
     def params() -> dict[str, object]:
         return {**job.params, "failures": failures[-50:], "workers": workers, "processes": sorted(processes)}
 
-    st.store.job_progress(job.id, done, failed, params())
+    st.store.jobs.job_progress(job.id, done, failed, params())
 
     def on_done(outcome: SeriesOutcome) -> None:
         nonlocal done, failed
@@ -81,7 +81,7 @@ def run_forecast_job(st: AppState, job: JobInfo, stop: threading.Event | None = 
             failures.append(
                 {"series": f"{outcome.service}/{outcome.metric}", "error": str(outcome.error)[:300]}
             )
-        st.store.job_progress(job.id, done, failed, params())
+        st.store.jobs.job_progress(job.id, done, failed, params())
         st.invalidate_series(outcome.service, outcome.metric)
 
     forecast_stored(st.store, todo, base, on_done, workers=workers, stop=stop)
@@ -103,7 +103,7 @@ class JobWorker(threading.Thread):
             job = self.current
             if job is not None:
                 try:
-                    self.st.store.heartbeat_job(job, self.worker)
+                    self.st.store.jobs.heartbeat_job(job, self.worker)
                 except Exception:  # a busy database must not kill the heartbeat thread
                     log.warning("heartbeat of job %s failed", job, exc_info=True)
 
@@ -112,8 +112,8 @@ class JobWorker(threading.Thread):
         settings = self.st.settings
         while not self.stop_event.is_set():
             try:
-                self.st.store.recover_stale_jobs(settings.job_stale_s, settings.job_max_attempts)
-                job = self.st.store.claim_job(self.worker, (FORECASTS,))
+                self.st.store.jobs.recover_stale_jobs(settings.job_stale_s, settings.job_max_attempts)
+                job = self.st.store.jobs.claim_job(self.worker, (FORECASTS,))
             except Exception:
                 log.warning("job queue unavailable", exc_info=True)
                 job = None
@@ -123,14 +123,14 @@ class JobWorker(threading.Thread):
             self.current = job.id
             try:
                 run_forecast_job(self.st, job, self.stop_event)
-                self.st.store.finish_job(job.id)
+                self.st.store.jobs.finish_job(job.id)
             except Interrupted as exc:  # a graceful stop, or the process is exiting under the job
                 self.stop_event.set()
                 self._release(job, exc)
             except Exception as exc:
                 log.error("job %s failed:\n%s", job.id, traceback.format_exc())
                 try:
-                    self.st.store.fail_job(job.id, f"{type(exc).__name__}: {exc}")
+                    self.st.store.jobs.fail_job(job.id, f"{type(exc).__name__}: {exc}")
                 except Exception:
                     log.warning("could not record the failure of job %s", job.id, exc_info=True)
             finally:
@@ -138,7 +138,7 @@ class JobWorker(threading.Thread):
 
     def _release(self, job: JobInfo, exc: Interrupted) -> None:
         try:
-            released = self.st.store.release_job(job.id, self.worker)
+            released = self.st.store.jobs.release_job(job.id, self.worker)
         except Exception:  # the heartbeat stops with this worker: the job is resumed once it goes stale
             log.warning("could not put job %s back in the queue", job.id, exc_info=True)
             return
@@ -183,7 +183,7 @@ def stop_all(timeout: float) -> bool:
 def start(app: Flask) -> JobWorker:
     """Recover jobs left running by a dead worker, then start this process's worker thread."""
     st: AppState = app.extensions["capacity"]
-    st.store.recover_stale_jobs(st.settings.job_stale_s, st.settings.job_max_attempts)
+    st.store.jobs.recover_stale_jobs(st.settings.job_stale_s, st.settings.job_max_attempts)
     worker = JobWorker(st)
     st.extras["worker"] = worker
     with _started_lock:

@@ -105,13 +105,13 @@ def fuzz_ingest(db: Path, examples: int) -> FuzzResult:
         assert np.isfinite(clean[VALUE].to_numpy(dtype="float64")).all()
         svc = f"fz{n}"  # a fresh series per example; the names themselves were checked by validation
         stored_frame = clean.assign(**{SERVICE: svc})
-        store.ingest(stored_frame)
+        store.series.ingest(stored_frame)
         for (_s, m), part in stored_frame.groupby([SERVICE, METRIC], sort=False):
             # The store keeps whole seconds: sub-second stamps are floored, and the last sample of a second wins.
             last = part.drop_duplicates(TS, keep="last")
             last = last.assign(**{TS: last[TS].dt.floor("s")}).drop_duplicates(TS, keep="last")
             want = last.set_index(TS)[VALUE].sort_index()
-            got = store.load_history(svc, str(m))
+            got = store.series.load_history(svc, str(m))
             assert list(got.index) == list(want.index), (list(got.index)[:3], list(want.index)[:3])
             assert np.allclose(got.to_numpy(), want.to_numpy(), rtol=0, atol=0), (got.head(), want.head())
 

@@ -86,7 +86,7 @@ def seed_fleet(db: str | Path, n_series: int, days: int) -> list[tuple[str, str]
     ]
     store = Store.open(db)
     try:
-        store.ingest(pd.concat(frames, ignore_index=True))
+        store.series.ingest(pd.concat(frames, ignore_index=True))
     finally:
         store.close()
     return [(FLEET_SERVICE, f"cpu{i}") for i in range(n_series)]

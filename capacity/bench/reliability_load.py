@@ -53,8 +53,8 @@ def prepare(db: str, n_series: int = 3, days: int = 14) -> tuple[str, list[str]]
     try:
         forecast_stored(store, keys, ForecastSpec(horizon=7 * 24))
         start = pd.Timestamp(START, unit="s", tz="UTC") + pd.Timedelta(days=2)
-        store.add_events([EventOccurrence(EVENT, start, start + pd.Timedelta(days=1))], source="bench")
-        _, token = store.create_token(["write"], "reliability-load")
+        store.events.add_events([EventOccurrence(EVENT, start, start + pd.Timedelta(days=1))], source="bench")
+        _, token = store.tokens.create_token(["write"], "reliability-load")
     finally:
         store.close()
     return token, [f"{s}/{m}" for s, m in keys]

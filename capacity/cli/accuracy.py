@@ -137,11 +137,13 @@ def live_accuracy(store: Any, service: str, metric: str, agg: str, limit: int) -
     from capacity.forecast.metrics import score_stored_forecast, seasonal_scale
     from capacity.forecast.regularize import regularize, steps_per
 
-    stored = [f for f in store.forecast_history(service, metric, limit=limit) if f.history_end is not None]
+    stored = [
+        f for f in store.forecasts.forecast_history(service, metric, limit=limit) if f.history_end is not None
+    ]
     if not stored:
         return {"forecasts": 0}
     first = min(f.history_end for f in stored) - pd.Timedelta(days=28)
-    raw = store.load_history(service, metric, start=first)
+    raw = store.series.load_history(service, metric, start=first)
     if raw.empty:
         return {"forecasts": 0}
     last_actual = raw.index[-1]
@@ -199,7 +201,7 @@ def accuracy(
     store = open_store(db)
     infos = [
         i
-        for i in store.list_series()
+        for i in store.series.list_series()
         if (not service or i.service == service) and (not metric or i.metric == metric)
     ]
     if not infos:
@@ -209,7 +211,7 @@ def accuracy(
         )
     rows, records = [], []
     for info in infos:
-        latest = store.latest_forecast(info.service, info.metric, with_paths=False)
+        latest = store.forecasts.latest_forecast(info.service, info.metric, with_paths=False)
         chosen = (latest.scores.get("chosen") or {}) if latest else {}
         live = (
             live_accuracy(store, info.service, info.metric, info.agg, limit) if latest else {"forecasts": 0}

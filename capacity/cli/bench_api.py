@@ -60,21 +60,21 @@ def prepare_db(
             raise SourceError(f"{fleet} is missing; run from the repository root (make fleet)", field="fleet")
         subprocess.run([sys.executable, str(GENERATOR), "--out", str(FLEET.parent)], check=True)
     store = Store.open(db)
-    held = len(store.list_series())
+    held = len(store.series.list_series())
     if held:
         store.close()
         raise InvalidInput(
             f"--db must be an empty database (the benchmark loads the sample fleet into it); it holds {held} series",
             field="db",
         )
-    store.ingest(read_path(fleet))
+    store.series.ingest(read_path(fleet))
     if config is not None and config.exists():
         fleet_config = load_fleet_config(config)
-        store.configure_series(fleet_config.series)
-        store.add_events(fleet_config.events, source="config")
-    keys = [(s.service, s.metric) for s in store.list_series()][:n_series]
+        store.series.configure_series(fleet_config.series)
+        store.events.add_events(fleet_config.events, source="config")
+    keys = [(s.service, s.metric) for s in store.series.list_series()][:n_series]
     forecast_stored(store, keys, ForecastSpec(horizon=14 * 24))
-    _, token = store.create_token(["write"], "bench-api")
+    _, token = store.tokens.create_token(["write"], "bench-api")
     store.close()
     return token, [f"{s}/{m}" for s, m in keys]
 

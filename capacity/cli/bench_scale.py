@@ -147,9 +147,9 @@ def bench_scale(
         store = Store.open(db or Path(tmp) / "scale.db")
         try:
             started = time.perf_counter()
-            store.ingest(fleet)
+            store.series.ingest(fleet)
             ingest_seconds = time.perf_counter() - started
-            keys = [(s.service, s.metric) for s in store.list_series()]
+            keys = [(s.service, s.metric) for s in store.series.list_series()]
             del fleet
             result = _run(store, keys, steps, workers, scheduler, weeks, ingest_seconds, summarize)
         finally:

@@ -99,8 +99,8 @@ def import_cmd(
         occurrences = holiday_events(str(country), parse_years(years), subdiv=subdiv, service=service)
         source = "holidays"
     store = open_store(db)
-    before = store.calendar_digests()
-    n = store.add_events(occurrences, source=source)
+    before = store.events.calendar_digests()
+    n = store.events.add_events(occurrences, source=source)
     names = sorted({o.name for o in occurrences})
     console.print(
         f"imported {n} occurrences of {len(names)} events from {file or f'holidays {country} {years}'}"
@@ -113,14 +113,14 @@ def report_stale(store: Store, before: dict[tuple[str, str], str | None]) -> Non
 
     Args:
         store: the store written to.
-        before: ``store.calendar_digests()`` from before the write.
+        before: ``store.events.calendar_digests()`` from before the write.
     """
-    after = store.calendar_digests()
+    after = store.events.calendar_digests()
     changed = {key for key, digest in after.items() if before.get(key, digest) != digest}
     if not changed:
         console.print("no series' events changed: no forecast was made stale")
         return
-    stale = [key for key in store.calendar_stale_series() if key in changed]
+    stale = [key for key in store.events.calendar_stale_series() if key in changed]
     console.print(
         f"the events of {len(changed)} series changed; forecasts now stale: {len(stale)} "
         "(refresh them with: capacity forecast --all --stale)"
@@ -141,7 +141,7 @@ def list_cmd(name: str | None, after: str | None, db: str | None) -> None:
     from capacity.schema import parse_timestamp
 
     store = open_store(db)
-    occurrences = store.list_events(name)
+    occurrences = store.events.list_events(name)
     if after:
         since = parse_timestamp(after, "after")
         occurrences = [o for o in occurrences if o.end > since]
@@ -209,16 +209,16 @@ def delete_cmd(name: str, service: str | None, start: str | None, yes: bool, db:
         validate_name(service, "service")
     start_day = parse_day(start, "start") if start is not None else None
     store = open_store(db)
-    every = store.list_events(name)
+    every = store.events.list_events(name)
     if not every:
-        known = sorted({o.name for o in store.list_events()})
+        known = sorted({o.name for o in store.events.list_events()})
         raise UnknownEvent(
             f"unknown event {name!r}; known events: "
             f"{', '.join(known) or 'none (import some with capacity events import)'}",
             field="event",
         )
     name = every[0].name  # as stored
-    matching = store.list_events(name, service=service, start_day=start_day)
+    matching = store.events.list_events(name, service=service, start_day=start_day)
     only = (f" for service {service!r}" if service else "") + (
         f" starting on {start_day.isoformat()}" if start_day else ""
     )
@@ -241,8 +241,8 @@ def delete_cmd(name: str, service: str | None, start: str | None, yes: bool, db:
         if not click.confirm(f"delete {what}?", default=False):
             console.print("nothing deleted")
             raise click.exceptions.Exit(1)
-    before = store.calendar_digests()
-    n = store.delete_event(name, service=service, start_day=start_day)
+    before = store.events.calendar_digests()
+    n = store.events.delete_event(name, service=service, start_day=start_day)
     console.print(f"deleted {n} occurrences of event {name!r}{only}")
     report_stale(store, before)
 

@@ -65,10 +65,10 @@ def ingest_files(path: Path, metric: str, config_path: Path | None, db: str | No
     config = load_fleet_config(config_path) if config_path else None
     history = read_path(path, metric=metric)
     store = open_store(db)
-    report = store.ingest(history)
+    report = store.series.ingest(history)
     if config is not None:
-        store.configure_series(config.series)
-        store.add_events(config.events, source="config")
+        store.series.configure_series(config.series)
+        store.events.add_events(config.events, source="config")
     took = time.perf_counter() - started
     console.print(
         f"ingested {report.rows:,} rows into {report.series} series "
@@ -93,7 +93,7 @@ def series_cmd(db: str | None) -> None:
     """
     store = open_store(db)
     rows = []
-    for s in store.list_series():
+    for s in store.series.list_series():
         rows.append(
             (
                 s.service,

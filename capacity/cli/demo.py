@@ -92,9 +92,9 @@ def demo(
     config = load_fleet_config(config_path)
     history = read_path(data_path)
     store = open_store(db)
-    report = store.ingest(history)
-    store.configure_series(config.series)
-    store.add_events(config.events, source="config")
+    report = store.series.ingest(history)
+    store.series.configure_series(config.series)
+    store.events.add_events(config.events, source="config")
     console.print(
         f"[1/4] loaded {report.rows:,} rows into {report.series} series and {len(config.events)} event occurrences "
         f"({time.perf_counter() - started:.1f}s)"
@@ -103,7 +103,7 @@ def demo(
     history_end = pd.Timestamp(history["ts"].max())
     event = next_peak_event(config.events, history_end)
     horizon = horizon_through(event, history_end)
-    keys = [(s.service, s.metric) for s in store.list_series()]
+    keys = [(s.service, s.metric) for s in store.series.list_series()]
     from capacity.cli.forecasting import forecast
 
     console.print(

@@ -197,7 +197,7 @@ def forecast(
         check_scheduler_address(scheduler)
     duration_steps(horizon)
     store = open_store(db)
-    keys = [(s.service, s.metric) for s in store.list_series()]
+    keys = [(s.service, s.metric) for s in store.series.list_series()]
     if not keys and not service:
         console.print("no series stored yet; load some with: capacity ingest FILE")
         return

@@ -34,7 +34,7 @@ def since_last_start(store: object, metric: str) -> pd.Timestamp | None:
     from capacity.store import Store
 
     assert isinstance(store, Store)
-    lasts = [s.last_ts for s in store.list_series() if s.metric == metric and s.last_ts is not None]
+    lasts = [s.last_ts for s in store.series.list_series() if s.metric == metric and s.last_ts is not None]
     return min(lasts) if lasts else None
 
 
@@ -142,7 +142,7 @@ def ingest_prometheus(
         f"UTC, step {step})" + (f"; dropped {stats.dropped} NaN/Inf samples" if stats.dropped else ""),
         soft_wrap=True,
     )
-    report = store.ingest(history)
+    report = store.series.ingest(history)
     console.print(
         f"ingested {report.rows:,} rows into {report.series} series ({report.inserted:,} new, "
         f"{report.updated:,} already stored or replaced, {report.created_series} new series)",

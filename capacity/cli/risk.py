@@ -191,7 +191,7 @@ def plot_cmd(service: str, metric: str, out: Path | None, event: str | None, db:
     validate_name(service, "service")
     validate_name(metric, "metric")
     store = open_store(db)
-    info = store.describe(service, metric)
+    info = store.series.describe(service, metric)
     run = load_fleet_risks(store, event=event)
     run = FleetRiskRun(
         run.frame[(run.frame["service"] == service) & (run.frame["metric"] == metric)],

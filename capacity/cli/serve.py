@@ -106,7 +106,7 @@ def token_create(scopes: tuple[str, ...], name: str, db: str | None) -> None:
     Example:
       TOKEN=$(capacity token create --scope read --name grafana | tail -1)
     """
-    info, secret = open_store(db).create_token(scopes, name)
+    info, secret = open_store(db).tokens.create_token(scopes, name)
     console.print(
         f"created token {info.id} ({info.prefix}...) with scopes {','.join(info.scopes)}; it is shown once:"
     )
@@ -125,7 +125,7 @@ def token_revoke(ident: str, db: str | None) -> None:
     """
     if not ident.strip():
         raise InvalidInput("give a token id or prefix", field="token")
-    info = open_store(db).revoke_token(ident)
+    info = open_store(db).tokens.revoke_token(ident)
     console.print(f"revoked token {info.id} ({info.prefix}..., {info.name or 'no name'})")
 
 
@@ -138,7 +138,7 @@ def token_list(db: str | None) -> None:
     Example:
       capacity token list --db .demo/capacity.db
     """
-    tokens = open_store(db).list_tokens()
+    tokens = open_store(db).tokens.list_tokens()
     if not tokens:
         console.print("no tokens yet; create one with: capacity token create --scope read")
         return

@@ -88,7 +88,7 @@ def _analogs(store: Any, info: Any, stored: Any, weeks: int) -> Any:
     if len(ts) == 0:
         return None
     reach = max(pd.Timedelta(days=7), ts[-1] - ts[0]) * 2 + pd.Timedelta(days=7 * (weeks + 1))
-    history = store.load_history(info.service, info.metric, start=ts[0] - reach)
+    history = store.series.load_history(info.service, info.metric, start=ts[0] - reach)
     try:
         regular = regularize(history, stored.freq or "1h", info.agg or "mean").values
     except CapacityError:
@@ -121,7 +121,7 @@ def load_fleet_risks(
     if event and until is not None:
         raise InvalidInput("give --event or --until, not both", field="until")
     settings = settings or RiskSettings()
-    calendar = tuple(store.list_events())
+    calendar = tuple(store.events.list_events())
     if event:
         event = validate_event_name(event)
         if not events_named(calendar, event):
@@ -135,10 +135,10 @@ def load_fleet_risks(
     forecasts: dict[tuple[str, str], Any] = {}
     infos: dict[tuple[str, str], Any] = {}
     label = "whole forecast horizon"
-    for info in store.list_series():
+    for info in store.series.list_series():
         key = (info.service, info.metric)
         infos[key] = info
-        stored = store.latest_forecast(info.service, info.metric)
+        stored = store.forecasts.latest_forecast(info.service, info.metric)
         if stored is None:
             item = RiskInput(info.service, info.metric, info.threshold, None, instances=info.instances)
             risks.append(assess(item, RiskWindow(label=label), settings))

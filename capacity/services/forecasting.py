@@ -66,14 +66,14 @@ def _prepare(
     store: Store, key: tuple[str, str], base: ForecastSpec, events: Sequence[EventOccurrence]
 ) -> SeriesTask:
     service, metric = key
-    info = store.describe(service, metric)
-    values = store.load_history(service, metric)
+    info = store.series.describe(service, metric)
+    values = store.series.load_history(service, metric)
     return SeriesTask(service, metric, values, spec_for(base, info.agg, service, events), info.data_version)
 
 
 def _record_failure(store: Store, service: str, metric: str, spec: ForecastSpec, reason: str) -> int | None:
     try:
-        return store.save_failed_forecast(service, metric, spec, reason)
+        return store.forecasts.save_failed_forecast(service, metric, spec, reason)
     except StoreError:
         raise
     except CapacityError:  # the series was deleted while the batch ran
@@ -99,7 +99,9 @@ def _save(store: Store, task: SeriesTask, done: TaskResult | BaseException) -> S
         run_id = _record_failure(store, service, metric, task.spec, done.error)
         return replace(ran, error=done.error.splitlines()[0] if done.error else "failed", run_id=run_id)
     try:
-        run_id = store.save_forecast(service, metric, done.result, task.spec, data_version=task.data_version)
+        run_id = store.forecasts.save_forecast(
+            service, metric, done.result, task.spec, data_version=task.data_version
+        )
     except StoreError:
         raise
     except CapacityError as exc:  # a result the store refuses (e.g. deleted series): recorded, not fatal
@@ -153,7 +155,7 @@ def forecast_stored(
     outcomes: list[SeriesOutcome] = []
     if not todo:
         return outcomes
-    events = store.list_events()
+    events = store.events.list_events()
     own = runner is None
     active = runner if runner is not None else make_runner(workers, scheduler)
     window = active.slots() * QUEUE_PER_SLOT

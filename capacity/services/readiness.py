@@ -89,9 +89,9 @@ def run_chart(store: Store, run: FleetRiskRun, service: str, metric: str) -> byt
     """The readiness chart of one series of a risk run: its window's event shaded (or, with no event asked, the
     first event inside its forecast), its first likely breach marked."""
     key = (service, metric)
-    info = run.infos.get(key) or store.describe(service, metric)
+    info = run.infos.get(key) or store.series.describe(service, metric)
     stored = run.forecasts.get(key)
-    history = store.load_history(service, metric)
+    history = store.series.load_history(service, metric)
     window = run.windows.get(key)
     row = run.frame[(run.frame["service"] == service) & (run.frame["metric"] == metric)]
     first = row["first_breach"].iloc[0] if len(row) else None
@@ -122,11 +122,11 @@ def forecast_chart(store: Store, info: SeriesInfo, fc: StoredForecast, steps: in
     """The chart of a stored forecast (its first ``steps`` steps) with the history, the threshold and the first
     event inside the forecast (the API's ``forecast.png``)."""
     frame = fc.frame.iloc[:steps]
-    calendar = tuple(store.list_events())
+    calendar = tuple(store.events.list_events())
     start, end = frame[TS].iloc[0], frame[TS].iloc[-1]
     event = first_event_inside(calendar, info.service, start, end)
     return draw(
-        store.load_history(info.service, info.metric),
+        store.series.load_history(info.service, info.metric),
         frame,
         title=f"{info.service} / {info.metric}: forecast from {fc.history_end:%Y-%m-%d %H:%M} UTC ({fc.model})",
         metric=info.metric,

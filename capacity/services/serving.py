@@ -100,8 +100,8 @@ class ForecastServing:
         fresh = self.freshness_cache.get((service, metric))
         if fresh is not None:
             return fresh
-        info = self.store.describe(service, metric)
-        latest = self.store.latest_run_status(service, metric)
+        info = self.store.series.describe(service, metric)
+        latest = self.store.forecasts.latest_run_status(service, metric)
         ok = None
         if latest is not None:
             ok = self._run(service, metric, latest["id"] if latest["status"] == "ok" else None)
@@ -113,7 +113,7 @@ class ForecastServing:
         runs = self._runs
         if run_id is not None and run_id in runs:
             return runs[run_id]
-        stored = self.store.latest_forecast(service, metric, with_paths=False)
+        stored = self.store.forecasts.latest_forecast(service, metric, with_paths=False)
         if stored is not None:
             if len(runs) > RUNS_KEPT:
                 runs.clear()

@@ -30,7 +30,7 @@ def stale_keys(store: Store, keys: Iterable[tuple[str, str]]) -> list[tuple[str,
     a series with no run, or whose newest run failed, needs one too. The rule is :mod:`capacity.store.staleness`'s
     (one query for every series); a key the store does not hold is returned (forecasting it records why not).
     """
-    needs = store.forecast_staleness()
+    needs = store.forecasts.forecast_staleness()
     return [key for key in keys if needs.get(key, NEVER) != FRESH]
 
 

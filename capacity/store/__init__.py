@@ -7,28 +7,47 @@ run in one transaction: a bad batch stores nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
 
-from capacity.store.auth import TokenStore
-from capacity.store.calendar import EventStore
-from capacity.store.db import default_db_path, make_engine, migrate, redact, to_url, translate_errors
-from capacity.store.forecasts import ForecastStore, StoredForecast
-from capacity.store.jobs import JobStore
-from capacity.store.loadtests import LoadTestStore
-from capacity.store.series import IngestReport, SeriesInfo, SeriesStore
+from capacity.store.db import (
+    Database,
+    default_db_path,
+    make_engine,
+    migrate,
+    redact,
+    to_url,
+    translate_errors,
+)
+from capacity.store.events import EventRepository
+from capacity.store.forecasts import ForecastRepository, StoredForecast
+from capacity.store.jobs import JobRepository
+from capacity.store.loadtests import LoadTestRepository
+from capacity.store.series import IngestReport, SeriesInfo, SeriesRepository
+from capacity.store.tokens import TokenRepository
 
 __all__ = ["IngestReport", "SeriesInfo", "Store", "StoredForecast", "default_db_path"]
 
 
-class Store(SeriesStore, ForecastStore, EventStore, TokenStore, JobStore, LoadTestStore):
-    """A handle on the database. Thread-safe: each call checks a connection out of the engine's pool."""
+class Store:
+    """A handle on the database: one repository per kind of record, sharing one :class:`Database`.
+
+    ``store.series`` (series and samples), ``store.forecasts`` (forecast runs), ``store.events`` (the calendar),
+    ``store.tokens`` (API tokens), ``store.jobs`` (background jobs), ``store.loadtests`` (load-test results).
+    Thread-safe: each call checks a connection out of the engine's pool.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.db = Database(engine)
+        self.series = SeriesRepository(self.db)
+        self.forecasts = ForecastRepository(self.db)
+        self.events = EventRepository(self.db)
+        self.tokens = TokenRepository(self.db)
+        self.jobs = JobRepository(self.db)
+        self.loadtests = LoadTestRepository(self.db)
 
     @classmethod
     def open(cls, db: str | Path | None = None, *, migrate_schema: bool = True) -> Store:
@@ -54,17 +73,13 @@ class Store(SeriesStore, ForecastStore, EventStore, TokenStore, JobStore, LoadTe
             return Path(self.engine.url.database)
         return None
 
-    @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self) -> AbstractContextManager[Connection]:
         """A write transaction (SQLite: ``BEGIN IMMEDIATE``); commits on success, rolls back on any error."""
-        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
-            yield conn
+        return self.db.write()
 
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self) -> AbstractContextManager[Connection]:
         """A read transaction."""
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        return self.db.read()
 
     def ping(self) -> bool:
         """True when the database answers a trivial query."""
@@ -84,7 +99,7 @@ class Store(SeriesStore, ForecastStore, EventStore, TokenStore, JobStore, LoadTe
 
     def close(self) -> None:
         """Release the engine's connections and those kept for token revocation checks."""
-        self.close_revocation_connections()
+        self.tokens.close_revocation_connections()
         self.engine.dispose()
 
 

@@ -133,3 +133,25 @@ def translate_errors(what: str) -> Iterator[None]:
         yield
     except (OperationalError, DBAPIError) as exc:
         raise StoreError(f"{what} failed: {_first_line(exc)}") from None
+
+
+class Database:
+    """The engine and the two kinds of transaction every repository of the store runs in.
+
+    Each call checks a connection out of the engine's pool, so one ``Database`` serves every thread.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (SQLite: ``BEGIN IMMEDIATE``); commits on success, rolls back on any error."""
+        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn

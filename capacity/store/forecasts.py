@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, desc, select
+from sqlalchemy import Connection, and_, desc, select
 
 from capacity.errors import UnknownSeries
 from capacity.forecast.types import ForecastResult, ForecastSpec
 from capacity.schema import MEAN, TS, quantile_column
-from capacity.store.calendar import calendar_digest
-from capacity.store.db import now, translate_errors
+from capacity.store.db import Database, now, translate_errors
+from capacity.store.events import calendar_digest
 from capacity.store.series import from_epoch, to_epoch
 from capacity.store.staleness import staleness_by_series
 from capacity.store.tables import forecast_points, forecast_runs, series
@@ -76,19 +76,14 @@ def _spec_json(spec: ForecastSpec) -> str:
     return json.dumps(raw, default=str)
 
 
-class ForecastStore:
-    """Mixin: forecast runs. Needs ``self.write()``/``self.read()`` and ``_series_id``."""
+class ForecastRepository:
+    """Forecast runs: save (or record a failure), the latest, the history, what is stale.
 
-    engine: Engine
+    Every method runs in one transaction of the shared :class:`~capacity.store.db.Database`.
+    """
 
-    def write(self) -> Any:  # pragma: no cover - provided by Store
-        raise NotImplementedError
-
-    def read(self) -> Any:  # pragma: no cover - provided by Store
-        raise NotImplementedError
-
-    def _series_id(self, conn: Connection, service: str, metric: str, *, create: bool) -> int | None:
-        raise NotImplementedError  # pragma: no cover - provided by SeriesStore
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def _require(self, conn: Connection, service: str, metric: str) -> tuple[int, int]:
         row = conn.execute(
@@ -113,7 +108,7 @@ class ForecastStore:
         qcols = [quantile_column(q) for q in spec.quantiles]
         secs = to_epoch(frame[TS])
         qvalues = frame[qcols].to_numpy(dtype="float64")
-        with translate_errors("save forecast"), self.write() as conn:
+        with translate_errors("save forecast"), self.db.write() as conn:
             sid, version = self._require(conn, service, metric)
             run_id = conn.execute(
                 forecast_runs.insert().values(
@@ -141,7 +136,7 @@ class ForecastStore:
                     if result.paths is not None and result.paths.size
                     else None,
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
             rows = [
                 {
                     "run_id": run_id,
@@ -157,7 +152,7 @@ class ForecastStore:
 
     def save_failed_forecast(self, service: str, metric: str, spec: ForecastSpec, error: str) -> int:
         """Record that forecasting a series failed, and why; returns the run id."""
-        with translate_errors("save forecast"), self.write() as conn:
+        with translate_errors("save forecast"), self.db.write() as conn:
             sid, version = self._require(conn, service, metric)
             run_id = conn.execute(
                 forecast_runs.insert().values(
@@ -171,7 +166,7 @@ class ForecastStore:
                     spec=_spec_json(spec),
                     error=error[:2000],
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
         return int(run_id)
 
     def latest_forecast(self, service: str, metric: str, *, with_paths: bool = True) -> StoredForecast | None:
@@ -180,7 +175,7 @@ class ForecastStore:
         Raises:
             UnknownSeries: when the store has no such series.
         """
-        with translate_errors("read forecast"), self.read() as conn:
+        with translate_errors("read forecast"), self.db.read() as conn:
             sid, _ = self._require(conn, service, metric)
             row = (
                 conn.execute(
@@ -198,7 +193,7 @@ class ForecastStore:
 
     def forecast_history(self, service: str, metric: str, limit: int = 50) -> list[StoredForecast]:
         """Past successful forecasts of a series, newest first (for live accuracy)."""
-        with translate_errors("read forecasts"), self.read() as conn:
+        with translate_errors("read forecasts"), self.db.read() as conn:
             sid, _ = self._require(conn, service, metric)
             rows = (
                 conn.execute(
@@ -215,13 +210,13 @@ class ForecastStore:
     def forecast_staleness(self) -> dict[tuple[str, str], str]:
         """Every series and why it needs a new forecast, "" when it does not (one query; the rule of
         :mod:`capacity.store.staleness`)."""
-        with translate_errors("read forecast"), self.read() as conn:
+        with translate_errors("read forecast"), self.db.read() as conn:
             return staleness_by_series(conn)
 
     def latest_run_status(self, service: str, metric: str) -> dict[str, Any] | None:
         """The newest run of a series whatever its status: id, status, error, data_version, events_digest,
         created_at."""
-        with translate_errors("read forecast"), self.read() as conn:
+        with translate_errors("read forecast"), self.db.read() as conn:
             sid, _ = self._require(conn, service, metric)
             row = (
                 conn.execute(

@@ -3,7 +3,7 @@
 A job moves ``queued -> running -> done | failed``. A worker claims the oldest queued job atomically (an
 ``UPDATE ... WHERE status = 'queued'`` that only one worker can win), beats a heartbeat while it works, and records
 progress after every item, so a job whose worker died (heartbeat older than ``stale_after``) is put back in the
-queue by :meth:`JobStore.recover_stale_jobs` and resumes where it stopped; after ``max_attempts`` it is marked
+queue by :meth:`JobRepository.recover_stale_jobs` and resumes where it stopped; after ``max_attempts`` it is marked
 failed with the reason. A job is never silently lost.
 """
 
@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, and_, desc, select, update
+from sqlalchemy import and_, desc, select, update
 
 from capacity.errors import UnknownJob, describe_value
-from capacity.store.db import now, translate_errors
+from capacity.store.db import Database, now, translate_errors
 from capacity.store.tables import jobs
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -74,22 +74,20 @@ def _info(row: Any) -> JobInfo:
     )
 
 
-class JobStore:
-    """Mixin: persistent jobs. Needs ``self.write()``/``self.read()``."""
+class JobRepository:
+    """Background jobs: create, claim, progress, heartbeat, release, finish, fail, recover.
 
-    engine: Engine
+    Every method runs in one transaction of the shared :class:`~capacity.store.db.Database`.
+    """
 
-    def write(self) -> Any:  # pragma: no cover - provided by Store
-        raise NotImplementedError
-
-    def read(self) -> Any:  # pragma: no cover - provided by Store
-        raise NotImplementedError
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def create_job(self, kind: str, params: dict[str, Any], total: int) -> JobInfo:
         """Queue a new job; returns it (status ``queued``)."""
         job_id = str(uuid.uuid4())
         t = now()
-        with translate_errors("create job"), self.write() as conn:
+        with translate_errors("create job"), self.db.write() as conn:
             conn.execute(
                 jobs.insert().values(
                     id=job_id,
@@ -109,7 +107,7 @@ class JobStore:
         Raises:
             UnknownJob: when there is no job with this id.
         """
-        with translate_errors("read job"), self.read() as conn:
+        with translate_errors("read job"), self.db.read() as conn:
             row = conn.execute(select(jobs).where(jobs.c.id == str(job_id))).mappings().first()
         if row is None:
             raise UnknownJob(f"unknown job {describe_value(job_id)}", field="id")
@@ -120,12 +118,12 @@ class JobStore:
         query = select(jobs).order_by(desc(jobs.c.created_at), desc(jobs.c.id)).limit(limit)
         if status is not None:
             query = query.where(jobs.c.status == status)
-        with translate_errors("list jobs"), self.read() as conn:
+        with translate_errors("list jobs"), self.db.read() as conn:
             return [_info(r) for r in conn.execute(query).mappings()]
 
     def claim_job(self, worker: str, kinds: tuple[str, ...] | None = None) -> JobInfo | None:
         """Atomically take the oldest queued job for ``worker``; None when the queue is empty."""
-        with translate_errors("claim job"), self.write() as conn:
+        with translate_errors("claim job"), self.db.write() as conn:
             query = select(jobs.c.id, jobs.c.params).where(jobs.c.status == QUEUED)
             if kinds:
                 query = query.where(jobs.c.kind.in_(kinds))
@@ -157,14 +155,14 @@ class JobStore:
         if params is not None:
             values["params"] = json.dumps(params)
         t = now()
-        with translate_errors("job progress"), self.write() as conn:
+        with translate_errors("job progress"), self.db.write() as conn:
             conn.execute(
                 update(jobs).where(jobs.c.id == job_id).values(**values, heartbeat_at=t, updated_at=t)
             )
 
     def heartbeat_job(self, job_id: str, worker: str) -> bool:
         """Beat the heartbeat of a running job owned by ``worker``; False when it is no longer its job."""
-        with translate_errors("job heartbeat"), self.write() as conn:
+        with translate_errors("job heartbeat"), self.db.write() as conn:
             n = conn.execute(
                 update(jobs)
                 .where(and_(jobs.c.id == job_id, jobs.c.status == RUNNING, jobs.c.worker == worker[:64]))
@@ -188,7 +186,7 @@ class JobStore:
             StoreError: when the database fails.
         """
         owned = and_(jobs.c.id == job_id, jobs.c.status == RUNNING, jobs.c.worker == worker[:64])
-        with translate_errors("release job"), self.write() as conn:
+        with translate_errors("release job"), self.db.write() as conn:
             row = conn.execute(select(jobs.c.params).where(owned)).first()
             if row is None:
                 return False
@@ -212,7 +210,7 @@ class JobStore:
 
     def _end(self, job_id: str, status: str, error: str | None) -> None:
         t = now()
-        with translate_errors("end job"), self.write() as conn:
+        with translate_errors("end job"), self.db.write() as conn:
             conn.execute(
                 update(jobs).where(jobs.c.id == job_id).values(status=status, error=error, updated_at=t)
             )
@@ -228,7 +226,7 @@ class JobStore:
         """
         cutoff = now() - int(stale_after)
         out = []
-        with translate_errors("recover jobs"), self.write() as conn:
+        with translate_errors("recover jobs"), self.db.write() as conn:
             rows = (
                 conn.execute(
                     select(jobs).where(

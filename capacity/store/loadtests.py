@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, desc, select, update
+from sqlalchemy import and_, desc, select, update
 
 from capacity.errors import InvalidInput, UnknownSeries, describe_value
 from capacity.schema import RATE, unit_for
-from capacity.store.db import now, translate_errors
+from capacity.store.db import Database, now, translate_errors
+from capacity.store.series import series_id
 from capacity.store.tables import loadtests, series
 
 VERDICTS = ("pass", "fail", "unreachable")
@@ -72,19 +73,14 @@ def capacity_update(
     return measured, (measured / instances if instances else None)
 
 
-class LoadTestStore:
-    """Mixin: load-test results. Needs ``self.write()``/``self.read()`` and ``_series_id``."""
+class LoadTestRepository:
+    """Load-test results, and applying a measured capacity as the series' threshold.
 
-    engine: Engine
+    Every method runs in one transaction of the shared :class:`~capacity.store.db.Database`.
+    """
 
-    def write(self) -> Any:  # pragma: no cover - provided by Store
-        raise NotImplementedError
-
-    def read(self) -> Any:  # pragma: no cover - provided by Store
-        raise NotImplementedError
-
-    def _series_id(self, conn: Connection, service: str, metric: str, *, create: bool) -> int | None:
-        raise NotImplementedError  # pragma: no cover - provided by SeriesStore
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def save_loadtest(self, service: str, metric: str, result: Mapping[str, Any], apply: bool) -> int:
         """Store a headroom result; with ``apply``, make its measured capacity the series' threshold (one transaction).
@@ -129,8 +125,8 @@ class LoadTestStore:
             text = json.dumps(result, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise InvalidInput(f"result is not JSON-serializable: {exc}", field="result") from None
-        with translate_errors("save load test"), self.write() as conn:
-            sid = self._series_id(conn, service, metric, create=False)
+        with translate_errors("save load test"), self.db.write() as conn:
+            sid = series_id(conn, service, metric, create=False)
             if sid is None:
                 raise UnknownSeries(f"unknown series {service}/{metric}", field="series")
             row = conn.execute(
@@ -153,7 +149,7 @@ class LoadTestStore:
                 if per_instance is not None:
                     values["instance_capacity"] = round(per_instance, 3)
                 conn.execute(update(series).where(series.c.id == sid).values(**values))
-            return int(row.inserted_primary_key[0])
+            return int(row.inserted_primary_key[0])  # type: ignore[index]
 
     def list_loadtests(self, service: str, metric: str) -> list[StoredLoadTest]:
         """The stored results of one series, newest first (empty when there are none)."""
@@ -162,7 +158,7 @@ class LoadTestStore:
             .where(and_(loadtests.c.service == service, loadtests.c.metric == metric))
             .order_by(desc(loadtests.c.created_at), desc(loadtests.c.id))
         )
-        with translate_errors("list load tests"), self.read() as conn:
+        with translate_errors("list load tests"), self.db.read() as conn:
             rows = conn.execute(query).mappings().all()
         return [
             StoredLoadTest(

@@ -8,15 +8,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, and_, func, select, update
 
 from capacity.config import SeriesConfig
 from capacity.errors import UnknownSeries
 from capacity.schema import METRIC, SERVICE, TS, VALUE, unit_for
-from capacity.store.calendar import lock_calendar, sync_digests
-from capacity.store.db import now, translate_errors
+from capacity.store.db import Database, now, translate_errors
+from capacity.store.events import lock_calendar, sync_digests
 from capacity.store.tables import samples, series
 
 #: Rows per executemany batch: large enough to amortize round trips, small enough to bound memory.
@@ -68,7 +66,7 @@ def from_epoch(values: Iterable[int]) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(pd.to_datetime(np.fromiter(values, dtype=np.int64), unit="s", utc=True))
 
 
-def _row_info(row: Mapping[str, Any]) -> SeriesInfo:
+def _row_info(row: Mapping[Any, Any]) -> SeriesInfo:
     return SeriesInfo(
         id=row["id"],
         service=row["service"],
@@ -87,27 +85,37 @@ def _row_info(row: Mapping[str, Any]) -> SeriesInfo:
     )
 
 
-class SeriesStore:
-    """Mixin: series and samples. Needs ``self.engine`` and ``self.write()``/``self.read()``."""
+def series_id(conn: Connection, service: str, metric: str, *, create: bool) -> int | None:
+    """The id of a series in ``conn``'s transaction; with ``create``, a new series is added when there is none."""
+    row = conn.execute(
+        select(series.c.id).where(and_(series.c.service == service, series.c.metric == metric))
+    ).first()
+    if row is not None:
+        return int(row[0])
+    if not create:
+        return None
+    t = now()
+    result = conn.execute(
+        series.insert().values(
+            service=service,
+            metric=metric,
+            unit=unit_for(metric),
+            created_at=t,
+            updated_at=t,
+            description="",
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
 
-    engine: Engine
 
-    def write(self) -> Any:  # pragma: no cover - provided by Store
-        raise NotImplementedError
+class SeriesRepository:
+    """Series and their samples: ingest, describe, load, configure, delete.
 
-    def read(self) -> Any:  # pragma: no cover - provided by Store
-        raise NotImplementedError
+    Every method runs in one transaction of the shared :class:`~capacity.store.db.Database`.
+    """
 
-    def _upsert(
-        self, conn: Connection, table: Any, rows: list[dict[str, Any]], keys: list[str], cols: list[str]
-    ) -> None:
-        if not rows:
-            return
-        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(table)
-        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})
-        for i in range(0, len(rows), BATCH):
-            conn.execute(stmt, rows[i : i + BATCH])
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def _upsert_samples(self, conn: Connection, sid: int, secs: np.ndarray, values: np.ndarray) -> int:
         """Insert or replace samples; returns how many rows changed (new, or a different value)."""
@@ -143,27 +151,6 @@ class SeriesStore:
             changed += max(0, conn.exec_driver_sql(sql, rows[i : i + BATCH]).rowcount)
         return changed
 
-    def _series_id(self, conn: Connection, service: str, metric: str, *, create: bool) -> int | None:
-        row = conn.execute(
-            select(series.c.id).where(and_(series.c.service == service, series.c.metric == metric))
-        ).first()
-        if row is not None:
-            return int(row[0])
-        if not create:
-            return None
-        t = now()
-        result = conn.execute(
-            series.insert().values(
-                service=service,
-                metric=metric,
-                unit=unit_for(metric),
-                created_at=t,
-                updated_at=t,
-                description="",
-            )
-        )
-        return int(result.inserted_primary_key[0])  # type: ignore[index]
-
     def ingest(self, history: pd.DataFrame) -> IngestReport:
         """Store a validated history frame in one transaction; re-ingesting the same rows changes nothing.
 
@@ -179,13 +166,13 @@ class SeriesStore:
         frame = history.drop_duplicates([SERVICE, METRIC, TS], keep="last")
         inserted = 0
         created = 0
-        with translate_errors("ingest"), self.write() as conn:
+        with translate_errors("ingest"), self.db.write() as conn:
             touched: list[int] = []
             changed_series: list[int] = []
             for (service, metric), part in frame.groupby([SERVICE, METRIC], sort=False):
-                sid = self._series_id(conn, str(service), str(metric), create=False)
+                sid = series_id(conn, str(service), str(metric), create=False)
                 if sid is None:
-                    sid = self._series_id(conn, str(service), str(metric), create=True)
+                    sid = series_id(conn, str(service), str(metric), create=True)
                     created += 1
                 assert sid is not None
                 touched.append(sid)
@@ -225,14 +212,14 @@ class SeriesStore:
         """
         n = 0
         created = False
-        with translate_errors("configure series"), self.write() as conn:
+        with translate_errors("configure series"), self.db.write() as conn:
             if create:
                 # before the rows it updates: a calendar write holding the lock may be waiting for them
                 lock_calendar(conn)
             for cfg in configs:
-                sid = self._series_id(conn, cfg.service, cfg.metric, create=False)
+                sid = series_id(conn, cfg.service, cfg.metric, create=False)
                 if sid is None and create:
-                    sid = self._series_id(conn, cfg.service, cfg.metric, create=True)
+                    sid = series_id(conn, cfg.service, cfg.metric, create=True)
                     created = True
                 if sid is None:
                     raise UnknownSeries(f"unknown series {cfg.service}/{cfg.metric}", field="series")
@@ -261,8 +248,8 @@ class SeriesStore:
         """
         allowed = {"threshold", "instances", "instance_capacity", "agg", "description"}
         values = {k: v for k, v in fields.items() if k in allowed}
-        with translate_errors("update series"), self.write() as conn:
-            sid = self._series_id(conn, service, metric, create=False)
+        with translate_errors("update series"), self.db.write() as conn:
+            sid = series_id(conn, service, metric, create=False)
             if sid is None:
                 raise UnknownSeries(f"unknown series {service}/{metric}", field="series")
             if values:
@@ -287,7 +274,7 @@ class SeriesStore:
             .order_by(series.c.service, series.c.metric)
         )
         out = []
-        with translate_errors("list series"), self.read() as conn:
+        with translate_errors("list series"), self.db.read() as conn:
             for row in conn.execute(query).mappings():
                 info = _row_info(row)
                 last_value = None
@@ -325,7 +312,7 @@ class SeriesStore:
         Raises:
             UnknownSeries: when the store has no such series.
         """
-        with translate_errors("describe series"), self.read() as conn:
+        with translate_errors("describe series"), self.db.read() as conn:
             row = (
                 conn.execute(
                     select(series).where(and_(series.c.service == service, series.c.metric == metric))
@@ -360,8 +347,8 @@ class SeriesStore:
         Raises:
             UnknownSeries: when the store has no such series.
         """
-        with translate_errors("load history"), self.read() as conn:
-            sid = self._series_id(conn, service, metric, create=False)
+        with translate_errors("load history"), self.db.read() as conn:
+            sid = series_id(conn, service, metric, create=False)
             if sid is None:
                 raise UnknownSeries(f"unknown series {service}/{metric}", field="series")
             query = select(samples.c.ts, samples.c.value).where(samples.c.series_id == sid)
@@ -384,8 +371,8 @@ class SeriesStore:
 
         from capacity.store.tables import forecast_points, forecast_runs
 
-        with translate_errors("delete series"), self.write() as conn:
-            sid = self._series_id(conn, service, metric, create=False)
+        with translate_errors("delete series"), self.db.write() as conn:
+            sid = series_id(conn, service, metric, create=False)
             if sid is None:
                 raise UnknownSeries(f"unknown series {service}/{metric}", field="series")
             runs = select(forecast_runs.c.id).where(forecast_runs.c.series_id == sid)

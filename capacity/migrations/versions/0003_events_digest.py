@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from capacity.events.calendar import EventOccurrence
-from capacity.store.calendar import FLEET, digests_by_service
+from capacity.store.events import FLEET, digests_by_service
 
 revision = "0003"
 down_revision = "0002"

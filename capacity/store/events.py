@@ -22,11 +22,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, func, select, update
 
 from capacity.errors import UnknownEvent
 from capacity.events.calendar import EventOccurrence
-from capacity.store.db import now, translate_errors
+from capacity.store.db import Database, now, translate_errors
 from capacity.store.staleness import staleness_by_series
 from capacity.store.tables import events, series
 
@@ -155,16 +155,14 @@ def _occurrence(row: Any) -> EventOccurrence:
     )
 
 
-class EventStore:
-    """Mixin: the events calendar."""
+class EventRepository:
+    """The events calendar: add, replace, list, delete occurrences; each write brings the series' calendar digests up to date.
 
-    engine: Engine
+    Every method runs in one transaction of the shared :class:`~capacity.store.db.Database`.
+    """
 
-    def write(self) -> Any:  # pragma: no cover - provided by Store
-        raise NotImplementedError
-
-    def read(self) -> Any:  # pragma: no cover - provided by Store
-        raise NotImplementedError
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def add_events(self, occurrences: Iterable[EventOccurrence], source: str = "api") -> int:
         """Add (or update the multipliers/end of) occurrences in one transaction; returns how many were given."""
@@ -174,7 +172,7 @@ class EventStore:
         rows = [_row(o, source) for o in occurrences]
         if not rows:
             return 0
-        with translate_errors("store events"), self.write() as conn:
+        with translate_errors("store events"), self.db.write() as conn:
             lock_calendar(conn)
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             stmt = insert(events)
@@ -189,7 +187,7 @@ class EventStore:
     def replace_event(self, name: str, occurrences: Iterable[EventOccurrence], source: str = "api") -> int:
         """Replace every occurrence of ``name`` by ``occurrences`` in one transaction."""
         rows = [_row(o, source) for o in occurrences]
-        with translate_errors("store events"), self.write() as conn:
+        with translate_errors("store events"), self.db.write() as conn:
             lock_calendar(conn)
             conn.execute(delete(events).where(func.lower(events.c.name) == name.lower()))
             if rows:
@@ -210,7 +208,7 @@ class EventStore:
         query = select(events).order_by(events.c.start, events.c.name)
         if name is not None:
             query = query.where(_matching(name, service, start_day))
-        with translate_errors("list events"), self.read() as conn:
+        with translate_errors("list events"), self.db.read() as conn:
             return [_occurrence(r) for r in conn.execute(query).mappings()]
 
     def delete_event(self, name: str, *, service: str | None = None, start_day: dt.date | None = None) -> int:
@@ -230,7 +228,7 @@ class EventStore:
         Raises:
             UnknownEvent: when no occurrence matches.
         """
-        with translate_errors("delete event"), self.write() as conn:
+        with translate_errors("delete event"), self.db.write() as conn:
             lock_calendar(conn)
             n = conn.execute(delete(events).where(_matching(name, service, start_day))).rowcount
             sync_digests(conn)
@@ -245,7 +243,7 @@ class EventStore:
 
     def event_exists(self, name: str) -> bool:
         """True when some occurrence of ``name`` is stored."""
-        with translate_errors("read events"), self.read() as conn:
+        with translate_errors("read events"), self.db.read() as conn:
             return bool(
                 conn.execute(
                     select(func.count())
@@ -256,7 +254,7 @@ class EventStore:
 
     def calendar_digests(self) -> dict[tuple[str, str], str | None]:
         """Each series' current calendar digest (one small query: for telling what a calendar write changed)."""
-        with translate_errors("read series"), self.read() as conn:
+        with translate_errors("read series"), self.db.read() as conn:
             rows = conn.execute(select(series.c.service, series.c.metric, series.c.events_digest)).all()
         return {(r[0], r[1]): r[2] for r in rows}
 
@@ -266,5 +264,5 @@ class EventStore:
         After a calendar write these are the forecasts it made stale (with any that were stale already); the rule
         is :mod:`capacity.store.staleness`'s, the one every caller uses.
         """
-        with translate_errors("read events"), self.read() as conn:
+        with translate_errors("read events"), self.db.read() as conn:
             return [key for key, why in staleness_by_series(conn).items() if why]

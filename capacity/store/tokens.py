@@ -4,7 +4,7 @@ A token is ``cp_`` followed by 43 URL-safe characters (32 random bytes). Its fir
 prefix so a person can name a token (``capacity token revoke cp_AbCdEfGh``) without the secret. Scopes are
 ordered: ``admin`` implies ``write``, which implies ``read``.
 
-Servers cache verified tokens. :meth:`TokenStore.revocation_generation` tells them, at the cost of one tiny query on
+Servers cache verified tokens. :meth:`TokenRepository.revocation_generation` tells them, at the cost of one tiny query on
 a connection each running thread keeps, whether any token was revoked since they cached one (by any process: another
 worker, ``capacity token revoke``), so a revocation takes effect on the next request everywhere.
 """
@@ -25,7 +25,7 @@ from sqlalchemy import Engine, and_, select, update
 
 from capacity.errors import InvalidInput, StoreError, UnknownToken, describe_value
 from capacity.schema import NAME_MAX
-from capacity.store.db import now, translate_errors
+from capacity.store.db import Database, now, translate_errors
 from capacity.store.tables import tokens
 
 #: Scopes in increasing power; holding one grants every scope before it.
@@ -104,7 +104,7 @@ _GENERATION_SQL = f"SELECT count(revoked_at) FROM {tokens.name}"
 
 
 class _GenerationConnections:
-    """Detached DBAPI connections for :meth:`TokenStore.revocation_generation`: one per running thread.
+    """Detached DBAPI connections for :meth:`TokenRepository.revocation_generation`: one per running thread.
 
     Each connection is filed under its thread's ident with a weak reference to the thread. When a thread needs a
     connection, those of threads that have ended (a thread-per-request server ends one per request) are reclaimed:
@@ -211,16 +211,14 @@ def _close_all(conns: dict[int, tuple[Any, Any]]) -> None:
     conns.clear()
 
 
-class TokenStore:
-    """Mixin: API tokens. Needs ``self.write()``/``self.read()``."""
+class TokenRepository:
+    """API tokens: create, verify, revoke, list (only a hash of each secret is stored).
 
-    engine: Engine
+    Every method runs in one transaction of the shared :class:`~capacity.store.db.Database`.
+    """
 
-    def write(self) -> Any:  # pragma: no cover - provided by Store
-        raise NotImplementedError
-
-    def read(self) -> Any:  # pragma: no cover - provided by Store
-        raise NotImplementedError
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def create_token(self, scopes: Iterable[str], name: str = "") -> tuple[TokenInfo, str]:
         """Create a token with ``scopes``; returns its record and the secret (shown once, never stored).
@@ -235,7 +233,7 @@ class TokenStore:
                 field="name",
             )
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        with translate_errors("create token"), self.write() as conn:
+        with translate_errors("create token"), self.db.write() as conn:
             token_id = conn.execute(
                 tokens.insert().values(
                     name=name,
@@ -244,7 +242,7 @@ class TokenStore:
                     scopes=",".join(granted),
                     created_at=now(),
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
             row = conn.execute(select(tokens).where(tokens.c.id == token_id)).mappings().one()
         return _info(row), secret
 
@@ -252,7 +250,7 @@ class TokenStore:
         """The active token whose secret is ``secret``, or None (unknown, malformed or revoked)."""
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
             return None
-        with translate_errors("verify token"), self.read() as conn:
+        with translate_errors("verify token"), self.db.read() as conn:
             row = (
                 conn.execute(
                     select(tokens).where(
@@ -279,7 +277,7 @@ class TokenStore:
         """
         generation = self.__dict__.get("_generation")
         if generation is None:
-            generation = self.__dict__.setdefault("_generation", _GenerationConnections(self.engine))
+            generation = self.__dict__.setdefault("_generation", _GenerationConnections(self.db.engine))
         return generation.query()
 
     def close_revocation_connections(self) -> None:
@@ -290,7 +288,7 @@ class TokenStore:
 
     def touch_token(self, token_id: int) -> None:
         """Record that a token was just used."""
-        with translate_errors("touch token"), self.write() as conn:
+        with translate_errors("touch token"), self.db.write() as conn:
             conn.execute(update(tokens).where(tokens.c.id == token_id).values(last_used_at=now()))
 
     def list_tokens(self, *, include_revoked: bool = True) -> list[TokenInfo]:
@@ -298,7 +296,7 @@ class TokenStore:
         query = select(tokens).order_by(tokens.c.id)
         if not include_revoked:
             query = query.where(tokens.c.revoked_at.is_(None))
-        with translate_errors("list tokens"), self.read() as conn:
+        with translate_errors("list tokens"), self.db.read() as conn:
             return [_info(r) for r in conn.execute(query).mappings()]
 
     def revoke_token(self, ident: str | int) -> TokenInfo:
@@ -310,7 +308,7 @@ class TokenStore:
             UnknownToken: when nothing matches, or a prefix matches more than one token.
         """
         text = str(ident).strip()
-        with translate_errors("revoke token"), self.write() as conn:
+        with translate_errors("revoke token"), self.db.write() as conn:
             if text.isdigit():
                 rows = conn.execute(select(tokens).where(tokens.c.id == int(text))).mappings().all()
             elif len(text) >= 6:
