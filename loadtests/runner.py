@@ -19,6 +19,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from capacity.errors import HeadroomRunError, InvalidInput
+from capacity.testing.net import free_port
 from loadtests.plan import WARMUP_SECONDS, LoadPlan
 
 LOCUSTFILE = Path(__file__).resolve().parent / "headroom_locustfile.py"
@@ -32,13 +33,6 @@ class RunOutcome:
     exit_code: int
     out_dir: Path
     seconds: float
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free right now on ``host``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def check_host(host: str) -> str:

@@ -57,8 +57,8 @@ def pg_url() -> Iterator[str]:
         import psycopg  # noqa: F401
     except ImportError:
         pytest.skip("psycopg is not installed (pip install '.[postgres]'), so PostgreSQL tests cannot run")
-    from capacity.bench.reliability_server import Postgres
     from capacity.errors import BenchSetupError
+    from capacity.testing.postgres import Postgres
 
     try:
         server = Postgres.start()

@@ -3,13 +3,10 @@ and a schemathesis run against /openapi.json (bounded examples) that must find n
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,72 +14,20 @@ import pandas as pd
 import pytest
 import requests
 
-from capacity.bench.reliability_fuzz import run_schemathesis
+from capacity.bench.reliability.fuzz import run_schemathesis
 from capacity.store import Store
-from tests.conftest import ROOT, free_port, hourly_history
+from capacity.testing.serve import ServeProcess
+from tests.conftest import hourly_history
 
 CAPACITY = str(Path(sys.executable).with_name("capacity"))
 
 
-@dataclass
-class LiveServer:
-    """A ``capacity serve`` process group on loopback."""
-
-    proc: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        """Signal the whole process group (master and workers) and wait for it."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-
-    def text(self) -> str:
-        """The server's log so far."""
-        return self.log.read_text(errors="replace")
+LiveServer = ServeProcess
 
 
-def start_server(db: Path, log: Path, *, workers: int = 2, env: dict[str, str] | None = None) -> LiveServer:
+def start_server(db: Path, log: Path, *, workers: int = 2, env: dict[str, str] | None = None) -> ServeProcess:
     """Start ``capacity serve`` on a free loopback port and wait until /healthz answers."""
-    port = free_port()
-    with log.open("ab") as handle:  # the child keeps its own descriptor
-        proc = subprocess.Popen(
-            [
-                CAPACITY,
-                "serve",
-                "--db",
-                str(db),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-            ],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
-        )
-    server = LiveServer(proc, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {server.text()[-3000:]}")
-        try:
-            if requests.get(f"{server.url}/healthz", timeout=2).status_code == 200:
-                return server
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    server.stop(signal.SIGKILL)
-    raise AssertionError(f"server did not start: {server.text()[-3000:]}")
+    return ServeProcess(db, log, workers=workers, env=env or {}).start(timeout=60)
 
 
 def seed_fleet(db: Path, n: int = 2, days: int = 10) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from click.testing import CliRunner
 
-from capacity.bench.events_bench import cases_for
+from capacity.bench.events import cases_for
 from capacity.cli import cli
 from capacity.events.calendar import parse_events_csv
 

@@ -287,7 +287,7 @@ def test_run_from_api_and_post_the_result(api: FakeApi, stub: str, tmp_path: Pat
 
 
 def test_unreachable_host_exits_2_before_any_load(tmp_path: Path) -> None:
-    from loadtests.runner import free_port
+    from capacity.testing.net import free_port
 
     port = free_port()  # nothing listens there
     out = run(

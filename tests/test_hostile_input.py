@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from api import create_app
-from capacity.bench.reliability_hostile import (
+from capacity.bench.reliability.hostile import (
     SAMPLES,
     Answer,
     Case,

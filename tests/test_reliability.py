@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from api.http.ratelimit import AuthFailures
-from capacity.bench.reliability_fuzz import fuzz_forecast, fuzz_ingest
+from capacity.bench.reliability.fuzz import fuzz_forecast, fuzz_ingest
 from tests.conftest import ROOT, hourly_history
 from tests.test_api_core import make_api
 

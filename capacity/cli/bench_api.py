@@ -10,12 +10,9 @@ from __future__ import annotations
 import csv
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,8 @@ import click
 from capacity.cli.common import console, print_table
 from capacity.errors import InvalidInput, SourceError
 from capacity.schema import parse_duration
+from capacity.testing.net import tool
+from capacity.testing.serve import ServeProcess
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "api_locustfile.py"
 FLEET = Path("data/fleet/history.csv")
@@ -33,16 +32,6 @@ GENERATOR = Path("data/generate_fleet.py")
 TARGET_READ_RPS = 300.0
 TARGET_READ_P95_MS = 50.0
 TARGET_INGEST_SPS = 100_000.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _bin(name: str) -> str:
-    return str(Path(sys.executable).with_name(name))
 
 
 def prepare_db(
@@ -79,35 +68,12 @@ def prepare_db(
     return token, [f"{s}/{m}" for s, m in keys]
 
 
-def _start_server(db: Path | str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as handle:
-        proc = subprocess.Popen(
-            [_bin("capacity"), "serve", "--db", str(db), "--port", str(port), "--workers", str(workers)],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    import requests
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SourceError(f"the API server exited at start; see {log}", field="server")
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return proc
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise SourceError(f"the API server did not start within 60 s; see {log}", field="server")
-
-
 def run_locust(
     url: str, user_class: str, users: int, seconds: float, env: dict[str, str], prefix: Path
 ) -> list[dict[str, Any]]:
     """One headless Locust run; returns the rows of its stats CSV (one per endpoint, then Aggregated)."""
     cmd = [
-        _bin("locust"),
+        tool("locust"),
         "-f",
         str(LOCUSTFILE),
         "--headless",
@@ -248,9 +214,9 @@ def bench_api(
         console.print(f"preparing the sample fleet and {n_series} stored forecasts ...")
         target = db or tmp / "bench.db"
         token, series = prepare_db(target, n_series, fleet, config_path)
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        server = _start_server(target, port, workers, tmp / "server.log")
+        server = ServeProcess(target, tmp / "server.log", workers=workers).start(timeout=60)
+        url = server.url
+        pid = server.proc.pid if server.proc is not None else 0
         try:
             import requests
 
@@ -269,19 +235,18 @@ def bench_api(
             }
             offered = f"{read_rps:g} req/s offered" if read_rps else "no wait"
             console.print(f"read phase: {users} users ({offered}) for {seconds:.0f}s against {url} ...")
-            cpu0 = server_cpu_seconds(server.pid)
+            cpu0 = server_cpu_seconds(pid)
             reads = run_locust(url, "ReadUser", users, seconds, env, tmp / "reads")
-            cpu_reads = server_cpu_seconds(server.pid) - cpu0
+            cpu_reads = server_cpu_seconds(pid) - cpu0
             ingest_seconds = max(5.0, seconds / 3)
             console.print(
                 f"ingest phase: {ingest_users} users x {batch:,} samples/request for {ingest_seconds:.0f}s ..."
             )
-            cpu0 = server_cpu_seconds(server.pid)
+            cpu0 = server_cpu_seconds(pid)
             ingest = run_locust(url, "IngestUser", ingest_users, ingest_seconds, env, tmp / "ingest")
-            cpu_ingest = server_cpu_seconds(server.pid) - cpu0
+            cpu_ingest = server_cpu_seconds(pid) - cpu0
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            server.stop()
     backend = "PostgreSQL" if db and db.startswith("postgresql") else "SQLite"
     rows = [_row("read", r) for r in reads] + [_row("ingest", r) for r in ingest]
     print_table(

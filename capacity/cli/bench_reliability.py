@@ -37,7 +37,7 @@ def bench_reliability(json_out: Path | None, quick: bool, workdir: Path | None, 
     """
     from dataclasses import replace
 
-    from capacity.bench.reliability import FULL, QUICK, run_reliability
+    from capacity.bench.reliability.run import FULL, QUICK, run_reliability
 
     budget = QUICK if quick else FULL
     if no_postgres:

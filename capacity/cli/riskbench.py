@@ -144,7 +144,7 @@ def events_cmd(
     Example:
       capacity bench events --data ../shared/data/real --events ../shared/data/events-us.csv --lead 7d --json ev.json
     """
-    from capacity.bench.events_bench import markdown_table, run_events
+    from capacity.bench.events import markdown_table, run_events
     from capacity.cli.calendar import read_events_file
 
     lead_steps = duration_steps(lead, field="lead")

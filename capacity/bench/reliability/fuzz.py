@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from capacity.bench.reliability_server import ROOT, tool
+from capacity.testing.net import tool
+from capacity.testing.serve import ROOT
 
 
 @dataclass

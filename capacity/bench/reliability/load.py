@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from capacity.bench.reliability_kill import START, seed_fleet
-from capacity.bench.reliability_server import ROOT, Server, tool
+from capacity.bench.reliability.kill import START, seed_fleet
+from capacity.testing.net import tool
+from capacity.testing.serve import ROOT, ServeProcess
 
 LOCUSTFILE = ROOT / "loadtests" / "reliability_locustfile.py"
 EVENT = "Launch"
@@ -72,7 +73,9 @@ def run_load(
 ) -> LoadResult:
     """Prepare ``db``, serve it, run the mix for ``seconds``; returns what Locust and the server log show."""
     token, series = prepare(db, n_series=n_series)
-    server = Server(db, workdir / f"load-{backend}.log", workers=workers, threads=4).start()
+    server = ServeProcess(
+        db, workdir / f"load-{backend}.log", workers=workers, threads=4, access_log=True
+    ).start()
     prefix = workdir / f"load-{backend}"
     env = {
         **os.environ,

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from capacity.bench.reliability_server import Server, create_token
+from capacity.testing.serve import ServeProcess, create_token
 
 #: First ingested timestamp (2026-01-01 UTC); samples are one minute apart.
 START = 1_767_225_600
@@ -168,7 +168,9 @@ def run_kill_loop(
     result = KillResult()
     acked: dict[str, bool] = {}
     job_ids: set[str] = set()
-    server = Server(str(db), workdir / "kill-server.log", workers=1, threads=4, env=SERVER_ENV)
+    server = ServeProcess(
+        str(db), workdir / "kill-server.log", workers=1, threads=4, access_log=True, env=SERVER_ENV
+    )
     expected = 3.0  # seconds an ingest takes; measured from the acknowledged ones
     for round_no in range(kills):
         server.start()

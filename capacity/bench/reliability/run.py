@@ -158,7 +158,7 @@ def _timed(name: str, fn: Callable[[Check], None]) -> Check:
 
 def _kill(budget: Budget, work: Path, progress: Callable[[str], None]) -> Callable[[Check], None]:
     def run(check: Check) -> None:
-        from capacity.bench.reliability_kill import run_kill_loop
+        from capacity.bench.reliability.kill import run_kill_loop
 
         r = run_kill_loop(
             work,
@@ -183,7 +183,7 @@ def _kill(budget: Budget, work: Path, progress: Callable[[str], None]) -> Callab
 
 def _load(budget: Budget, backend: str, db: Callable[[], str], work: Path) -> Callable[[Check], None]:
     def run(check: Check) -> None:
-        from capacity.bench.reliability_load import run_load
+        from capacity.bench.reliability.load import run_load
 
         r = run_load(
             backend,
@@ -205,17 +205,19 @@ def _load(budget: Budget, backend: str, db: Callable[[], str], work: Path) -> Ca
 
 def _live_checks(budget: Budget, work: Path) -> list[Check]:
     """Hostile input, injection round trip, 413, tokens and schemathesis against one live server."""
-    from capacity.bench import reliability_hostile as hostile
-    from capacity.bench.reliability_fuzz import run_schemathesis
-    from capacity.bench.reliability_server import Server, create_token
-    from capacity.bench.reliability_tokens import SERVER_ENV, check_tokens
+    from capacity.bench.reliability import hostile as hostile
+    from capacity.bench.reliability.fuzz import run_schemathesis
+    from capacity.bench.reliability.tokens import SERVER_ENV, check_tokens
     from capacity.store import Store
+    from capacity.testing.serve import ServeProcess, create_token
 
     db = work / "live.db"
     Store.open(db).close()
     write = create_token(str(db), "write")
     admin = create_token(str(db), "admin")
-    server = Server(str(db), work / "live-server.log", workers=1, threads=4, env=SERVER_ENV).start()
+    server = ServeProcess(
+        str(db), work / "live-server.log", workers=1, threads=4, access_log=True, env=SERVER_ENV
+    ).start()
     store = Store.open(db)
 
     def snapshot() -> dict[str, int]:
@@ -265,7 +267,7 @@ def _live_checks(budget: Budget, work: Path) -> list[Check]:
 
 
 def _fuzz(budget: Budget, work: Path) -> list[Check]:
-    from capacity.bench.reliability_fuzz import fuzz_forecast, fuzz_ingest
+    from capacity.bench.reliability.fuzz import fuzz_forecast, fuzz_ingest
 
     def ingest(check: Check) -> None:
         r = fuzz_ingest(work / "fuzz.db", budget.fuzz_ingest)
@@ -324,7 +326,7 @@ def run_reliability(
 
 
 def _concurrency(budget: Budget, work: Path) -> list[Check]:
-    from capacity.bench.reliability_server import Postgres
+    from capacity.testing.postgres import Postgres
 
     checks = [_timed("concurrency (SQLite)", _load(budget, "sqlite", lambda: str(work / "load.db"), work))]
     if budget.postgres:
