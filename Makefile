@@ -18,7 +18,7 @@ help:
 	@echo "make test         install with test extras and run the whole suite (starts PostgreSQL/Prometheus itself)"
 	@echo "make serve        the API on http://127.0.0.1:$(PORT) over the demo database"
 	@echo "make bench        accuracy, breach, events, scale and API benchmarks (writes bench-results/)"
-	@echo "make lint         ruff check, ruff format --check, mypy"
+	@echo "make lint         ruff check, ruff format --check, mypy, lint-imports (layers, no cycles), layout rules"
 	@echo "make reliability  kill loop, concurrency run and fuzzers (capacity bench reliability)"
 
 $(BIN)/python:
@@ -71,6 +71,8 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/architecture
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

@@ -12,6 +12,9 @@ from typing import Any
 
 from apiflask import APIFlask
 
+from api.http import jsonsafe, openapi, problems
+from api.routes import BLUEPRINTS, health
+from api.serving import worker
 from api.settings import SETTINGS, Settings
 from api.state import AppState
 from capacity import __version__
@@ -34,9 +37,6 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, store: Sto
         InvalidConfig: on an unknown or malformed setting.
         StoreError: when the database cannot be opened or migrated.
     """
-    from api.http import jsonsafe, openapi, problems
-    from api.routes import BLUEPRINTS, health
-    from api.serving import worker
 
     settings = config if isinstance(config, Settings) else Settings.from_mapping(config)
     app = APIFlask(

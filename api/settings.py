@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from capacity.batch.runners import default_workers
 from capacity.errors import InvalidConfig, describe_value
 
 
@@ -120,7 +121,6 @@ class Settings:
         """The worker processes of a fleet refresh job: ``refresh_workers``, or min(4, the cores) when it is 0."""
         if self.refresh_workers:
             return self.refresh_workers
-        from capacity.batch.runners import default_workers
 
         return min(MAX_AUTO_REFRESH_WORKERS, default_workers())
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import requests
+
 from capacity.errors import CapacityError, InvalidInput, SourceError, UnknownSeries
 from loadtests.plan import LoadPlan
 from loadtests.plan_build import parse_plan
@@ -54,7 +56,6 @@ def _raise_for(resp: Any, what: str) -> None:
 
 
 def _call(method: str, url: str, what: str, token: str | None, **kwargs: Any) -> Any:
-    import requests
 
     try:
         resp = requests.request(method, url, headers=_headers(token), timeout=TIMEOUT_S, **kwargs)

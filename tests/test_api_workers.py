@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
+from api import shared_dir as runtime
 from api.http.ratelimit import AuthFailures
-from api.serving import shared_dir as runtime
 from capacity.store import Store
 from tests.conftest import hourly_history
 from tests.test_api_core import assert_problem

@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from apiflask import HTTPError
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
@@ -185,7 +186,6 @@ def _validation_detail(detail: Any) -> tuple[str, str | None]:
 
 def register(app: Flask) -> None:
     """Install the error handlers and the unknown-route 404 on ``app``."""
-    from apiflask import HTTPError
 
     @app.errorhandler(CapacityError)
     def _capacity(exc: CapacityError) -> Response:

@@ -39,8 +39,8 @@ from pathlib import Path
 
 from flask import request
 
+from api import shared_dir as runtime
 from api.http.problems import Problem
-from api.serving import shared_dir as runtime
 from api.state import AppState
 
 #: Client slots in the table; a client that finds none free takes the one among its probes whose last failure is

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIBlueprint
-from flask import Response, request
+from flask import Response, json, request
 
+from api.accuracy import live_accuracy
 from api.http import openapi, schemas
 from api.http.auth import require
 from api.http.render import band, etag_matches, iso, render, window
@@ -41,7 +42,6 @@ def _window(query: dict[str, Any]) -> tuple[int | None, int | None]:
 
 
 def _computing(exc: Computing) -> Response:
-    from flask import json
 
     body = {"status": "computing", "retry_after": exc.retry_after}
     return Response(
@@ -176,7 +176,6 @@ def get_points(service: str, metric: str, query: dict[str, Any]) -> Any:
 @bp.doc(responses=openapi.ok(schemas.ACCURACY))
 def get_accuracy(service: str, metric: str) -> Any:
     """Backtest scores of the newest forecast, and live accuracy of stored forecasts against later actuals."""
-    from api.accuracy import live_accuracy
 
     service, metric = series_key(service, metric)
     return live_accuracy(store(), service, metric, state().settings.drift_ratio)

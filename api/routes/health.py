@@ -11,12 +11,12 @@ import pandas as pd
 from apiflask import APIBlueprint
 from flask import Flask, Response, g, request
 
+from api import shared_dir as runtime
 from api.accuracy import drift_summary
 from api.http import openapi, schemas
 from api.http.auth import check_scope
 from api.http.problems import Problem
 from api.http.render import plain
-from api.serving import shared_dir as runtime
 from api.serving.metrics import RequestMetrics, render_series_gauges
 from api.state import state
 from capacity import __version__

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from apiflask import APIBlueprint, Schema
@@ -14,7 +15,7 @@ from api.http.auth import require
 from api.http.render import iso
 from api.serving.worker import FORECASTS
 from api.state import state, store
-from capacity.errors import InvalidInput
+from capacity.errors import InvalidInput, UnknownJob
 from capacity.schema import duration_steps, validate_name
 from capacity.store.jobs import JobInfo
 
@@ -96,9 +97,6 @@ def create_forecast_job(body: dict[str, Any]) -> Any:
 @bp.doc(responses=openapi.ok(schemas.JOB))
 def get_job(job_id: str) -> Any:
     """A job's status and progress."""
-    import re
-
-    from capacity.errors import UnknownJob
 
     if not re.match(_UUID, job_id):
         raise UnknownJob(f"unknown job {job_id[:40]!r}", field="id")

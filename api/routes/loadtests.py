@@ -17,7 +17,11 @@ from api.http.problems import Problem
 from api.routes.common import series_key
 from api.state import state, store
 from capacity.errors import Computing, InvalidInput
+from capacity.events.calendar import next_occurrence
 from capacity.schema import MEAN, RATE, TS, quantile_column, unit_for, validate_event_name
+from loadtests.plan import DEFAULT_MARGIN
+from loadtests.plan_build import plan_from_peak
+from loadtests.verdict import validate_result
 
 bp = APIBlueprint("loadtests", __name__, tag="Load tests")
 
@@ -40,7 +44,6 @@ class LoadTestIn(Schema):
 
 
 def _event_window(service: str, event: str, after: pd.Timestamp) -> tuple[str, pd.Timestamp, pd.Timestamp]:
-    from capacity.events.calendar import next_occurrence
 
     calendar = tuple(store().events.list_events())
     occ = next_occurrence(calendar, validate_event_name(event), after, service)
@@ -53,8 +56,6 @@ def _event_window(service: str, event: str, after: pd.Timestamp) -> tuple[str, p
 @bp.doc(responses=openapi.ok(schemas.PLAN))
 def get_plan(service: str, metric: str, query: dict[str, Any]) -> Any:
     """The Locust load plan of a request-rate series: target = forecast p95 peak (in the event) x margin."""
-    from loadtests.plan import DEFAULT_MARGIN
-    from loadtests.plan_build import plan_from_peak
 
     service, metric = series_key(service, metric)
     st = state()
@@ -106,7 +107,6 @@ def get_plan(service: str, metric: str, query: dict[str, Any]) -> Any:
 @bp.doc(responses=openapi.ok(schemas.LOADTEST, "Result stored", status=201))
 def post_loadtest(body: dict[str, Any]) -> Any:
     """Record a load-test result; with apply, its measured capacity becomes the series' threshold."""
-    from loadtests.verdict import validate_result
 
     service, metric = series_key(body["service"], body["metric"])
     result = validate_result(body["result"])

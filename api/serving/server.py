@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from http import HTTPStatus
 from typing import Any
@@ -23,8 +24,9 @@ from gunicorn.http import errors as http_errors
 from gunicorn.util import write_nonblock
 from gunicorn.workers.gthread import ThreadWorker
 
+from api import shared_dir as runtime
 from api.http.problems import PROBLEM_JSON, problem_document
-from api.serving import shared_dir as runtime
+from api.serving.worker import started_count, stop_all
 
 #: Longest request line (method, URL, version) in bytes; gunicorn's default, its own maximum is 8190.
 LIMIT_REQUEST_LINE = 4094
@@ -183,6 +185,7 @@ def child_exit(server: Any, worker: Any) -> None:
     """
     path = runtime.metrics_dir()
     if path is not None:
+        # deferred: prometheus_client picks its mode from PROMETHEUS_MULTIPROC_DIR at import, set just before
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid, str(path))
@@ -190,9 +193,6 @@ def child_exit(server: Any, worker: Any) -> None:
 
 def worker_exit(server: Any, worker: Any) -> None:
     """gunicorn hook in a worker that is exiting: interrupt its job worker and put the running job back in the queue."""
-    import logging
-
-    from api.serving.worker import started_count, stop_all
 
     if not getattr(worker, "booted", False) or not started_count():
         return  # the app never booted here: gunicorn's own exit keeps its exit code (a boot error stops the master)

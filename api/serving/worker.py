@@ -22,6 +22,9 @@ from flask import Flask
 
 from api.state import AppState
 from capacity.errors import Interrupted
+from capacity.forecast.types import ForecastSpec
+from capacity.services.forecasting import SeriesOutcome, forecast_stored
+from capacity.services.staleness import stale_keys
 from capacity.store.jobs import JobInfo
 
 log = logging.getLogger("capacity.api.worker")
@@ -51,9 +54,6 @@ def run_forecast_job(st: AppState, job: JobInfo, stop: threading.Event | None = 
     Raises:
         capacity.batch.Interrupted: when ``stop`` was set before the end (what was stored stays stored).
     """
-    from capacity.forecast.types import ForecastSpec
-    from capacity.services.forecasting import SeriesOutcome, forecast_stored
-    from capacity.services.staleness import stale_keys
 
     existing = {(s.service, s.metric) for s in st.store.series.list_series()}
     keys = [(str(s), str(m)) for s, m in job.params.get("keys", []) if (str(s), str(m)) in existing]

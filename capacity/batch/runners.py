@@ -10,10 +10,14 @@ save it is :mod:`capacity.services.forecasting`'s business.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
+import select
 import threading
 import time
 from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from capacity.batch.task import SeriesTask, TaskResult, peak_rss_mb, run_task
@@ -30,6 +34,7 @@ def pin_threads() -> None:
     for name in THREAD_ENV:
         os.environ[name] = "1"  # for libraries loaded after this point
     try:
+        # deferred: optional (threadpoolctl comes with most scipy installs, not all)
         from threadpoolctl import threadpool_limits
     except ImportError:  # the environment variables still cover libraries not loaded yet
         return
@@ -44,8 +49,6 @@ def _watch_parent(parent: int) -> None:
     except (AttributeError, OSError):
         fd = None
     if fd is not None:
-        import select
-
         select.select([fd], [], [])
     else:
         while True:
@@ -98,7 +101,6 @@ class _PoolRunner:
     """A local process pool; BLAS/OpenMP pinned to one thread per worker."""
 
     def __init__(self, workers: int) -> None:
-        import multiprocessing
 
         # forkserver: workers start from a clean server process, so they inherit neither this process's threads
         # (progress bar) nor its open database connections, as fork would.
@@ -112,7 +114,6 @@ class _PoolRunner:
         self._executor = self._new_executor()
 
     def _new_executor(self) -> Any:
-        from concurrent.futures import ProcessPoolExecutor
 
         return ProcessPoolExecutor(
             max_workers=self._workers, mp_context=self._ctx, initializer=_init_worker, initargs=(os.getpid(),)
@@ -122,7 +123,6 @@ class _PoolRunner:
         return self._workers
 
     def submit(self, task: SeriesTask) -> Any:
-        from concurrent.futures.process import BrokenProcessPool
 
         try:
             try:
@@ -146,8 +146,6 @@ class _PoolRunner:
         self._executor = self._new_executor()
 
     def next_done(self, timeout: float | None = None) -> tuple[Any, TaskResult | BaseException] | None:
-        from concurrent.futures import FIRST_COMPLETED, wait
-        from concurrent.futures.process import BrokenProcessPool
 
         if not self._done:
             finished, _ = wait(self._pending, timeout=timeout, return_when=FIRST_COMPLETED)
@@ -202,7 +200,7 @@ class _DaskRunner:
     def __init__(self, address: str) -> None:
         check_scheduler_address(address)
         try:
-            from distributed import Client, as_completed
+            from distributed import Client, as_completed  # deferred: optional and heavy (the dask extra)
         except ImportError:
             raise InvalidInput(
                 "--scheduler needs Dask: pip install 'capacity-planner[dask]'", field="scheduler"

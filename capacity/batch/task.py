@@ -8,6 +8,8 @@ worker imports this module to unpickle its task, and must pin BLAS/OpenMP to one
 from __future__ import annotations
 
 import os
+import socket
+import sys
 import time
 import traceback
 from collections.abc import Sequence
@@ -72,12 +74,10 @@ def spec_for(base: ForecastSpec, agg: str, service: str, events: Sequence[EventO
 def peak_rss_mb() -> float:
     """This process's peak resident memory in MiB (0 where the platform cannot tell)."""
     try:
-        import resource
+        import resource  # deferred: POSIX only (there is no resource module on Windows)
     except ImportError:  # Windows
         return 0.0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    import sys
-
     return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
 
 
@@ -86,8 +86,6 @@ def run_task(task: SeriesTask) -> TaskResult:
 
     This is the one function both the process pool and Dask run.
     """
-    import socket
-
     started = time.perf_counter()
     cpu_started = time.process_time()
     result = None

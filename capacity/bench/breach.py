@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from capacity.bench.accuracy import fold_cutoffs
-from capacity.errors import PeerUnavailable
+from capacity.bench.peers import fit_prophet
+from capacity.errors import InvalidInput, PeerUnavailable
 from capacity.forecast.metrics import brier
 from capacity.forecast.pipeline import forecast_series
 from capacity.forecast.types import ForecastSpec
@@ -122,7 +123,6 @@ def prophet_answer(train: pd.Series, horizon: int) -> Answer:
     Raises:
         PeerUnavailable: when Prophet is not installed.
     """
-    from capacity.bench.peers import fit_prophet
 
     model, future = fit_prophet(train, horizon, uncertainty_samples=400)
     with warnings.catch_warnings():
@@ -260,8 +260,6 @@ def run_breach(
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        from capacity.errors import InvalidInput
-
         raise InvalidInput(f"unknown method {unknown[0]!r}; known: {', '.join(METHODS)}", field="methods")
     unavailable: dict[str, str] = {}
     cases: list[dict[str, Any]] = []

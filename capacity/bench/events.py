@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from capacity.bench.peers import seasonal_naive
+from capacity.bench.peers import fit_prophet, seasonal_naive
 from capacity.errors import InvalidInput, PeerUnavailable
 from capacity.events.calendar import EventOccurrence
 from capacity.forecast.pipeline import forecast_series
@@ -109,7 +109,6 @@ def prophet_forecast(train: pd.Series, horizon: int, holidays: pd.DataFrame) -> 
     Raises:
         PeerUnavailable: when Prophet is not installed.
     """
-    from capacity.bench.peers import fit_prophet
 
     model, future = fit_prophet(train, horizon, holidays=holidays, uncertainty_samples=0)
     with warnings.catch_warnings():

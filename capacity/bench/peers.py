@@ -57,7 +57,7 @@ def _from_levels(out: dict[str, np.ndarray], quantiles: Sequence[float]) -> dict
 
 def _statsforecast() -> tuple[type, type]:
     try:
-        from statsforecast.models import MSTL, AutoETS
+        from statsforecast.models import MSTL, AutoETS  # deferred: optional and heavy (the bench extra)
     except ImportError as exc:
         raise PeerUnavailable(
             f"statsforecast is not installed ({exc}); pip install capacity-planner[bench]"
@@ -112,7 +112,7 @@ def fit_prophet(train: pd.Series, horizon: int, **options: Any) -> tuple[Any, pd
     logging.disable(logging.CRITICAL)
     try:
         try:
-            from prophet import Prophet
+            from prophet import Prophet  # deferred: optional and heavy (the bench extra)
         except ImportError as exc:
             raise PeerUnavailable(
                 f"prophet is not installed ({exc}); pip install capacity-planner[bench]"

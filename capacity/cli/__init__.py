@@ -5,6 +5,22 @@ from __future__ import annotations
 import click
 
 from capacity import __version__
+from capacity.cli import (
+    accuracy,
+    bench,
+    bench_api,
+    bench_reliability,
+    bench_risk,
+    bench_scale,
+    data,
+    demo,
+    events,
+    forecasting,
+    headroom,
+    prometheus,
+    risk,
+    serve,
+)
 from capacity.cli.common import ErrorBoundaryGroup
 
 
@@ -27,37 +43,23 @@ def cli() -> None:
 def _register() -> None:
     """Add each module's COMMANDS to the top group; BENCH_COMMANDS to ``capacity bench``; INGEST_COMMANDS to
     ``capacity ingest``. One line per module below."""
-    from capacity.cli import (
-        accuracy,
-        bench,
-        bench_api,
-        bench_reliability,
-        bench_scale,
-        calendar,
-        data,
-        demo,
-        forecasting,
-        headroom,
-        prometheus,
-        risk,
-        riskbench,
-        serve,
-    )
 
     modules = [
         bench,
         demo,
+        events,
         data,
         forecasting,
         risk,
-        calendar,
-        riskbench,
+        events,
+        bench_risk,
         prometheus,
         accuracy,
         serve,
         headroom,
         bench_scale,
         bench_api,
+        bench_risk,
         bench_reliability,
     ]
     for module in modules:

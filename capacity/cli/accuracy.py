@@ -11,16 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
+import pandas as pd
 
+from capacity.bench.accuracy import markdown_table, resample_mean, run_accuracy
+from capacity.bench.peers import PEER_GROUPS
 from capacity.cli.common import console, db_option, open_store, print_table
-from capacity.errors import InvalidInput, SourceError
+from capacity.errors import InvalidInput, SourceError, UnknownSeries
+from capacity.forecast.metrics import score_stored_forecast, seasonal_scale
+from capacity.forecast.regularize import regularize, steps_per
 from capacity.schema import duration_steps, validate_name
 
 
 def _read_folder(data: Path, freq: str) -> dict[str, Any]:
-    import pandas as pd
-
-    from capacity.bench.accuracy import resample_mean
 
     files = sorted(p for p in data.glob("*.csv") if p.is_file())
     if not files:
@@ -42,7 +45,6 @@ def _read_folder(data: Path, freq: str) -> dict[str, Any]:
 
 
 def _methods(peers: str) -> list[str]:
-    from capacity.bench.peers import PEER_GROUPS
 
     methods = ["capacity", "seasonal_naive"]
     for name in [p.strip() for p in peers.split(",") if p.strip()]:
@@ -80,7 +82,6 @@ def bench_accuracy(
       capacity bench accuracy --data ../shared/data/real --horizon 24h --folds 3 \\
           --peers prophet,statsforecast --json accuracy.json --markdown accuracy.md
     """
-    from capacity.bench.accuracy import markdown_table, run_accuracy
 
     if not data.is_dir():
         raise SourceError(f"--data must be a folder of CSV files, got {str(data)!r}", field="data")
@@ -131,11 +132,6 @@ def live_accuracy(store: Any, service: str, metric: str, agg: str, limit: int) -
 
     Only forecasts whose whole horizon is covered by actuals count; returns the mean metrics and how many.
     """
-    import numpy as np
-    import pandas as pd
-
-    from capacity.forecast.metrics import score_stored_forecast, seasonal_scale
-    from capacity.forecast.regularize import regularize, steps_per
 
     stored = [
         f for f in store.forecasts.forecast_history(service, metric, limit=limit) if f.history_end is not None
@@ -192,7 +188,6 @@ def accuracy(
       capacity accuracy
       capacity accuracy checkout cpu
     """
-    from capacity.errors import UnknownSeries
 
     if service:
         validate_name(service, "service")

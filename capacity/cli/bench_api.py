@@ -17,10 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import click
+import requests
 
 from capacity.cli.common import console, print_table
+from capacity.config import load_fleet_config
 from capacity.errors import InvalidInput, SourceError
+from capacity.forecast.types import ForecastSpec
 from capacity.schema import parse_duration
+from capacity.services.forecasting import forecast_stored
+from capacity.sources.files import read_path
+from capacity.store import Store
 from capacity.testing.net import tool
 from capacity.testing.serve import ServeProcess
 
@@ -38,11 +44,6 @@ def prepare_db(
     db: Path | str, n_series: int, fleet: Path = FLEET, config: Path | None = CONFIG
 ) -> tuple[str, list[str]]:
     """Load the fleet into ``db``, forecast ``n_series`` series, return a write token and those series."""
-    from capacity.config import load_fleet_config
-    from capacity.forecast.types import ForecastSpec
-    from capacity.services.forecasting import forecast_stored
-    from capacity.sources.files import read_path
-    from capacity.store import Store
 
     if not fleet.exists():
         if fleet != FLEET or not GENERATOR.exists():
@@ -108,7 +109,7 @@ def run_locust(
 
 def server_cpu_seconds(pid: int) -> float:
     """CPU seconds (user + system) used so far by the server: the gunicorn master and its workers."""
-    import psutil
+    import psutil  # deferred: optional (the bench and dask extras)
 
     try:
         master = psutil.Process(pid)
@@ -218,8 +219,6 @@ def bench_api(
         url = server.url
         pid = server.proc.pid if server.proc is not None else 0
         try:
-            import requests
-
             for s in series:  # warm each worker's cache; a 200 proves the forecast is served
                 for _ in range(workers * 2):
                     requests.get(

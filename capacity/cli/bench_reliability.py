@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from capacity.bench.reliability.run import FULL, QUICK, run_reliability
 from capacity.cli.common import console
 
 
@@ -35,9 +37,6 @@ def bench_reliability(json_out: Path | None, quick: bool, workdir: Path | None, 
     Example:
       nice -n 10 capacity bench reliability --json bench-results/reliability.json
     """
-    from dataclasses import replace
-
-    from capacity.bench.reliability.run import FULL, QUICK, run_reliability
 
     budget = QUICK if quick else FULL
     if no_postgres:

@@ -16,11 +16,13 @@ import click
 
 from capacity.batch.runners import check_scheduler_address, default_workers, make_runner
 from capacity.batch.task import peak_rss_mb
+from capacity.bench.scale import summarize, synthetic_fleet
 from capacity.cli.common import console, print_table
 from capacity.errors import InvalidInput
 from capacity.forecast.types import ForecastSpec
 from capacity.schema import duration_steps
 from capacity.services.forecasting import SeriesOutcome, forecast_stored
+from capacity.store import Store
 
 
 def _hwm_mb(pid: int) -> float | None:
@@ -58,7 +60,7 @@ class TreeMemory:
     def sample(self) -> None:
         """Record the current peaks once."""
         try:
-            import psutil
+            import psutil  # deferred: optional (the bench and dask extras)
         except ImportError:  # only this process then; workers report their own peaks with each result
             self._note(os.getpid(), peak_rss_mb())
             return
@@ -134,8 +136,6 @@ def bench_scale(
       capacity bench scale --series 1000 --weeks 8 --horizon 14d --workers 2 --json scale-pool.json
       capacity bench scale --series 1000 --weeks 8 --horizon 14d --scheduler tcp://127.0.0.1:8786
     """
-    from capacity.bench.scale import summarize, synthetic_fleet
-    from capacity.store import Store
 
     steps = duration_steps(horizon)
     if workers is not None and workers < 1:

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from capacity.errors import CapacityError
+from capacity.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,7 +39,6 @@ def db_option(func: F) -> F:
 
 def open_store(db: str | None) -> Any:
     """Open and migrate the store named by ``--db``."""
-    from capacity.store import Store
 
     return Store.open(db)
 

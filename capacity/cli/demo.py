@@ -17,6 +17,8 @@ import click
 import pandas as pd
 
 from capacity.cli.common import console, open_store
+from capacity.cli.forecasting import forecast
+from capacity.cli.risk import report_cmd, risks_cmd
 from capacity.config import load_fleet_config
 from capacity.errors import SourceError
 from capacity.events.calendar import EventOccurrence
@@ -104,21 +106,16 @@ def demo(
     event = next_peak_event(config.events, history_end)
     horizon = horizon_through(event, history_end)
     keys = [(s.service, s.metric) for s in store.series.list_series()]
-    from capacity.cli.forecasting import forecast
 
     console.print(
         f"[2/4] forecasting {len(keys)} series {horizon} ahead (through {event.name if event else 'the horizon'}) ..."
     )
     ctx.invoke(forecast, all_series=True, horizon=horizon, db=db, workers=workers)
 
-    from capacity.cli.risk import risks_cmd
-
     console.print(f"[3/4] breach risk before and during {event.name if event else 'the horizon'}")
     ctx.invoke(risks_cmd, event=event.name if event else None, db=db)
 
     if event is not None:
-        from capacity.cli.risk import report_cmd
-
         console.print("[4/4] readiness report")
         ctx.invoke(report_cmd, event=event.name, out_dir=out_dir, db=db)
 

@@ -5,6 +5,7 @@ The ``loadtests`` package is imported inside the commands only (Locust itself ru
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,10 @@ import click
 from capacity.cli.common import console, fmt, print_table
 from capacity.errors import InvalidInput
 from capacity.schema import validate_name
+from loadtests.apiclient import fetch_plan, post_result
+from loadtests.plan_build import load_plan, with_overrides
+from loadtests.runner import check_host, run_headroom
+from loadtests.stub import check_settings, make_stub
 
 if TYPE_CHECKING:
     from loadtests.plan import LoadPlan
@@ -63,8 +68,6 @@ def _load(
     token: str | None,
 ) -> LoadPlan:
     """The plan from a file or the API, validated (with --service/--metric/--step-seconds applied)."""
-    from loadtests.apiclient import fetch_plan
-    from loadtests.plan_build import load_plan, with_overrides
 
     if service is not None:
         validate_name(service, "service")
@@ -127,7 +130,6 @@ def plan_cmd(
       capacity headroom plan --api http://capacity:8000 --service checkout --metric rps --event "Black Friday"
       capacity headroom plan --api http://capacity:8000 --service checkout --metric rps --json > plan.json
     """
-    import json
 
     plan = _load(plan_file, api, service, metric, event, margin, step_seconds, token)
     if as_json:
@@ -216,8 +218,6 @@ def run_cmd(
       capacity headroom run --host https://staging.example --api http://capacity:8000 \\
           --service checkout --metric rps --post --apply --workers 2
     """
-    from loadtests.apiclient import post_result
-    from loadtests.runner import check_host, run_headroom
 
     check_host(host)
     if apply and not post:
@@ -307,7 +307,6 @@ def stub(capacity_rps: float, port: int, host: str, workers: int, queue_ms: floa
       capacity stub --capacity 200 &
       capacity headroom run --host http://127.0.0.1:8089 --plan loadtests/example-plan.json
     """
-    from loadtests.stub import check_settings, make_stub
 
     settings = check_settings(capacity_rps, workers, queue_ms)
     server = make_stub(settings, host, port)

@@ -10,6 +10,8 @@ import pandas as pd
 from capacity.cli.common import console, db_option, open_store, print_table
 from capacity.errors import InvalidInput
 from capacity.schema import METRIC, SERVICE, TS, parse_duration, parse_timestamp, validate_name
+from capacity.sources.prometheus import PrometheusClient, pull_history
+from capacity.store import Store
 
 
 def parse_when(text: str, now: pd.Timestamp, field: str) -> pd.Timestamp:
@@ -31,7 +33,6 @@ def parse_when(text: str, now: pd.Timestamp, field: str) -> pd.Timestamp:
 def since_last_start(store: object, metric: str) -> pd.Timestamp | None:
     """The oldest "last sample" among the stored series of ``metric`` (None when none is stored): pulling from
     there gives every such series everything it lacks (the overlap is re-ingested idempotently)."""
-    from capacity.store import Store
 
     assert isinstance(store, Store)
     lasts = [s.last_ts for s in store.series.list_series() if s.metric == metric and s.last_ts is not None]
@@ -109,7 +110,6 @@ def ingest_prometheus(
       capacity ingest prometheus --url http://prometheus:9090 --since-last --start now-8w \\
         --query 'sum by (service) (rate(http_requests_total[5m]))' --service-label service --metric rps
     """
-    from capacity.sources.prometheus import PrometheusClient, pull_history
 
     validate_name(metric, "metric")
     now = pd.Timestamp.now(tz="UTC").floor("s")

@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 import pandas as pd
+from rich.console import Console
+from rich.table import Table
 
 from capacity.cli.common import console, db_option, fmt, open_store
 from capacity.report.render import render_html, render_json, render_markdown
@@ -79,8 +81,6 @@ TABLE_COLUMNS = [
 
 def print_risk_table(title: str, run: FleetRiskRun) -> None:
     """Print the ranked table; wide enough not to fold when stdout is a pipe (the demo's log)."""
-    from rich.console import Console
-    from rich.table import Table
 
     out = console if console.is_terminal else Console(highlight=False, width=150)
     table = Table(title=title)

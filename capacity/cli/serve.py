@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 import click
+from gunicorn.app.base import BaseApplication
 
 from capacity.cli.common import console, db_option, open_store, print_table
 from capacity.errors import InvalidInput
@@ -14,7 +15,6 @@ from capacity.errors import InvalidInput
 
 def _gunicorn_app(options: dict[str, Any], settings: dict[str, Any]) -> Any:
     """A gunicorn application whose workers each build the API with ``api.create_app(settings)``."""
-    from gunicorn.app.base import BaseApplication
 
     class CapacityGunicorn(BaseApplication):
         def load_config(self) -> None:
@@ -22,6 +22,7 @@ def _gunicorn_app(options: dict[str, Any], settings: dict[str, Any]) -> Any:
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
+            # deferred: capacity imports without Flask; the API loads in the workers
             from api import create_app
 
             return create_app(settings)
@@ -71,11 +72,11 @@ def serve(
     """
     # The shared directory must be named in the environment before prometheus_client is imported (by the
     # workers, after the fork): it picks its multiprocess mode once, at import.
-    from api.serving.shared_dir import server_runtime
+    from api.shared_dir import server_runtime  # deferred: capacity imports without Flask
 
     with server_runtime():
-        from api.serving.server import gunicorn_options
-        from api.settings import Settings
+        from api.serving.server import gunicorn_options  # deferred: capacity imports without Flask
+        from api.settings import Settings  # deferred: capacity imports without Flask
 
         settings = Settings.from_env(os.environ, {"db": db, "metrics_public": metrics_public})
         # Migrate once here, before the workers start, so they never race on a fresh database.

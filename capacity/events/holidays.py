@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import holidays
 import pandas as pd
 
 from capacity.errors import InvalidConfig, describe_value
@@ -62,7 +63,6 @@ def holiday_events(
     Raises:
         InvalidConfig: naming the country or subdivision when the package does not know it.
     """
-    import holidays
 
     code = str(country).strip().upper()
     supported = holidays.list_supported_countries()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtr, ndtri
+from scipy.stats import t as student_t
 
 #: Widening of the calibrated offsets, ``1 + k / sqrt(n_errors)``, for central intervals and for the 95% interval's
 #: ends (see :func:`calibrate`); fitted once on the accuracy benchmark's folds (24 h and 7 d horizons).
@@ -96,8 +97,6 @@ def calibrate(
         adjusted = np.clip(0.5 + (_GRID - 0.5) * (n + 1) / n, 0.0, 1.0)
         offsets = np.quantile(flat, adjusted)
     else:
-        from scipy.stats import t as student_t
-
         spread = float(np.sqrt(np.mean(flat**2))) if n else 1.0
         offsets = float(np.mean(flat)) + spread * student_t.ppf(_GRID, df=max(1, n - 1))
     root = float(np.sqrt(max(n, 1)))

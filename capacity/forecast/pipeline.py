@@ -203,6 +203,7 @@ def single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
     """Limit BLAS to one thread while fitting: the fits are tiny, and on a busy machine BLAS threads fighting over
     the cores made statsmodels' optimizers five times slower. A no-op without ``threadpoolctl``."""
     try:
+        # deferred: optional (threadpoolctl comes with most scipy installs, not all)
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl comes with scipy's usual installs
         return contextlib.nullcontext()

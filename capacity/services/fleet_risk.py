@@ -14,11 +14,13 @@ from typing import Any
 
 import pandas as pd
 
-from capacity.errors import InvalidInput, UnknownEvent
+from capacity.errors import CapacityError, InvalidInput, UnknownEvent
 from capacity.events.calendar import EventOccurrence, events_named, next_occurrence
 from capacity.events.record import parse_diagnostics
 from capacity.events.uplift import unknown_events
+from capacity.forecast.regularize import regularize
 from capacity.risk.assess import RiskInput, RiskSettings, RiskWindow, assess, rank
+from capacity.risk.crossing import seasonal_analogs
 from capacity.schema import parse_timestamp, validate_event_name
 from capacity.services.staleness import stale_notes
 
@@ -80,9 +82,6 @@ def _window_for(
 
 def _analogs(store: Any, info: Any, stored: Any, weeks: int) -> Any:
     """Seasonal analog paths of a series from its stored history, on the grid the forecast was made on."""
-    from capacity.errors import CapacityError
-    from capacity.forecast.regularize import regularize
-    from capacity.risk.crossing import seasonal_analogs
 
     ts = pd.DatetimeIndex(stored.frame["ts"])
     if len(ts) == 0:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import requests
 
 from capacity.errors import InvalidHistory, InvalidInput, InvalidName, SourceError, describe_value
 from capacity.schema import METRIC, SERVICE, TS, VALUE, validate_history, validate_name
@@ -114,7 +115,6 @@ class PrometheusClient:
         backoff: float = 0.5,
         max_points: int = CHUNK_POINTS,
     ) -> None:
-        import requests
 
         if not url.startswith(("http://", "https://")):
             raise InvalidInput(
@@ -150,7 +150,6 @@ class PrometheusClient:
 
     def _get(self, path: str, params: Mapping[str, str]) -> tuple[dict[str, Any], int]:
         """GET ``path`` and return the decoded JSON body and the number of retries it took."""
-        import requests
 
         endpoint = self.url + path
         attempt = 0

@@ -23,6 +23,8 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from capacity.errors import UnknownEvent
 from capacity.events.calendar import EventOccurrence
@@ -166,8 +168,6 @@ class EventRepository:
 
     def add_events(self, occurrences: Iterable[EventOccurrence], source: str = "api") -> int:
         """Add (or update the multipliers/end of) occurrences in one transaction; returns how many were given."""
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         rows = [_row(o, source) for o in occurrences]
         if not rows:

@@ -8,14 +8,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, delete, func, select, update
 
 from capacity.config import SeriesConfig
 from capacity.errors import UnknownSeries
 from capacity.schema import METRIC, SERVICE, TS, VALUE, unit_for
 from capacity.store.db import Database, now, translate_errors
 from capacity.store.events import lock_calendar, sync_digests
-from capacity.store.tables import samples, series
+from capacity.store.tables import forecast_points, forecast_runs, samples, series
 
 #: Rows per executemany batch: large enough to amortize round trips, small enough to bound memory.
 BATCH = 50_000
@@ -367,9 +367,6 @@ class SeriesRepository:
         Raises:
             UnknownSeries: when the store has no such series.
         """
-        from sqlalchemy import delete
-
-        from capacity.store.tables import forecast_points, forecast_runs
 
         with translate_errors("delete series"), self.db.write() as conn:
             sid = series_id(conn, service, metric, create=False)

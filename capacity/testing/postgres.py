@@ -12,6 +12,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from capacity.errors import BenchSetupError
 from capacity.testing.net import free_port
 
@@ -97,7 +99,6 @@ class Postgres:
 
     def create_database(self, name: str) -> str:
         """Create database ``name``; returns its URL."""
-        import sqlalchemy as sa
 
         admin = sa.create_engine(
             self.url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"

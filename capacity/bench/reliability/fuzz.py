@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -22,6 +23,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from capacity.errors import CapacityError
+from capacity.forecast.pipeline import forecast_series
+from capacity.forecast.types import ForecastSpec
+from capacity.schema import METRIC, SERVICE, TS, VALUE, quantile_column, validate_history
+from capacity.store import Store
 from capacity.testing.net import tool
 from capacity.testing.serve import ROOT
 
@@ -38,7 +44,7 @@ class FuzzResult:
 
 
 def _hypothesis_settings(examples: int) -> object:
-    from hypothesis import HealthCheck, Phase, settings
+    from hypothesis import HealthCheck, Phase, settings  # deferred: optional (the dev extra)
 
     return settings(
         max_examples=examples,
@@ -53,12 +59,8 @@ def _hypothesis_settings(examples: int) -> object:
 
 def fuzz_ingest(db: Path, examples: int) -> FuzzResult:
     """validate_history + store round trip on arbitrary frames; returns the examples run and failures."""
-    from hypothesis import given
-    from hypothesis import strategies as st
-
-    from capacity.errors import CapacityError
-    from capacity.schema import METRIC, SERVICE, TS, VALUE, validate_history
-    from capacity.store import Store
+    from hypothesis import given  # deferred: optional (the dev extra)
+    from hypothesis import strategies as st  # deferred: optional (the dev extra)
 
     result = FuzzResult("fuzz: ingest (validate + store round trip)")
     store = Store.open(db)
@@ -128,13 +130,8 @@ def fuzz_ingest(db: Path, examples: int) -> FuzzResult:
 
 def fuzz_forecast(examples: int) -> FuzzResult:
     """forecast_series on arbitrary finite series: CapacityError or finite, monotone quantiles."""
-    from hypothesis import given
-    from hypothesis import strategies as st
-
-    from capacity.errors import CapacityError
-    from capacity.forecast.pipeline import forecast_series
-    from capacity.forecast.types import ForecastSpec
-    from capacity.schema import quantile_column
+    from hypothesis import given  # deferred: optional (the dev extra)
+    from hypothesis import strategies as st  # deferred: optional (the dev extra)
 
     result = FuzzResult("fuzz: forecast_series (finite series)")
     finite = st.floats(min_value=-1e300, max_value=1e300, allow_nan=False, allow_infinity=False)
@@ -244,6 +241,5 @@ def run_schemathesis(
 
 
 def _env() -> dict[str, str]:
-    import os
 
     return {**os.environ, "PYTHONPATH": str(ROOT)}

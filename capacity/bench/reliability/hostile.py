@@ -9,9 +9,13 @@ and must come back unchanged and escaped in the HTML report.
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import requests
 
 #: (status, lower-cased headers, body) of one answer.
 Answer = tuple[int, dict[str, str], bytes]
@@ -264,7 +268,6 @@ def run_cases(
 
 def run_injection_roundtrip(send: Send, token: str) -> HostileResult:
     """Injection strings that are valid input are stored verbatim and come back escaped in the HTML report."""
-    from urllib.parse import quote
 
     result = HostileResult()
     auth = {"Authorization": f"Bearer {token}", "Content-Type": JSON}
@@ -312,7 +315,6 @@ def run_injection_roundtrip(send: Send, token: str) -> HostileResult:
 
 def live_send(url: str) -> Send:
     """A ``send`` for a live server at ``url`` (requests, no retries)."""
-    import requests
 
     session = requests.Session()
 
@@ -325,7 +327,6 @@ def live_send(url: str) -> Send:
 
 def huge_body_check(host: str, port: int, token: str, rows: int = 10_000_000) -> HostileResult:
     """Announce a CSV body of ``rows`` rows, send only its first 256 KB, and expect 413 before the rest is sent."""
-    import http.client
 
     result = HostileResult(cases=1)
     row = b"2026-01-01T00:00:00Z,41.5\n"

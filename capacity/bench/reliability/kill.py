@@ -23,7 +23,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import requests
 
+from capacity.store import Store
 from capacity.testing.serve import ServeProcess, create_token
 
 #: First ingested timestamp (2026-01-01 UTC); samples are one minute apart.
@@ -67,7 +69,6 @@ class KillResult:
 
 def seed_fleet(db: str | Path, n_series: int, days: int) -> list[tuple[str, str]]:
     """Store ``n_series`` seeded hourly series of service ``fleet`` ending at :data:`START`; returns their keys."""
-    from capacity.store import Store
 
     rng = np.random.default_rng(0)
     first = pd.Timestamp(START, unit="s", tz="UTC") - pd.Timedelta(days=days)
@@ -157,7 +158,6 @@ def run_kill_loop(
         seed: random seed of the kill moments.
         progress: called with a one-line message after each round.
     """
-    import requests
 
     rng = random.Random(seed)
     db = workdir / "kill.db"

@@ -17,6 +17,10 @@ from pathlib import Path
 import pandas as pd
 
 from capacity.bench.reliability.kill import START, seed_fleet
+from capacity.events.calendar import EventOccurrence
+from capacity.forecast.types import ForecastSpec
+from capacity.services.forecasting import forecast_stored
+from capacity.store import Store
 from capacity.testing.net import tool
 from capacity.testing.serve import ROOT, ServeProcess
 
@@ -44,10 +48,6 @@ def prepare(db: str, n_series: int = 3, days: int = 14) -> tuple[str, list[str]]
     Returns:
         (write token, the series as ``service/metric``).
     """
-    from capacity.events.calendar import EventOccurrence
-    from capacity.forecast.types import ForecastSpec
-    from capacity.services.forecasting import forecast_stored
-    from capacity.store import Store
 
     keys = seed_fleet(db, n_series, days)
     store = Store.open(db)

@@ -19,9 +19,21 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
+
+from capacity.bench.reliability import hostile as hostile
+from capacity.bench.reliability.fuzz import fuzz_forecast, fuzz_ingest, run_schemathesis
+from capacity.bench.reliability.kill import run_kill_loop
+from capacity.bench.reliability.load import run_load
+from capacity.bench.reliability.tokens import SERVER_ENV, check_tokens
+from capacity.store import Store
+from capacity.testing.postgres import Postgres
+from capacity.testing.serve import ServeProcess, create_token
 
 
 @dataclass(frozen=True)
@@ -158,7 +170,6 @@ def _timed(name: str, fn: Callable[[Check], None]) -> Check:
 
 def _kill(budget: Budget, work: Path, progress: Callable[[str], None]) -> Callable[[Check], None]:
     def run(check: Check) -> None:
-        from capacity.bench.reliability.kill import run_kill_loop
 
         r = run_kill_loop(
             work,
@@ -183,7 +194,6 @@ def _kill(budget: Budget, work: Path, progress: Callable[[str], None]) -> Callab
 
 def _load(budget: Budget, backend: str, db: Callable[[], str], work: Path) -> Callable[[Check], None]:
     def run(check: Check) -> None:
-        from capacity.bench.reliability.load import run_load
 
         r = run_load(
             backend,
@@ -205,11 +215,6 @@ def _load(budget: Budget, backend: str, db: Callable[[], str], work: Path) -> Ca
 
 def _live_checks(budget: Budget, work: Path) -> list[Check]:
     """Hostile input, injection round trip, 413, tokens and schemathesis against one live server."""
-    from capacity.bench.reliability import hostile as hostile
-    from capacity.bench.reliability.fuzz import run_schemathesis
-    from capacity.bench.reliability.tokens import SERVER_ENV, check_tokens
-    from capacity.store import Store
-    from capacity.testing.serve import ServeProcess, create_token
 
     db = work / "live.db"
     Store.open(db).close()
@@ -221,7 +226,6 @@ def _live_checks(budget: Budget, work: Path) -> list[Check]:
     store = Store.open(db)
 
     def snapshot() -> dict[str, int]:
-        import sqlalchemy as sa
 
         tables = ("series", "samples", "events", "tokens", "jobs", "forecast_runs")
         with store.engine.connect() as conn:
@@ -267,7 +271,6 @@ def _live_checks(budget: Budget, work: Path) -> list[Check]:
 
 
 def _fuzz(budget: Budget, work: Path) -> list[Check]:
-    from capacity.bench.reliability.fuzz import fuzz_forecast, fuzz_ingest
 
     def ingest(check: Check) -> None:
         r = fuzz_ingest(work / "fuzz.db", budget.fuzz_ingest)
@@ -293,7 +296,6 @@ def run_reliability(
     budget: Budget, workdir: Path | None = None, progress: Callable[[str], None] | None = None
 ) -> Summary:
     """Run every check within ``budget``; files go to ``workdir`` (a temporary folder, removed, when None)."""
-    from concurrent.futures import ThreadPoolExecutor
 
     say = progress or (lambda _msg: None)
     own = workdir is None
@@ -326,7 +328,6 @@ def run_reliability(
 
 
 def _concurrency(budget: Budget, work: Path) -> list[Check]:
-    from capacity.testing.postgres import Postgres
 
     checks = [_timed("concurrency (SQLite)", _load(budget, "sqlite", lambda: str(work / "load.db"), work))]
     if budget.postgres:

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
+
 AUTH_LIMIT = 5
 AUTH_WINDOW_S = 3.0
 #: Server environment for the token check (limits small enough to hit and wait out in seconds).
@@ -42,7 +44,6 @@ class TokenResult:
 
 def check_tokens(url: str, token: str, log: Path, other_secrets: tuple[str, ...] = ()) -> TokenResult:
     """Run the brute-force and leak checks against the server at ``url`` whose log is ``log``."""
-    import requests
 
     result = TokenResult()
     api = f"{url}/api/v1/series"

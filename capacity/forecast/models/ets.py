@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
 from capacity.forecast.models.base import FitInput, ModelSpec, register
 
@@ -78,7 +79,6 @@ def ets_damped(data: FitInput) -> np.ndarray:
 
 def ets_statsmodels(data: FitInput) -> np.ndarray:
     """statsmodels ``ETSModel`` ETS(A,Ad,A) with the daily season, maximum likelihood (slower, for comparison)."""
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     period = min(data.periods) if data.periods else 1
     seasonal = period > 1 and len(data.y) >= 2 * period + 10

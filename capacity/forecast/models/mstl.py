@@ -12,6 +12,8 @@ import hashlib
 from collections import OrderedDict
 
 import numpy as np
+from statsmodels.tsa.ar_model import AutoReg
+from statsmodels.tsa.seasonal import MSTL
 
 from capacity.forecast.models.base import FitInput, ModelSpec, register
 from capacity.forecast.models.ets import holt_winters
@@ -35,7 +37,6 @@ def _decompose(data: FitInput) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _decompose_now(data: FitInput) -> tuple[np.ndarray, np.ndarray]:
-    from statsmodels.tsa.seasonal import MSTL
 
     y = data.y
     periods = tuple(p for p in sorted(data.periods) if len(y) >= 2 * p)
@@ -59,7 +60,6 @@ def mstl_ets(data: FitInput) -> np.ndarray:
 
 def mstl_ar(data: FitInput) -> np.ndarray:
     """MSTL seasons carried forward plus an AR(2) with a constant on the adjusted series (mean reverting)."""
-    from statsmodels.tsa.ar_model import AutoReg
 
     adjusted, future = _decompose(data)
     fit = AutoReg(adjusted, lags=2, trend="c").fit()

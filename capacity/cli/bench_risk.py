@@ -13,7 +13,9 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from capacity.bench import breach, events
 from capacity.cli.common import console
+from capacity.cli.events import read_events_file
 from capacity.errors import InvalidInput, SourceError
 from capacity.schema import duration_steps
 
@@ -25,7 +27,6 @@ def read_folder(data: Path, agg: str) -> dict[str, pd.Series]:
         SourceError: when the folder does not exist or holds no CSV file.
         InvalidInput: when a file lacks the timestamp or value column.
     """
-    from capacity.bench.breach import resample
 
     if not data.is_dir():
         raise SourceError(f"data folder {data} does not exist", field="data")
@@ -40,7 +41,7 @@ def read_folder(data: Path, agg: str) -> dict[str, pd.Series]:
             raise InvalidInput(
                 f"{path.name}: missing column {missing[0]!r} (expected timestamp,value)", field=missing[0]
             )
-        out[path.stem] = resample(frame, agg)
+        out[path.stem] = breach.resample(frame, agg)
     return out
 
 
@@ -82,7 +83,6 @@ def breach_cmd(
     Example:
       capacity bench breach --data ../shared/data/real --horizon 7d --folds 3 --agg max --json breach.json
     """
-    from capacity.bench.breach import markdown_table, run_breach
 
     steps = duration_steps(horizon)
     series = read_folder(data, agg)
@@ -91,7 +91,7 @@ def breach_cmd(
     def progress(name: str, cases: int, reason: str | None) -> None:
         console.print(f"  {name}: {reason or f'{cases} cases'}", markup=False, soft_wrap=True)
 
-    result = run_breach(
+    result = breach.run_breach(
         series,
         horizon=steps,
         folds=folds,
@@ -100,7 +100,7 @@ def breach_cmd(
         on_series=progress,
     )
     result["config"]["seconds"] = round(time.perf_counter() - started, 1)
-    table = markdown_table(result)
+    table = breach.markdown_table(result)
     console.print(table, markup=False, soft_wrap=True)
     _write(result, json_out, markdown_out, table)
 
@@ -144,9 +144,6 @@ def events_cmd(
     Example:
       capacity bench events --data ../shared/data/real --events ../shared/data/events-us.csv --lead 7d --json ev.json
     """
-    from capacity.bench.events import markdown_table, run_events
-    from capacity.cli.calendar import read_events_file
-
     lead_steps = duration_steps(lead, field="lead")
     calendar = read_events_file(events_file)
     series = read_folder(data, agg)
@@ -155,7 +152,7 @@ def events_cmd(
     def progress(name: str, count: int, reason: str | None) -> None:
         console.print(f"  {name}: {reason or f'{count} occurrences'}", markup=False, soft_wrap=True)
 
-    result = run_events(
+    result = events.run_events(
         series,
         calendar,
         lead=lead_steps,
@@ -164,7 +161,7 @@ def events_cmd(
         on_series=progress,
     )
     result["config"]["seconds"] = round(time.perf_counter() - started, 1)
-    table = markdown_table(result)
+    table = events.markdown_table(result)
     console.print(table, markup=False, soft_wrap=True)
     _write(result, json_out, markdown_out, table)
 

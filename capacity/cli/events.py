@@ -9,11 +9,14 @@ from typing import TYPE_CHECKING
 
 import click
 import pandas as pd
+from rich.console import Console
+from rich.table import Table
 
 from capacity.cli.common import console, db_option, open_store
 from capacity.errors import InvalidConfig, InvalidInput, UnknownEvent
 from capacity.events.calendar import EventOccurrence, parse_events_csv
-from capacity.schema import validate_event_name, validate_name
+from capacity.events.holidays import holiday_events, parse_years
+from capacity.schema import parse_timestamp, validate_event_name, validate_name
 
 if TYPE_CHECKING:
     from capacity.store import Store
@@ -84,7 +87,6 @@ def import_cmd(
       capacity events import events.csv
       capacity events import --holidays US --years 2024-2027
     """
-    from capacity.events.holidays import holiday_events, parse_years
 
     if (file is None) == (country is None):
         raise InvalidInput("give an events FILE or --holidays CODE (one of them)", field="file")
@@ -138,7 +140,6 @@ def list_cmd(name: str | None, after: str | None, db: str | None) -> None:
     Example:
       capacity events list --after 2026-11-01
     """
-    from capacity.schema import parse_timestamp
 
     store = open_store(db)
     occurrences = store.events.list_events(name)
@@ -157,8 +158,6 @@ def list_cmd(name: str | None, after: str | None, db: str | None) -> None:
         rows.append(
             (o.name, f"{o.start:%Y-%m-%d %H:%M}", f"{last:%Y-%m-%d %H:%M}", band, o.service or "fleet")
         )
-    from rich.console import Console
-    from rich.table import Table
 
     table = Table(title=f"{len(rows)} event occurrences")
     for col in ("event", "start (UTC)", "last (UTC)", "multiplier", "scope"):
