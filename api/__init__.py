@@ -1,7 +1,7 @@
 """The HTTP API: an APIFlask app factory with one blueprint per resource under ``/api/v1``.
 
 ``create_app(config)`` opens the store named by the settings (or uses the one given), installs the one error
-shape (RFC 9457 problem documents, :mod:`api.problems`), request metrics, the blueprints, the OpenAPI document
+shape (RFC 9457 problem documents, :mod:`api.http.problems`), request metrics, the blueprints, the OpenAPI document
 at ``/openapi.json`` with its page at ``/docs``, and starts the job worker thread.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from apiflask import APIFlask
 
 from api.http import jsonsafe, openapi, problems
-from api.routes import BLUEPRINTS, health
+from api.routes import BLUEPRINTS
 from api.serving import worker
 from api.settings import SETTINGS, Settings
 from api.state import AppState
@@ -37,6 +37,11 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, store: Sto
         InvalidConfig: on an unknown or malformed setting.
         StoreError: when the database cannot be opened or migrated.
     """
+
+    # The health routes import prometheus_client, which picks its multiprocess mode once, at import, and
+    # ``capacity serve`` imports this package (for api.shared_dir) before it names the workers' shared directory.
+    # deferred: prometheus_client must load after PROMETHEUS_MULTIPROC_DIR is set
+    from api.routes import health
 
     settings = config if isinstance(config, Settings) else Settings.from_mapping(config)
     app = APIFlask(
