@@ -1,37 +1,15 @@
-"""Shared fixtures: a temporary SQLite store, and a real PostgreSQL server started for the session."""
+"""Shared fixtures: a temporary SQLite store, a real PostgreSQL server started for the session, a fresh database on
+it, and a store on either backend. Helper functions the tests share live in :mod:`tests.support`."""
 
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from capacity.store import Store
-
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def hourly_history(service: str = "svc", metric: str = "cpu", days: int = 21, seed: int = 0) -> pd.DataFrame:
-    """A seeded hourly history with daily and weekly cycles (canonical columns)."""
-    rng = np.random.default_rng(seed)
-    ts = pd.date_range("2024-01-01", periods=days * 24, freq="h", tz="UTC")
-    hour = ts.hour.to_numpy()
-    dow = ts.dayofweek.to_numpy()
-    value = 40 + 15 * np.sin(2 * np.pi * (hour - 6) / 24) - 5 * (dow >= 5) + rng.normal(0, 1.5, len(ts))
-    return pd.DataFrame({"service": service, "metric": metric, "ts": ts, "value": np.clip(value, 0, 100)})
 
 
 @pytest.fixture
@@ -99,3 +77,10 @@ def pg_store(pg_database: str) -> Iterator[Store]:
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store(request: pytest.FixtureRequest) -> Store:
+    """The SQLite store, then the PostgreSQL one."""
+    name = "store" if request.param == "sqlite" else "pg_store"
+    return request.getfixturevalue(name)  # type: ignore[no-any-return]

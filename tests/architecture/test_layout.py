@@ -81,3 +81,19 @@ def test_every_package_sits_in_a_layer() -> None:
     assert api_children <= api_layered, (
         f"add to the api-layers contract: {sorted(api_children - api_layered)}"
     )
+
+
+def test_no_test_module_imports_another() -> None:
+    shared = []
+    for path in _modules("tests"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                leaf = name.rsplit(".", 1)[-1]
+                if name.startswith("tests") and (leaf.startswith("test_") or leaf == "conftest"):
+                    shared.append(f"{path.relative_to(ROOT)}: {name}")
+    assert not shared, "share helpers through tests/support or fixtures in conftest.py:\n" + "\n".join(shared)
