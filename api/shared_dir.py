@@ -5,8 +5,8 @@ must hold across the whole server lives in one temporary directory instead, crea
 (workers inherit its name through the environment) and removed when the master exits (or, after a SIGKILL, by the next ``capacity serve`` on the machine):
 
 - ``metrics/``: prometheus_client's multiprocess files (``PROMETHEUS_MULTIPROC_DIR``), one set per worker process,
-  added up by whichever worker answers ``/metrics`` (:mod:`api.metrics`);
-- ``auth-failures-<limit>``: the failed-authentication table behind the 429 limit (:mod:`api.ratelimit`), named
+  added up by whichever worker answers ``/metrics`` (:mod:`api.serving.metrics`);
+- ``auth-failures-<limit>``: the failed-authentication table behind the 429 limit (:mod:`api.http.ratelimit`), named
   with the limit it was sized for.
 
 Without the variable (one process: the Flask test client, a plain WSGI server) that state stays in memory.

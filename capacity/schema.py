@@ -193,7 +193,7 @@ def validate_history(frame: pd.DataFrame, *, first_row: int = 1, source: str = "
 
     Returns:
         A frame ``service, metric, ts, value`` with ``ts`` as ``datetime64[ns, UTC]`` and ``value`` as float64,
-        in the input order (sorting and merging duplicates is the job of ``capacity.series``).
+        in the input order (sorting and merging duplicates is the job of ``capacity.forecast.regularize``).
 
     Raises:
         InvalidHistory: on a missing column, an empty frame, an unparsable timestamp, a non-numeric, NaN or

@@ -43,7 +43,7 @@ def current_token() -> TokenInfo:
 
     Raises:
         Problem: 401 when the token is missing, unknown or revoked; 429 when this client sent too many
-            invalid tokens lately (:mod:`api.ratelimit`).
+            invalid tokens lately (:mod:`api.http.ratelimit`).
     """
     if "token" in g:
         return g.token

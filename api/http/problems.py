@@ -10,7 +10,7 @@ Sources of errors and how they map:
 - anything else: logged server-side with its traceback, answered with a generic 500 that reveals nothing;
 - requests gunicorn refuses before Flask sees them (414 request line too long, 431 too many or too large header
   fields, 400 malformed HTTP, 501 an unsupported Transfer-Encoding, 417 an unmet Expect, ...: gunicorn's status
-  codes): :mod:`api.server` writes :func:`problem_document` itself.
+  codes): :mod:`api.serving.server` writes :func:`problem_document` itself.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ one of them gets 429. A worker killed between reserving and releasing leaves its
 until the window passes it.
 
 The counts are kept in a fixed-size table of client slots in shared memory. Under ``capacity serve`` the table is a
-file in the server's shared directory (:mod:`api.runtime`) that every worker process maps, so the limit holds for
+file in the server's shared directory (:mod:`api.shared_dir`) that every worker process maps, so the limit holds for
 the whole server, not per worker; a single process uses an anonymous mapping. Each slot holds a client's key (a
 64-bit hash of its address), how many failures it ever recorded, and its last ``limit`` failure times on the
 system-wide monotonic clock. Writers (a reservation, a release) take an exclusive ``flock`` on the file, readers

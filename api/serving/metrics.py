@@ -3,7 +3,7 @@ risk gauges.
 
 Request metrics are prometheus_client counters and histograms. Under ``capacity serve`` they run in
 prometheus_client's multiprocess mode: each worker process writes its counts to memory-mapped files in the server's
-shared directory (:mod:`api.runtime`), and a scrape, whichever worker answers it, adds up every worker's files,
+shared directory (:mod:`api.shared_dir`), and a scrape, whichever worker answers it, adds up every worker's files,
 including those of workers that have exited, so counters never go backwards when a worker is replaced. Without
 that directory (one process) they live in a registry of their own per app. The text is rendered here, in the
 exposition format 0.0.4 (https://prometheus.io/docs/instrumenting/exposition_formats/), counts as integers.
@@ -73,7 +73,7 @@ class RequestMetrics:
     """Request counters and a latency histogram per (method, route); thread-safe, and process-safe with a directory.
 
     Args:
-        multiprocess_dir: prometheus_client's multiprocess directory (the server's, see :mod:`api.runtime`);
+        multiprocess_dir: prometheus_client's multiprocess directory (the server's, see :mod:`api.shared_dir`);
             None keeps the metrics in this object alone.
 
     Raises:

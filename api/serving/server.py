@@ -6,7 +6,7 @@
   or Expect, contradictory scheme headers, a bad PROXY line) is answered with the same RFC 9457 problem document
   as every other error (:func:`api.problems.problem_document`), with gunicorn's status code and naming what was
   wrong, instead of gunicorn's HTML page. gunicorn's limits stay the limits: they bound what a worker buffers.
-- ``child_exit`` (in the master) tells prometheus_client that a worker is gone (:mod:`api.metrics`).
+- ``child_exit`` (in the master) tells prometheus_client that a worker is gone (:mod:`api.serving.metrics`).
 - ``worker_exit`` (in a worker leaving gracefully) interrupts its job worker: the running job goes back in the
   queue instead of failing, and its pool processes end now, within :data:`GRACEFUL_TIMEOUT` (:mod:`api.worker`).
 - The access log names the worker process of each request (``pid=<N>``).

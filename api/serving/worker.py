@@ -52,7 +52,7 @@ def run_forecast_job(st: AppState, job: JobInfo, stop: threading.Event | None = 
     stored.
 
     Raises:
-        capacity.batch.Interrupted: when ``stop`` was set before the end (what was stored stays stored).
+        capacity.errors.Interrupted: when ``stop`` was set before the end (what was stored stays stored).
     """
 
     existing = {(s.service, s.metric) for s in st.store.series.list_series()}

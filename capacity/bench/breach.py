@@ -10,7 +10,7 @@ Methods, on the same cases:
 
 - ``capacity``: this engine's forecast (automatic selection, calibrated sample paths) and
   :func:`capacity.risk.assess`: the share of paths crossing at any step, blended with the share of the series' own
-  last twelve weeks (same weekday and hour, :func:`capacity.crossing.seasonal_analogs`, lifted along a clear upward
+  last twelve weeks (same weekday and hour, :func:`capacity.risk.crossing.seasonal_analogs`, lifted along a clear upward
   trend) crossing; the first breach is the first step whose cumulative crossing probability reaches 0.5;
 - ``predict_linear``: a least-squares line over the last 24 hours of training extended over the window, as
   Prometheus' ``predict_linear`` is used in alerts: probability 1 if it crosses, else 0;

@@ -1,7 +1,7 @@
 """The scale benchmark's pure parts: a synthetic fleet of hourly series, and the summary of a batch run.
 
 ``capacity bench scale`` (in ``capacity/cli/bench_scale.py``) stores the fleet in a temporary database, forecasts
-every series through :func:`capacity.batch.forecast_stored` (local pool or Dask) and summarizes it here.
+every series through :func:`capacity.services.forecasting.forecast_stored` (local pool or Dask) and summarizes it here.
 """
 
 from __future__ import annotations

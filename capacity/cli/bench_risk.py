@@ -1,6 +1,6 @@
 """``capacity bench breach`` and ``capacity bench events``: the risk and event-uplift benchmarks.
 
-The protocols live in :mod:`capacity.bench.breach` and :mod:`capacity.bench.events_bench`; these commands read the
+The protocols live in :mod:`capacity.bench.breach` and :mod:`capacity.bench.events`; these commands read the
 files, show progress, print the summary table and write the JSON (and Markdown) results.
 """
 

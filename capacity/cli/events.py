@@ -17,6 +17,7 @@ from capacity.errors import InvalidConfig, InvalidInput, UnknownEvent
 from capacity.events.calendar import EventOccurrence, parse_events_csv
 from capacity.events.holidays import holiday_events, parse_years
 from capacity.schema import parse_timestamp, validate_event_name, validate_name
+from capacity.services.staleness import calendar_write_effect
 
 if TYPE_CHECKING:
     from capacity.store import Store
@@ -117,12 +118,10 @@ def report_stale(store: Store, before: dict[tuple[str, str], str | None]) -> Non
         store: the store written to.
         before: ``store.events.calendar_digests()`` from before the write.
     """
-    after = store.events.calendar_digests()
-    changed = {key for key, digest in after.items() if before.get(key, digest) != digest}
+    changed, stale = calendar_write_effect(store, before)
     if not changed:
         console.print("no series' events changed: no forecast was made stale")
         return
-    stale = [key for key in store.events.calendar_stale_series() if key in changed]
     console.print(
         f"the events of {len(changed)} series changed; forecasts now stale: {len(stale)} "
         "(refresh them with: capacity forecast --all --stale)"

@@ -1,6 +1,6 @@
 """The normal-day baseline an event's uplift is measured against, and how noisy normal days are.
 
-Pure helpers of :mod:`capacity.uplift`: each step's log-ratio to the median of the same step in the weeks around it
+Pure helpers of :mod:`capacity.events.uplift`: each step's log-ratio to the median of the same step in the weeks around it
 (skipping event windows), the hour-to-hour and day-to-day noise of those ratios on normal days, and the per-hour
 profile and smoothing the learned uplift is built from.
 """

@@ -1,14 +1,17 @@
 """The engine's front door: forecast one series with automatic model selection and calibrated intervals.
 
 ``forecast_series(values, spec)`` takes a series of raw samples (a ``DatetimeIndex`` in UTC, float values) and a
-:class:`ForecastSpec`, and returns a :class:`ForecastResult`: the forecast frame (``ts, mean`` and quantile
-columns), the chosen model, its backtest scores, diagnostics, and sample paths (for breach probabilities).
+:class:`~capacity.forecast.types.ForecastSpec`, and returns a :class:`~capacity.forecast.types.ForecastResult`:
+the forecast frame (``ts, mean`` and quantile columns), the chosen model, its backtest scores, diagnostics, and
+sample paths (for breach probabilities).
 
-The steps: regularize (:mod:`capacity.series`), backtest every candidate model from a few rolling origins
-(:mod:`capacity.select`), choose the best model or a mean ensemble of the best few by MASE, refit the choice on the
-whole history, calibrate the quantiles per horizon step from the choice's backtest errors, and draw correlated
-sample paths consistent with them. It never crashes on a usable series: failing models fall back to the next and
-every fallback is recorded in ``diagnostics``. It is pure: no files, database, clock or environment.
+The steps: regularize (:mod:`capacity.forecast.regularize`), backtest every candidate model from a few rolling
+origins (:mod:`capacity.forecast.backtest`), choose the best model or a mean ensemble of the best few by MASE
+(:mod:`capacity.forecast.choose`), refit the choice on the whole history, calibrate the quantiles per horizon step
+from the choice's backtest errors and draw correlated sample paths consistent with them
+(:mod:`capacity.forecast.intervals`), then apply the upcoming events' uplifts (:mod:`capacity.events.uplift`). It
+never crashes on a usable series: failing models fall back to the next and every fallback is recorded in
+``diagnostics``. It is pure: no files, database, clock or environment.
 """
 
 from __future__ import annotations
@@ -135,7 +138,7 @@ def _plain_forecast(values: pd.Series, spec: ForecastSpec) -> tuple[ForecastResu
     exog = event_regressors(pd.DatetimeIndex(regular.values.index.append(future)), spec.events)
     if exog is not None:
         # Past event windows stay in the regressors so they do not bend the fitted cycles; the upcoming ones are
-        # zeroed because capacity.uplift applies their learned effect (counting it twice would double it).
+        # zeroed because capacity.events.uplift applies their learned effect (counting it twice would double it).
         exog = exog.copy()
         exog[len(y) :] = 0.0
     data = FitInput(y=y, horizon=spec.horizon, periods=periods, exog=exog)

@@ -45,7 +45,7 @@ class ReportInput:
     Attributes:
         title: the page title, e.g. ``Peak readiness: Black Friday``.
         window: how the window was chosen (``until end of Black Friday (2026-11-30)``).
-        frame: the ranked risk frame (``capacity.risk.RISK_COLUMNS``).
+        frame: the ranked risk frame (``capacity.risk.assess.RISK_COLUMNS``).
         charts: PNG bytes by ``(service, metric)`` for the flagged series.
         chart_files: file names of the charts written next to the Markdown page, by ``(service, metric)``.
         uplifts: which uplift each series' forecast used, by ``(service, metric)`` (human lines).

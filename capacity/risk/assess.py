@@ -5,7 +5,7 @@ Pure: forecasts (frame + sample paths), thresholds and a window in; frozen datac
 The breach probability is the share of sample paths whose maximum over the window reaches the threshold, so a
 crossing at *any* step counts (not only at one step), blended with the same share over the series' own seasonal
 analogs (its last ``analog_weeks`` weeks, same weekday and hour, lifted along a clear upward trend so a growing
-service is not held down by its lower past); the pieces live in :mod:`capacity.crossing`. The
+service is not held down by its lower past); the pieces live in :mod:`capacity.risk.crossing`. The
 blend matters: the engine's paths follow the calibrated quantiles step by step and carry the share of error that
 lasts a whole backtest window (``Calibration.persistence``), but that share is read off three or four windows, so
 a path's maximum over a long window still tends to overstate the crossings (on the real-data breach benchmark the

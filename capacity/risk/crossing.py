@@ -19,7 +19,7 @@ from capacity.schema import MEAN, quantile_of
 
 
 class Calibrated(Protocol):
-    """What the calibration map reads (``capacity.risk.RiskSettings`` has both)."""
+    """What the calibration map reads (``capacity.risk.assess.RiskSettings`` has both)."""
 
     @property
     def calibration_a(self) -> float: ...

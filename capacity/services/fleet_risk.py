@@ -30,7 +30,7 @@ class FleetRiskRun:
     """What a fleet risk run produced: the ranked frame plus what a report needs to draw each series.
 
     Attributes:
-        frame: the ranked risk frame (columns of ``capacity.risk.RISK_COLUMNS``).
+        frame: the ranked risk frame (columns of ``capacity.risk.assess.RISK_COLUMNS``).
         label: how the window was chosen (``until end of Black Friday (2026-11-30)``).
         windows: the window of each (service, metric).
         forecasts: the latest stored forecast of each (service, metric) that has one.

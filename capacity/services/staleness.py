@@ -34,6 +34,25 @@ def stale_keys(store: Store, keys: Iterable[tuple[str, str]]) -> list[tuple[str,
     return [key for key in keys if needs.get(key, NEVER) != FRESH]
 
 
+def calendar_write_effect(
+    store: Store, before: dict[tuple[str, str], str | None]
+) -> tuple[set[tuple[str, str]], list[tuple[str, str]]]:
+    """What a calendar write did: the series whose events it changed, and which of them now need a forecast.
+
+    Args:
+        store: the store written to.
+        before: ``store.events.calendar_digests()`` from before the write.
+
+    Returns:
+        The series whose calendar digest changed, and those of them whose forecast is now stale (sorted).
+    """
+    after = store.events.calendar_digests()
+    changed = {key for key, digest in after.items() if before.get(key, digest) != digest}
+    if not changed:
+        return changed, []
+    return changed, [key for key in store.events.calendar_stale_series() if key in changed]
+
+
 def behind(data_version: int, events_digest: str | None, info: SeriesInfo) -> bool:
     """True when a run of ``data_version`` made with the events of ``events_digest`` is behind its series: the
     samples changed since, or the events calendar that applies to the series did."""

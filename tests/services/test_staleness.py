@@ -1,5 +1,5 @@
 """One staleness rule: ``capacity forecast --stale`` (``batch.stale_keys``), what a calendar write reports as made
-stale (``Store.calendar_stale_series``), the API's stale flag (``api.forecasting.behind``) and the risk notes
+stale (``Store.calendar_stale_series``), the API's stale flag (``capacity.services.staleness.behind``) and the risk notes
 (``stale_notes``) agree on every kind of series: fresh, data changed, calendar changed, newest run failed, never
 forecast. Real SQLite, real fits, the CLI through click's runner."""
 

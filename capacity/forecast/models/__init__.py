@@ -1,4 +1,4 @@
-"""Forecasting models: one module per family, one small interface (:mod:`capacity.models.base`), a registry.
+"""Forecasting models: one module per family, one small interface (:mod:`capacity.forecast.models.base`), a registry.
 
 Importing this package registers every model. ``DEFAULT_MODELS`` is the automatic candidate set, in fallback
 order: when every candidate fails, the engine falls back along ``FALLBACK_ORDER``. Registered models outside the

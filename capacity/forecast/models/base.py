@@ -2,7 +2,7 @@
 
 A model is a pure function ``fit_forecast(data: FitInput) -> np.ndarray`` (the point forecast, ``horizon`` values)
 behind a thin :class:`ModelSpec` that names it and says how much history it needs and how much it looks at.
-Intervals are not the model's job: :mod:`capacity.select` calibrates them from backtest errors, the same way for
+Intervals are not the model's job: :mod:`capacity.forecast.intervals` calibrates them from backtest errors, the same way for
 every model. :func:`run_model` fits one model with statsmodels warnings captured as diagnostics and rejects
 non-finite or exploding forecasts, so a caller can fall back to the next model.
 """

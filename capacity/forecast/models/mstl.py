@@ -3,7 +3,7 @@
 Reference: Bandara, Hyndman & Bergmeir, "MSTL: A Seasonal-Trend Decomposition Algorithm for Time Series with
 Multiple Seasonal Patterns" (2021); statsmodels ``MSTL``. The daily and weekly components are carried forward
 (each repeats its last cycle); the seasonally adjusted remainder is forecast by an additive damped-trend ETS
-(``mstl_ets``, the grid-fitted Holt recursions of :mod:`capacity.models.ets`) or by an autoregression with a constant (``mstl_ar``), which reverts to the recent mean.
+(``mstl_ets``, the grid-fitted Holt recursions of :mod:`capacity.forecast.models.ets`) or by an autoregression with a constant (``mstl_ar``), which reverts to the recent mean.
 """
 
 from __future__ import annotations
