@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from api import create_app
 from capacity.cli import cli
 from capacity.config import SeriesConfig
 from capacity.events.calendar import EventOccurrence
@@ -108,6 +109,29 @@ def test_report_renders_and_its_html_references_charts_that_exist(db, tmp_path):
     assert payload["event"] == "Sale" and payload["counts"][BREACH_LIKELY] == 1
     assert all((out / f).is_file() for f in payload["charts"].values())
     assert payload["risks"][0]["service"] == "shop"
+
+
+def test_the_cli_and_the_api_show_the_same_readiness_report(db, tmp_path):
+    out = tmp_path / "rep"
+    result = CliRunner().invoke(cli, ["report", "--event", "Sale", "--out", str(out), "--db", db])
+    assert result.exit_code == 0, result.output
+    from_cli = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    store = Store.open(db)
+    _, secret = store.tokens.create_token(["read"], "same-report")
+    store.close()
+    app = create_app({"db": db, "worker": False})
+    response = app.test_client().get(
+        "/api/v1/events/Sale/report?format=json", headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert response.status_code == 200
+    from_api = response.get_json()
+    app.extensions["capacity"].store.close()
+    for payload in (from_cli, from_api):
+        payload.pop("generated_at")
+        payload.pop("charts")  # file names: the CLI writes files, the API embeds the images
+    assert from_api == from_cli
+    # Both list only the uplifts inside each series' window: the quiet series' Mystery comes after the sale.
+    assert not any("Mystery" in line for lines in from_api["uplifts"].values() for line in lines)
 
 
 def test_risks_and_plot_commands(db, tmp_path):
