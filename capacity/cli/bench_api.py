@@ -7,11 +7,8 @@ latency and failures per endpoint, and the ingest phase's samples per second.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,130 +16,21 @@ from typing import Any
 import click
 import requests
 
+from capacity.bench.api_load import (
+    CONFIG,
+    FLEET,
+    TARGET_INGEST_SPS,
+    TARGET_READ_P95_MS,
+    TARGET_READ_RPS,
+    prepare_db,
+    run_locust,
+    server_cpu_seconds,
+    stats_row,
+)
 from capacity.cli.common import console, print_table
-from capacity.config import load_fleet_config
-from capacity.errors import InvalidInput, SourceError
-from capacity.forecast.types import ForecastSpec
+from capacity.errors import InvalidInput
 from capacity.schema import parse_duration
-from capacity.services.forecasting import forecast_stored
-from capacity.sources.files import read_path
-from capacity.store import Store
-from capacity.testing.net import tool
 from capacity.testing.serve import ServeProcess
-
-LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "api_locustfile.py"
-FLEET = Path("data/fleet/history.csv")
-CONFIG = Path("data/fleet.toml")
-GENERATOR = Path("data/generate_fleet.py")
-#: Targets from the issue, on a 2-core machine with Locust on the same machine.
-TARGET_READ_RPS = 300.0
-TARGET_READ_P95_MS = 50.0
-TARGET_INGEST_SPS = 100_000.0
-
-
-def prepare_db(
-    db: Path | str, n_series: int, fleet: Path = FLEET, config: Path | None = CONFIG
-) -> tuple[str, list[str]]:
-    """Load the fleet into ``db``, forecast ``n_series`` series, return a write token and those series."""
-
-    if not fleet.exists():
-        if fleet != FLEET or not GENERATOR.exists():
-            raise SourceError(f"{fleet} is missing; run from the repository root (make fleet)", field="fleet")
-        subprocess.run([sys.executable, str(GENERATOR), "--out", str(FLEET.parent)], check=True)
-    store = Store.open(db)
-    held = len(store.series.list_series())
-    if held:
-        store.close()
-        raise InvalidInput(
-            f"--db must be an empty database (the benchmark loads the sample fleet into it); it holds {held} series",
-            field="db",
-        )
-    store.series.ingest(read_path(fleet))
-    if config is not None and config.exists():
-        fleet_config = load_fleet_config(config)
-        store.series.configure_series(fleet_config.series)
-        store.events.add_events(fleet_config.events, source="config")
-    keys = [(s.service, s.metric) for s in store.series.list_series()][:n_series]
-    forecast_stored(store, keys, ForecastSpec(horizon=14 * 24))
-    _, token = store.tokens.create_token(["write"], "bench-api")
-    store.close()
-    return token, [f"{s}/{m}" for s, m in keys]
-
-
-def run_locust(
-    url: str, user_class: str, users: int, seconds: float, env: dict[str, str], prefix: Path
-) -> list[dict[str, Any]]:
-    """One headless Locust run; returns the rows of its stats CSV (one per endpoint, then Aggregated)."""
-    cmd = [
-        tool("locust"),
-        "-f",
-        str(LOCUSTFILE),
-        "--headless",
-        "--host",
-        url,
-        "-u",
-        str(users),
-        "-r",
-        str(users),
-        "-t",
-        f"{max(1, round(seconds))}s",
-        "--csv",
-        str(prefix),
-        "--only-summary",
-        "--loglevel",
-        "WARNING",
-        "--stop-timeout",
-        "5",
-        user_class,
-    ]
-    result = subprocess.run(
-        cmd, env={**os.environ, **env}, capture_output=True, text=True, timeout=seconds + 120
-    )
-    stats = Path(f"{prefix}_stats.csv")
-    if not stats.exists():
-        raise SourceError(
-            f"locust wrote no stats (exit {result.returncode}): {result.stderr[-500:]}", field="locust"
-        )
-    with stats.open(newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def server_cpu_seconds(pid: int) -> float:
-    """CPU seconds (user + system) used so far by the server: the gunicorn master and its workers."""
-    import psutil  # deferred: optional (the bench and dask extras)
-
-    try:
-        master = psutil.Process(pid)
-        procs = [master, *master.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for proc in procs:
-        try:
-            times = proc.cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
-            continue
-    return total
-
-
-def _row(phase: str, raw: dict[str, Any]) -> dict[str, Any]:
-    def num(key: str) -> float:
-        try:
-            return float(raw.get(key) or 0.0)
-        except ValueError:
-            return 0.0
-
-    return {
-        "phase": phase,
-        "endpoint": raw["Name"] if raw["Name"] != "Aggregated" else "all",
-        "requests": int(num("Request Count")),
-        "failures": int(num("Failure Count")),
-        "rps": round(num("Requests/s"), 1),
-        "p50_ms": num("50%"),
-        "p95_ms": num("95%"),
-        "p99_ms": num("99%"),
-    }
 
 
 @click.command("api")
@@ -247,7 +135,7 @@ def bench_api(
         finally:
             server.stop()
     backend = "PostgreSQL" if db and db.startswith("postgresql") else "SQLite"
-    rows = [_row("read", r) for r in reads] + [_row("ingest", r) for r in ingest]
+    rows = [stats_row("read", r) for r in reads] + [stats_row("ingest", r) for r in ingest]
     print_table(
         f"API load test ({workers} gunicorn workers, {backend}, Locust on the same machine)",
         ["phase", "endpoint", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "failures"],

@@ -4,10 +4,7 @@ throughput, total time, peak memory (every process summed) and fallback share.""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,89 +12,13 @@ from typing import Any
 import click
 
 from capacity.batch.runners import check_scheduler_address, default_workers, make_runner
-from capacity.batch.task import peak_rss_mb
-from capacity.bench.scale import summarize, synthetic_fleet
+from capacity.bench.scale import TreeMemory, process_peaks, summarize, synthetic_fleet
 from capacity.cli.common import console, print_table
 from capacity.errors import InvalidInput
 from capacity.forecast.types import ForecastSpec
 from capacity.schema import duration_steps
 from capacity.services.forecasting import SeriesOutcome, forecast_stored
 from capacity.store import Store
-
-
-def _hwm_mb(pid: int) -> float | None:
-    """A process's peak resident memory from ``/proc`` (Linux), in MiB."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        return None
-    return None
-
-
-class TreeMemory:
-    """Samples the peak resident memory of this process and all its descendants (pool workers, the forkserver)
-    every ``interval`` seconds; each process keeps its highest value, even after it exits."""
-
-    def __init__(self, interval: float = 0.5) -> None:
-        self.interval = interval
-        self.peaks: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="tree-memory")
-        self._host = socket.gethostname()
-
-    def __enter__(self) -> TreeMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sample()
-
-    def sample(self) -> None:
-        """Record the current peaks once."""
-        try:
-            import psutil  # deferred: optional (the bench and dask extras)
-        except ImportError:  # only this process then; workers report their own peaks with each result
-            self._note(os.getpid(), peak_rss_mb())
-            return
-        me = psutil.Process()
-        try:
-            family = [me, *me.children(recursive=True)]
-        except psutil.Error:
-            family = [me]
-        for proc in family:
-            try:
-                mb = _hwm_mb(proc.pid) or proc.memory_info().rss / 2**20
-            except psutil.Error:
-                continue
-            self._note(proc.pid, mb)
-
-    def _note(self, pid: int, mb: float) -> None:
-        key = f"{self._host}:{pid}"
-        self.peaks[key] = max(self.peaks.get(key, 0.0), mb)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.sample()
-
-
-def process_peaks(parent: dict[str, float], outcomes: list[SeriesOutcome]) -> dict[str, float]:
-    """Peak memory per process: what was sampled locally, merged with what each worker reported (Dask workers
-    on other hosts are seen only that way). Keys name the role and ``host:pid``."""
-    me = f"{socket.gethostname()}:{os.getpid()}"
-    merged = dict(parent)
-    merged[me] = max(merged.get(me, 0.0), peak_rss_mb())
-    workers = set()
-    for o in outcomes:
-        if o.worker:
-            workers.add(o.worker)
-            merged[o.worker] = max(merged.get(o.worker, 0.0), o.worker_peak_mb)
-    role = {k: ("parent" if k == me else "worker" if k in workers else "helper") for k in merged}
-    return {f"{role[k]} {k}": v for k, v in merged.items()}
 
 
 @click.command("scale")
