@@ -11,7 +11,7 @@ PORT   ?= 8000
 PIP     := $(BIN)/python -m pip --disable-pip-version-check -q
 INSTALL := $(BIN)/uv pip install -q --python $(BIN)/python
 
-.PHONY: demo test test-fast serve bench lint format reliability fleet clean help
+.PHONY: demo test test-fast serve bench lint format reliability fleet docs clean help
 
 help:
 	@echo "make demo         sample fleet -> forecasts -> ranked risk table and readiness report (SQLite in $(DB))"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench        accuracy, breach, events, scale and API benchmarks (writes bench-results/)"
 	@echo "make lint         ruff check, ruff format --check, mypy, lint-imports (layers, no cycles), layout rules"
 	@echo "make reliability  kill loop, concurrency run and fuzzers (capacity bench reliability)"
+	@echo "make docs         the documentation site into site/ (mkdocs build --strict: a broken link fails)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +74,13 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/architecture
+
+$(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
+	$(INSTALL) -e '.[docs]' || $(PIP) install -e '.[docs]'
+	@touch $@
+
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
