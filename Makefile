@@ -31,7 +31,7 @@ $(VENV)/.installed-runtime: pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(INSTALL) -e '.[dev,postgres,dask,bench]' || $(PIP) install -e '.[dev,postgres,dask,bench]'
+	$(INSTALL) -e '.[dev,postgres,dask,bench,docs]' || $(PIP) install -e '.[dev,postgres,dask,bench,docs]'
 	@touch $@ $(VENV)/.installed-runtime
 
 data/fleet/history.csv: data/generate_fleet.py data/fleet.toml | $(VENV)/.installed-runtime
