@@ -17,7 +17,9 @@ README_MAX_LINES = 200
 
 def test_readme_is_a_front_door() -> None:
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
-    assert len(lines) <= README_MAX_LINES, f"README.md has {len(lines)} lines; move reference material to docs/"
+    assert len(lines) <= README_MAX_LINES, (
+        f"README.md has {len(lines)} lines; move reference material to docs/"
+    )
     text = "\n".join(lines)
     for needed in ("make demo", "make test", "docs/"):
         assert needed in text, f"README.md should mention {needed!r}"
