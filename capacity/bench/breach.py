@@ -42,6 +42,7 @@ from capacity.forecast.pipeline import forecast_series
 from capacity.forecast.types import ForecastSpec
 from capacity.risk.assess import RiskInput, RiskSettings, RiskWindow, assess
 from capacity.risk.crossing import calibrate, crossing_curve, seasonal_analogs
+from capacity.risk.probability import recent_profile
 
 LEVELS: tuple[float, ...] = (0.9, 1.0, 1.1)
 METHODS: tuple[str, ...] = ("capacity", "predict_linear", "last_week_peak", "prophet")
@@ -84,7 +85,9 @@ def capacity_answer(train: pd.Series, horizon: int, settings: RiskSettings | Non
     result = forecast_series(train, ForecastSpec(horizon=horizon, n_paths=400))
     ts = pd.DatetimeIndex(result.frame["ts"])
     analogs = seasonal_analogs(train, ts, count=int(settings.analog_weeks))
-    item = RiskInput("bench", "value", None, result.frame, result.paths, analogs=analogs)
+    item = RiskInput(
+        "bench", "value", None, result.frame, result.paths, analogs=analogs, recent=recent_profile(train)
+    )
 
     def answer(threshold: float) -> tuple[float, int | None]:
         risk = assess(replace(item, threshold=threshold), RiskWindow(), settings)
