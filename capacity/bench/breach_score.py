@@ -140,7 +140,10 @@ def markdown_tables(result: Mapping[str, Any]) -> str:
         f"precision @{DECISION:g}", f"recall @{DECISION:g}", f"precision @{at_risk:g}", f"recall @{at_risk:g}",
         "first-breach error (h, median)",
     ]  # fmt: skip
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = []
+    if {"fitted on", "held out"} <= set((conf.get("roles") or {}).values()):
+        lines += ["All folders pooled: mixes held-out and fitted-on series; read the per-folder table.", ""]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m, s in summary.items():
         cells = [
             m, str(s["cases"]), str(s["positives"]), _f(s["brier"]), _f(s["brier_skill"]), _f(s["auc"]),
@@ -176,16 +179,26 @@ def markdown_tables(result: Mapping[str, Any]) -> str:
             f"| {summary[next(iter(summary))]['reliability'][b]['bin']} | " + " | ".join(cells) + " |"
         )
     by_folder = result.get("by_folder") or {}
-    if len(by_folder) > 1:
-        lines += ["", "Per folder (skill against the pooled climatology, on that folder's cases):", ""]
+    roles = conf.get("roles") or {}
+    if len(by_folder) > 1 or set(roles.values()) - {"shipped constants"}:
         lines += [
-            "| folder | method | cases | breaches | Brier | skill | AUC |",
-            "|---|---|---|---|---|---|---|",
+            "",
+            "Per folder (skill against the climatology pooled over every folder, on that folder's cases; mean "
+            "probability / observed rate per level; role: was the breach model fitted on the folder):",
+            "",
         ]
+        head = ["folder", "role", "method", "cases", "breaches", "Brier", "skill", "AUC"]
+        lines += ["| " + " | ".join(head + [f"{lv}x" for lv in levels]) + " |"]
+        lines += ["|" + "---|" * (len(head) + len(levels))]
         for folder, per in by_folder.items():
             for m, s in per.items():
-                lines.append(
-                    f"| {folder} | {m} | {s['cases']} | {s['positives']} | {_f(s['brier'])} | "
-                    f"{_f(s['brier_skill'])} | {_f(s['auc'])} |"
-                )
+                cells = [
+                    folder, roles.get(folder, "-"), m, str(s["cases"]), str(s["positives"]), _f(s["brier"]),
+                    _f(s["brier_skill"]), _f(s["auc"]),
+                    *(
+                        f"{_f(s['levels'][lv]['mean_probability'], 2)} / {_f(s['levels'][lv]['observed_rate'], 2)}"
+                        for lv in levels
+                    ),
+                ]  # fmt: skip
+                lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -92,6 +92,16 @@ def fitted_model(fit_on: tuple[Path, ...], agg: str, steps: int) -> BreachModel:
     return model
 
 
+def folder_roles(data: tuple[Path, ...], fit_on: tuple[Path, ...]) -> dict[str, str]:
+    """Each scored folder's role: ``fitted on`` (in-sample: the model was refitted on it), ``held out`` (refitted on
+    other folders only) or ``shipped constants`` (no refit). A folder may be both scored and fitted on, so one run
+    scores the held-out folders against the climatology of the whole panel and shows the dev figure next to it."""
+    fitted = {p.resolve() for p in fit_on}
+    if not fit_on:
+        return {str(d): "shipped constants" for d in data}
+    return {str(d): "fitted on" if d.resolve() in fitted else "held out" for d in data}
+
+
 @click.command("breach")
 @click.option(
     "--data",
@@ -127,7 +137,8 @@ def fitted_model(fit_on: tuple[Path, ...], agg: str, steps: int) -> BreachModel:
     "fit_on",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Refit the capacity method's breach model on these folders first (held-out scores); repeatable.",
+    help="Refit the capacity method's breach model on these folders first; repeatable. --data folders not named "
+    "here are held out (scored, never fitted on).",
 )
 @click.option(
     "--json", "json_out", required=True, type=click.Path(path_type=Path), help="Write the results here."
@@ -156,13 +167,15 @@ def breach_cmd(
     Examples:
       capacity bench breach --data ../shared/data/real --data ../shared/data/real-vms --horizon 7d --folds 6 \\
           --agg max --json breach.json --markdown breach.md --figure reliability.png
-      capacity bench breach --data ../shared/data/real-vms --fit-on ../shared/data/real --folds 6 --json held.json
+      capacity bench breach --data ../shared/data/real --data ../shared/data/real-vms --fit-on ../shared/data/real \\
+          --horizon 7d --folds 6 --agg max --json held.json
     """
     steps = duration_steps(horizon)
-    overlap = {str(p.resolve()) for p in data} & {str(p.resolve()) for p in fit_on}
-    if overlap:
+    roles = folder_roles(data, fit_on)
+    if fit_on and "held out" not in roles.values():
         raise InvalidInput(
-            f"--fit-on and --data share {sorted(overlap)[0]}: a held-out score fits on other series",
+            "every --data folder is also a --fit-on folder: a held-out score needs at least one folder "
+            "the model was not fitted on",
             field="fit_on",
         )
     series, folders = read_folders(data, agg)
@@ -180,6 +193,7 @@ def breach_cmd(
         config={
             "data": [str(d) for d in data],
             "fit_on": [str(f) for f in fit_on],
+            "roles": roles,
             "agg": agg,
             "horizon": horizon,
         },

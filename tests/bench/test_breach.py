@@ -3,8 +3,10 @@ references and scores are right on hand-made cases."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +15,20 @@ import pytest
 from click.testing import CliRunner
 
 from capacity.bench.breach import (
+    capacity_answer,
     from_line,
     last_week_answer,
     predict_linear_answer,
+    run_breach,
     truth,
 )
 from capacity.bench.breach_fit import FitCase, fit_cutoffs, fit_model
 from capacity.bench.breach_refs import WindowCounts, climatology, record_rate, window_counts
 from capacity.bench.breach_score import auc, reliability, summarize
 from capacity.cli import cli
-from capacity.risk.probability import RecentProfile, breach_curve
+from capacity.risk.crossing import seasonal_analogs
+from capacity.risk.probability import DEFAULT_MODEL, MIN_ANALOGS, RecentProfile, breach_curve
+from tests.support.data import SHARED_DATA
 
 SCORES = {
     "cases", "positives", "brier", "brier_skill", "auc", "precision", "recall", "f1", "precision_at_risk",
@@ -71,6 +77,7 @@ def test_bench_breach_pools_folders_and_writes_the_json_shape_tables_and_figure(
     assert set(data) == {"config", "summary", "by_folder", "cases"}
     assert "short" in data["config"]["skipped"]
     assert data["config"]["data"] == [str(one), str(two)]
+    assert data["config"]["roles"] == {str(one): "shipped constants", str(two): "shipped constants"}
     methods = ["capacity", "climatology", "record_rate", "predict_linear", "last_week_peak"]
     assert list(data["summary"]) == methods
     for m in methods:
@@ -100,27 +107,35 @@ def test_bench_breach_pools_folders_and_writes_the_json_shape_tables_and_figure(
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_fit_on_other_folders_refits_the_model_and_records_it(folders, tmp_path: Path):
+def test_fit_on_refits_the_model_and_marks_each_folder_held_out_or_fitted_on(folders, tmp_path: Path):
     _, two = folders
     fit = tmp_path / "fit"
     fit.mkdir()
     write_series(fit, "a", 70, trend=0.5, seed=4)  # 6 weekly fitting origins each (28 days of history first)
     write_series(fit, "b", 70, trend=0.0, seed=5)
-    out = tmp_path / "held.json"
+    out, md = tmp_path / "held.json", tmp_path / "held.md"
     result = run_cli(
-        "--data", str(two), "--fit-on", str(fit), "--folds", "1", "--methods", "capacity", "--json", str(out)
-    )
+        "--data", str(two), "--data", str(fit), "--fit-on", str(fit), "--folds", "1", "--methods", "capacity",
+        "--json", str(out), "--markdown", str(md),
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert data["config"]["fit_on"] == [str(fit)]
+    assert data["config"]["roles"] == {str(two): "held out", str(fit): "fitted on"}
     model = data["config"]["breach_model"]
     assert min(model["location"][1:]) >= 0 and model["paths"][1] >= 0 and model["paths"][2] <= 0
+    assert model != asdict(DEFAULT_MODEL)
+    assert set(data["by_folder"]) == {str(two), str(fit)}
+    text = md.read_text()
+    assert "mixes held-out and fitted-on series" in text
+    assert f"| {two} | held out | capacity |" in text and f"| {fit} | fitted on | capacity |" in text
 
 
-def test_fit_on_a_folder_that_is_also_scored_is_refused(folders, tmp_path: Path):
+def test_fit_on_every_scored_folder_is_refused(folders, tmp_path: Path):
     one, _ = folders
     result = run_cli("--data", str(one), "--fit-on", str(one), "--json", str(tmp_path / "x.json"))
     assert result.exit_code != 0 and "held-out" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "x.json").exists()
 
 
 def test_the_same_series_name_in_two_folders_is_refused(folders, tmp_path: Path):
@@ -247,3 +262,79 @@ def test_fit_model_recovers_a_monotone_model_from_synthetic_cases():
 def test_bad_input_is_one_line(tmp_path: Path):
     result = run_cli("--data", str(tmp_path / "nope"), "--json", "x.json")
     assert result.exit_code == 2 and "does not exist" in result.output and "Traceback" not in result.output
+
+
+def hourly(days: int, seed: int, trend: float = 0.0) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    ts = pd.date_range("2024-03-01", periods=days * 24, freq="h", tz="UTC")
+    hours = np.arange(len(ts), dtype="float64")
+    value = 50 + 10 * np.sin(hours / 24 * 2 * np.pi) + trend * hours / 24 + rng.normal(0, 2, len(ts))
+    return pd.Series(value, index=ts)
+
+
+def test_nothing_after_a_cutoff_reaches_any_method_or_reference():
+    """Rewrite everything after the last cutoff of one series (its last test window): every probability of every
+    method, the references included, stays the same on every case; only the outcomes change."""
+    methods = ["capacity", "predict_linear", "last_week_peak"]
+    horizon, folds = 168, 2
+    a, b = hourly(40, seed=11, trend=0.5), hourly(40, seed=12)
+    changed = a.copy()
+    changed.iloc[-horizon:] = 10 * a.max()  # the last window now breaches every level
+    before = run_breach({"a": a, "b": b}, horizon=horizon, folds=folds, methods=methods)
+    after = run_breach({"a": changed, "b": b}, horizon=horizon, folds=folds, methods=methods)
+    every = [*methods, "climatology", "record_rate"]
+    assert len(before["cases"]) == len(after["cases"]) == 2 * folds * 3
+    for old, new in zip(before["cases"], after["cases"], strict=True):
+        assert {m: old[m] for m in every} == {m: new[m] for m in every}
+        if old["series"] == "a" and old["fold"] == folds:
+            assert new["breached"]
+    assert not all(c["breached"] for c in before["cases"] if c["series"] == "a" and c["fold"] == folds)
+
+
+def test_real_series_from_the_shared_data(tmp_path: Path):
+    """Two real series (one of real/, one of real-vms/), one fold: the documented shape, probabilities in [0, 1]
+    that never rise with the threshold level, and every reference scored."""
+    picks = [SHARED_DATA / "real" / "nab-nyc_taxi.csv", SHARED_DATA / "real-vms" / "bitbrains-vm226-cpu.csv"]
+    missing = [str(p) for p in picks if not p.exists()]
+    if missing:
+        pytest.skip(f"{missing[0]} is absent (the shared benchmark data is not on this machine)")
+    folders = []
+    for i, path in enumerate(picks):  # link, never copy, the shared data
+        folder = tmp_path / f"d{i}"
+        folder.mkdir()
+        (folder / path.name).symlink_to(path)
+        folders += ["--data", str(folder)]
+    out = tmp_path / "real.json"
+    result = run_cli(
+        *folders, "--horizon", "7d", "--folds", "1", "--agg", "max", "--methods", "capacity,last_week_peak",
+        "--json", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    methods = ["capacity", "climatology", "record_rate", "last_week_peak"]
+    assert list(data["summary"]) == methods
+    assert {c["series"] for c in data["cases"]} == {"nab-nyc_taxi", "bitbrains-vm226-cpu"}
+    for m in methods:
+        assert set(data["summary"][m]) == SCORES
+        assert {"brier", "auc", "precision", "recall", "brier_skill"} <= set(data["summary"][m])
+    for series in ("nab-nyc_taxi", "bitbrains-vm226-cpu"):
+        rows = sorted((c for c in data["cases"] if c["series"] == series), key=lambda c: c["level"])
+        assert [c["level"] for c in rows] == [0.9, 1.0, 1.1]
+        for m in methods:
+            p = [c[m] for c in rows]
+            assert all(0.0 <= v <= 1.0 for v in p) and p[0] >= p[1] >= p[2], (series, m, p)
+
+
+def test_a_short_history_falls_back_to_the_crossing_paths_and_stays_sane():
+    """Ten days: too few past weeks for the history model (under MIN_ANALOGS analogs), so the engine's own paths
+    decide; far below the recent peak is near certain, far above it near impossible, and never rising with it."""
+    train = hourly(10, seed=21)
+    ahead = pd.date_range(train.index[-1] + pd.Timedelta(hours=1), periods=48, freq="h")
+    analogs = seasonal_analogs(train, ahead, count=12)
+    assert analogs is None or len(analogs) < MIN_ANALOGS
+    answer = capacity_answer(train, 48)
+    peak = float(train.max())
+    p = [answer(level * peak)[0] for level in (0.5, 0.9, 1.0, 1.1, 2.0)]
+    assert all(0.0 <= v <= 1.0 for v in p)
+    assert all(a >= b for a, b in itertools.pairwise(p))
+    assert p[0] > 0.9 and p[-1] < 0.1
