@@ -80,10 +80,12 @@ class BreachModel:
             )
 
 
-#: The shipped constants. Fitted by ``capacity bench breach --fit-on ../shared/data/real --fit-on
-#: ../shared/data/real-vms`` (maximum likelihood for the history part, log-loss for the paths part, Brier score for
-#: the weight) on 355 weekly origins of the 37 series of those two folders with at least 28 days of history; the
-#: held-out figures (fit on one folder, report on the other) are in docs/benchmarks.md.
+#: The shipped constants, and where they come from: fitted by :mod:`capacity.bench.breach_fit` (maximum likelihood
+#: for the history part, log-loss for the paths part, Brier score for the weight) on 355 weekly origins of the 37
+#: series of ``../shared/data/real`` and ``../shared/data/real-vms`` with at least 28 days of history (what
+#: ``capacity bench breach --fit-on ../shared/data/real --fit-on ../shared/data/real-vms`` refits). Scored on those
+#: folders they are dev figures; the held-out figures refit on one folder and score the other (``--fit-on``):
+#: docs/benchmarks.md, "Breach risk: skill over climatology on held-out series".
 DEFAULT_MODEL = BreachModel(
     location=(-0.007, 0.435, 0.399),
     log_scale=(-1.258, 0.411, 0.644),

@@ -84,7 +84,12 @@ def _window_for(
 
 def _history_context(store: Any, info: Any, stored: Any, weeks: int) -> tuple[Any, Any]:
     """The seasonal analog paths (on the grid the forecast was made on) and the recent peak profile of a series,
-    from its stored history: the history part of the breach probability; ``(None, None)`` without history."""
+    from its stored history: the history part of the breach probability; ``(None, None)`` without history.
+
+    Only the history before the forecast's first step is used, as when the model was fitted (features at the
+    cutoff, the window after it): data ingested since a forecast was made (a stale forecast) would otherwise move
+    the recent peak every level is measured against, while the sample paths still start where the forecast did.
+    """
     ts = pd.DatetimeIndex(stored.frame["ts"])
     if len(ts) == 0:
         return None, None
@@ -95,7 +100,8 @@ def _history_context(store: Any, info: Any, stored: Any, weeks: int) -> tuple[An
         regular = regularize(history, stored.freq or "1h", info.agg or "mean").values
     except CapacityError:
         return None, None
-    return seasonal_analogs(regular, ts, count=weeks), recent_profile(regular)
+    before = regular[regular.index < ts[0]]
+    return seasonal_analogs(before, ts, count=weeks), recent_profile(before)
 
 
 def load_fleet_risks(
