@@ -224,9 +224,11 @@ def run_breach(
     settings: RiskSettings | None = None,
     model: BreachModel = DEFAULT_MODEL,
     folders: Mapping[str, str] | None = None,
+    held_out: Sequence[str] = (),
     on_series: Callable[[str, int, str | None], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the benchmark over hourly series; returns ``{"config", "summary", "by_folder", "cases"}``.
+    """Run the benchmark over hourly series; returns ``{"config", "summary", "by_folder", "cases"}``, and
+    ``"held_out"`` (the scores over the held-out folders' cases pooled) when ``held_out`` names folders.
 
     Args:
         series: name -> hourly series (already aggregated); names must be unique across folders.
@@ -238,6 +240,7 @@ def run_breach(
             history weight (``analog_weight``) is the model's.
         model: the ``capacity`` method's breach model (the shipped constants unless refitted).
         folders: series name -> the data folder it came from (recorded on each case).
+        held_out: the folders of ``folders`` the model was not fitted on (with a refitted ``model``).
         on_series: progress callback ``(name, cases, skip_reason)``.
 
     Raises:
@@ -278,6 +281,8 @@ def run_breach(
             sub = [c for c in cases if c.get("folder") == folder]
             if sub:
                 by_folder[folder] = summarize(sub, scored, LEVELS, settings.at_risk)
+    held = [c for c in cases if c.get("folder") in set(held_out)]
+    extra = {"held_out": summarize(held, scored, LEVELS, settings.at_risk)} if held else {}
     conf = {
         "horizon_hours": horizon,
         "folds": folds,
@@ -292,7 +297,7 @@ def run_breach(
         **(config or {}),
     }
     public = [{k: v for k, v in c.items() if not k.startswith("_")} for c in cases]
-    return {"config": conf, "summary": summary, "by_folder": by_folder, "cases": public}
+    return {"config": conf, "summary": summary, "by_folder": by_folder, **extra, "cases": public}
 
 
 def resample(frame: pd.DataFrame, agg: str) -> pd.Series:

@@ -20,8 +20,11 @@ import matplotlib.pyplot as plt
 
 
 def reliability_figure(result: Mapping[str, Any]) -> bytes:
-    """The reliability diagram of every method in ``result["summary"]`` as PNG bytes."""
-    summary = result["summary"]
+    """The reliability diagram of every method as PNG bytes: over the held-out folders' cases when the result has
+    them (``result["held_out"]``: a diagram mixing in the series the model was fitted on would flatter it), else
+    over every case (``result["summary"]``)."""
+    held_out = result.get("held_out")
+    summary = held_out or result["summary"]
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(7.0, 8.0), gridspec_kw={"height_ratios": [3, 1]}, sharex=True, constrained_layout=True
     )
@@ -38,8 +41,14 @@ def reliability_figure(result: Mapping[str, Any]) -> bytes:
         top.scatter(x, y, s=sizes, color=line.get_color(), zorder=3)
         centers = [(b + 0.5) / 10 - 0.04 + (i + 0.5) * width for b in range(10)]
         bottom.bar(centers, [r["cases"] for r in s["reliability"]], width=width, color=line.get_color())
-    data = result.get("config", {}).get("data")
+    roles = result.get("config", {}).get("roles") or {}
+    data = (
+        [f for f, role in roles.items() if role == "held out"]
+        if held_out
+        else result.get("config", {}).get("data")
+    )
     where = ", ".join(data) if isinstance(data, list) else str(data or "")
+    where = f"held out {where}" if held_out else where
     top.set_title(f"Breach probability reliability: {where}", fontsize=10)
     top.set_ylabel("observed breach rate")
     top.set_xlim(-0.02, 1.02)

@@ -199,6 +199,7 @@ def breach_cmd(
         },
         model=model,
         folders=folders,
+        held_out=[f for f, role in roles.items() if role == "held out"],
         on_series=progress,
     )
     result["config"]["seconds"] = round(time.perf_counter() - started, 1)

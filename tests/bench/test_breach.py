@@ -116,7 +116,7 @@ def test_fit_on_refits_the_model_and_marks_each_folder_held_out_or_fitted_on(fol
     out, md = tmp_path / "held.json", tmp_path / "held.md"
     result = run_cli(
         "--data", str(two), "--data", str(fit), "--fit-on", str(fit), "--folds", "1", "--methods", "capacity",
-        "--json", str(out), "--markdown", str(md),
+        "--json", str(out), "--markdown", str(md), "--figure", str(tmp_path / "held.png"),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
@@ -126,6 +126,9 @@ def test_fit_on_refits_the_model_and_marks_each_folder_held_out_or_fitted_on(fol
     assert min(model["location"][1:]) >= 0 and model["paths"][1] >= 0 and model["paths"][2] <= 0
     assert model != asdict(DEFAULT_MODEL)
     assert set(data["by_folder"]) == {str(two), str(fit)}
+    # The held-out scores pool the held-out folders' cases only (here: the one folder not fitted on).
+    assert data["held_out"]["capacity"] == data["by_folder"][str(two)]["capacity"]
+    assert data["held_out"]["capacity"]["cases"] < data["summary"]["capacity"]["cases"]
     text = md.read_text()
     assert "mixes held-out and fitted-on series" in text
     assert f"| {two} | held out | capacity |" in text and f"| {fit} | fitted on | capacity |" in text
