@@ -1,26 +1,28 @@
-"""The breach benchmark: does each method see a threshold crossing coming, and when?
+"""The breach benchmark: does each method see a threshold crossing coming, and are its probabilities honest?
 
-Protocol (issue 4). Each series is resampled hourly with ``agg`` (empty steps interpolated). Folds and cutoffs are
-those of the accuracy benchmark: for fold ``k = 1..K`` the cutoff is ``end - (K - k + 1) * horizon``, a series with
-under three horizons of training before the first cutoff is skipped. For every fold, three thresholds: 0.9x, 1.0x
-and 1.1x the maximum of the last 28 days of training. The truth is whether the test window reaches the threshold
-(``value >= threshold`` at any step) and at which step first.
+Protocol. Each series is resampled hourly with ``agg`` (empty steps interpolated). Folds and cutoffs are those of
+the accuracy benchmark: for fold ``k = 1..K`` the cutoff is ``end - (K - k + 1) * horizon``; a series with under
+three horizons of training before the first cutoff is skipped. For every fold, three thresholds: 0.9x, 1.0x and
+1.1x the maximum of the last 28 days of training. The truth is whether the test window reaches the threshold
+(``value >= threshold`` at any step) and at which step first. Several data folders may be given: their series are
+pooled (each case records its folder).
 
 Methods, on the same cases:
 
 - ``capacity``: this engine's forecast (automatic selection, calibrated sample paths) and
-  :func:`capacity.risk.assess`: the share of paths crossing at any step, blended with the share of the series' own
-  last twelve weeks (same weekday and hour, :func:`capacity.risk.crossing.seasonal_analogs`, lifted along a clear upward
-  trend) crossing; the first breach is the first step whose cumulative crossing probability reaches 0.5;
+  :func:`capacity.risk.assess.assess`, whose probability is :mod:`capacity.risk.probability` (a fitted blend of the
+  series' own recent peaks and seasonal analogs with the recalibrated share of crossing paths); the first breach
+  is the first step whose cumulative probability reaches 0.5. With ``fit_on`` series, the model's constants are
+  refitted on them first (:mod:`capacity.bench.breach_fit`), so the score is a held-out one;
+- ``climatology`` and ``record_rate``: how often past windows reached the level, pooled over the panel or from
+  the series' own training (:mod:`capacity.bench.breach_refs`); every skill is measured against climatology;
 - ``predict_linear``: a least-squares line over the last 24 hours of training extended over the window, as
   Prometheus' ``predict_linear`` is used in alerts: probability 1 if it crosses, else 0;
 - ``last_week_peak``: probability 1 if the last 7 days' maximum reaches the threshold (first breach: where last
   week first did, a week later);
 - ``prophet``: the share of Prophet's predictive sample paths that cross (when Prophet is installed).
 
-Per method: Brier score; precision, recall and F1 at probability 0.5; the median absolute error of the first
-breach time on true positives (hours); the number of cases and of actual breaches; and the ranking quality of its
-probability whatever the cut-off (ROC AUC: the chance a breach gets a higher probability than a non-breach).
+Scores: :mod:`capacity.bench.breach_score`.
 """
 
 from __future__ import annotations
@@ -28,39 +30,43 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from capacity.bench.accuracy import fold_cutoffs
+from capacity.bench.breach_refs import REFERENCE_DAYS, WindowCounts, climatology, record_rate, window_counts
+from capacity.bench.breach_score import DECISION, summarize
 from capacity.bench.peers import fit_prophet
 from capacity.errors import InvalidInput, PeerUnavailable
-from capacity.forecast.metrics import brier
 from capacity.forecast.pipeline import forecast_series
 from capacity.forecast.types import ForecastSpec
 from capacity.risk.assess import RiskInput, RiskSettings, RiskWindow, assess
-from capacity.risk.crossing import calibrate, crossing_curve, seasonal_analogs
+from capacity.risk.crossing import crossing_curve, seasonal_analogs
+from capacity.risk.probability import DEFAULT_MODEL, BreachModel, recent_profile
 
 LEVELS: tuple[float, ...] = (0.9, 1.0, 1.1)
-METHODS: tuple[str, ...] = ("capacity", "predict_linear", "last_week_peak", "prophet")
-#: Days of training whose maximum sets the thresholds.
-REFERENCE_DAYS = 28
-#: A method predicts a breach when its probability reaches this.
-DECISION = 0.5
+METHODS: tuple[str, ...] = (
+    "capacity", "climatology", "record_rate", "predict_linear", "last_week_peak", "prophet",
+)  # fmt: skip
+#: Methods every run scores (the references every skill is measured against).
+REFERENCES: tuple[str, ...] = ("climatology", "record_rate")
+#: Most folds per series.
+MAX_FOLDS = 12
+#: Steps per day (the series are hourly).
+DAY = 24
 
 #: A method's answer for one fold: ``(threshold) -> (probability, first breach step or None)``.
 Answer = Callable[[float], tuple[float, int | None]]
 
 
-def from_paths(paths: np.ndarray, settings: RiskSettings | None = None) -> Answer:
-    """Answer from sample paths: calibrated share crossing at any step; first step where that reaches 0.5."""
+def from_paths(paths: np.ndarray) -> Answer:
+    """Answer from sample paths: the share crossing at any step; the first step where that reaches 0.5."""
 
     def answer(threshold: float) -> tuple[float, int | None]:
         curve = crossing_curve(paths, threshold)
-        if settings is not None:
-            curve = calibrate(curve, settings)
         hit = np.flatnonzero(curve >= DECISION)
         return float(curve[-1]) if curve.size else 0.0, int(hit[0]) if hit.size else None
 
@@ -77,17 +83,21 @@ def from_line(values: np.ndarray) -> Answer:
     return answer
 
 
-def capacity_answer(train: pd.Series, horizon: int, settings: RiskSettings | None = None) -> Answer:
-    """This engine: forecast with automatic selection, then the risk module's breach probability (sample paths
-    blended with the series' seasonal analogs, as ``capacity risks`` does)."""
+def capacity_answer(
+    train: pd.Series, horizon: int, settings: RiskSettings | None = None, model: BreachModel = DEFAULT_MODEL
+) -> Answer:
+    """This engine: forecast with automatic selection, then the risk module's breach probability with the series'
+    seasonal analogs and recent profile, as ``capacity risks`` computes it."""
     settings = settings or RiskSettings()
     result = forecast_series(train, ForecastSpec(horizon=horizon, n_paths=400))
     ts = pd.DatetimeIndex(result.frame["ts"])
     analogs = seasonal_analogs(train, ts, count=int(settings.analog_weeks))
-    item = RiskInput("bench", "value", None, result.frame, result.paths, analogs=analogs)
+    item = RiskInput(
+        "bench", "value", None, result.frame, result.paths, analogs=analogs, recent=recent_profile(train)
+    )
 
     def answer(threshold: float) -> tuple[float, int | None]:
-        risk = assess(replace(item, threshold=threshold), RiskWindow(), settings)
+        risk = assess(replace(item, threshold=threshold), RiskWindow(), settings, model=model)
         step = None if risk.first_breach is None else int(ts.searchsorted(risk.first_breach))
         return float(risk.breach_probability or 0.0), step
 
@@ -123,7 +133,6 @@ def prophet_answer(train: pd.Series, horizon: int) -> Answer:
     Raises:
         PeerUnavailable: when Prophet is not installed.
     """
-
     model, future = fit_prophet(train, horizon, uncertainty_samples=400)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -146,28 +155,32 @@ def evaluate_series(
     methods: Sequence[str],
     unavailable: dict[str, str],
     settings: RiskSettings | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """The cases of one hourly series; returns them and a skip reason (None when it ran)."""
+    model: BreachModel = DEFAULT_MODEL,
+) -> tuple[list[dict[str, Any]], list[WindowCounts], str | None]:
+    """The cases of one hourly series (without the references, which need the whole panel), the counts of its
+    past windows per fold, and a skip reason (None when it ran)."""
     n = len(y)
     cutoffs = fold_cutoffs(n, horizon, folds)
     if cutoffs[0] < 3 * horizon:
-        return [], f"{n} steps: under 3 horizons of training before the first cutoff"
-    day = 24
+        return [], [], f"{n} steps: under 3 horizons of training before the first cutoff"
     cases: list[dict[str, Any]] = []
+    counts: list[WindowCounts] = []
+    values = y.to_numpy(dtype="float64")
     for fold, cut in enumerate(cutoffs, start=1):
-        train, test = y.iloc[:cut], y.iloc[cut : cut + horizon].to_numpy(dtype="float64")
-        reference = float(train.iloc[-REFERENCE_DAYS * day :].max())
+        train, test = y.iloc[:cut], values[cut : cut + horizon]
+        counts.append(window_counts(values[:cut], horizon, REFERENCE_DAYS * DAY, DAY, LEVELS))
+        reference = float(train.iloc[-REFERENCE_DAYS * DAY :].max())
         answers: dict[str, Answer] = {}
         for method in methods:
-            if method in unavailable:
+            if method in unavailable or method in REFERENCES:
                 continue
             try:
                 if method == "capacity":
-                    answers[method] = capacity_answer(train, horizon, settings)
+                    answers[method] = capacity_answer(train, horizon, settings, model)
                 elif method == "predict_linear":
-                    answers[method] = predict_linear_answer(train, horizon, day)
+                    answers[method] = predict_linear_answer(train, horizon, DAY)
                 elif method == "last_week_peak":
-                    answers[method] = last_week_answer(train, horizon, day)
+                    answers[method] = last_week_answer(train, horizon, DAY)
                 elif method == "prophet":
                     answers[method] = prophet_answer(train, horizon)
             except PeerUnavailable as exc:
@@ -183,58 +196,22 @@ def evaluate_series(
                 timing[method] = step
             case["_timing"] = timing
             cases.append(case)
-    return cases, None
+    return cases, counts, None
 
 
-def summarize(cases: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Per method: cases, positives, Brier, precision/recall/F1 at 0.5, median first-breach error (hours)."""
-    out: dict[str, dict[str, Any]] = {}
-    for m in methods:
-        rows = [c for c in cases if m in c]
-        if not rows:
-            continue
-        p = np.array([c[m] for c in rows], dtype="float64")
-        o = np.array([c["breached"] for c in rows], dtype=bool)
-        pred = p >= DECISION
-        tp = int((pred & o).sum())
-        fp = int((pred & ~o).sum())
-        fn = int((~pred & o).sum())
-        precision = tp / (tp + fp) if tp + fp else None
-        recall = tp / (tp + fn) if tp + fn else None
-        f1 = (
-            2 * precision * recall / (precision + recall)
-            if precision is not None and recall is not None and precision + recall > 0
-            else None
-        )
-        errors = [
-            abs(c["_timing"][m] - c["_timing"]["_truth"])
-            for c in rows
-            if c["breached"] and c[m] >= DECISION and c["_timing"].get(m) is not None
-        ]
-        out[m] = {
-            "cases": len(rows),
-            "auc": None if (auc_value := auc(p, o)) is None else round(auc_value, 4),
-            "positives": int(o.sum()),
-            "brier": round(brier(p.tolist(), o.tolist()), 4),
-            "precision": None if precision is None else round(precision, 4),
-            "recall": None if recall is None else round(recall, 4),
-            "f1": None if f1 is None else round(f1, 4),
-            "first_breach_error_hours_median": float(np.median(errors)) if errors else None,
-        }
-    return out
-
-
-def auc(probabilities: np.ndarray, outcomes: np.ndarray) -> float | None:
-    """ROC AUC: the chance a random breach gets a higher probability than a random non-breach (ties count half);
-    None without both classes."""
-    p = np.asarray(probabilities, dtype="float64")
-    o = np.asarray(outcomes, dtype=bool)
-    pos, neg = p[o], p[~o]
-    if not len(pos) or not len(neg):
-        return None
-    greater = (pos[:, None] > neg[None, :]).sum()
-    ties = (pos[:, None] == neg[None, :]).sum()
-    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
+def add_references(
+    cases: list[dict[str, Any]], counts: Mapping[str, Sequence[WindowCounts]], methods: Sequence[str]
+) -> None:
+    """Fill in ``climatology`` (pooled over every series of the panel) and ``record_rate`` on every case."""
+    shares = climatology(counts, LEVELS)
+    for case in cases:
+        i = LEVELS.index(case["level"])
+        clim = shares[case["fold"] - 1][i]
+        if "climatology" in methods:
+            case["climatology"] = None if clim is None else round(clim, 4)
+        if "record_rate" in methods:
+            own = record_rate(counts[case["series"]][case["fold"] - 1], i, clim)
+            case["record_rate"] = None if own is None else round(own, 4)
 
 
 def run_breach(
@@ -245,48 +222,82 @@ def run_breach(
     methods: Sequence[str] = METHODS,
     config: Mapping[str, Any] | None = None,
     settings: RiskSettings | None = None,
+    model: BreachModel = DEFAULT_MODEL,
+    folders: Mapping[str, str] | None = None,
+    held_out: Sequence[str] = (),
     on_series: Callable[[str, int, str | None], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the benchmark over hourly series; returns ``{"config", "summary", "cases"}`` (see the module doc).
+    """Run the benchmark over hourly series; returns ``{"config", "summary", "by_folder", "cases"}``, and
+    ``"held_out"`` (the scores over the held-out folders' cases pooled) when ``held_out`` names folders.
 
     Args:
-        series: name -> hourly series (already aggregated).
+        series: name -> hourly series (already aggregated); names must be unique across folders.
         horizon: test-window length in hours.
-        folds: folds per series.
-        methods: method names from :data:`METHODS`.
+        folds: folds per series (1 to :data:`MAX_FOLDS`).
+        methods: method names from :data:`METHODS`; the references are always scored.
         config: extra configuration recorded in the result.
-        settings: risk settings of the ``capacity`` method (its calibration).
+        settings: risk settings of the ``capacity`` method (its cut-offs and calibration); by default those whose
+            history weight (``analog_weight``) is the model's.
+        model: the ``capacity`` method's breach model (the shipped constants unless refitted).
+        folders: series name -> the data folder it came from (recorded on each case).
+        held_out: the folders of ``folders`` the model was not fitted on (with a refitted ``model``).
         on_series: progress callback ``(name, cases, skip_reason)``.
+
+    Raises:
+        InvalidInput: on an unknown method or a fold count out of range.
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise InvalidInput(f"unknown method {unknown[0]!r}; known: {', '.join(METHODS)}", field="methods")
+    if not 1 <= folds <= MAX_FOLDS:
+        raise InvalidInput(f"folds must be in [1, {MAX_FOLDS}], got {folds}", field="folds")
+    settings = settings or RiskSettings(analog_weight=model.history_weight)
+    methods = [*[m for m in METHODS if m in methods or m in REFERENCES]]
     unavailable: dict[str, str] = {}
     cases: list[dict[str, Any]] = []
+    counts: dict[str, list[WindowCounts]] = {}
     skipped: dict[str, str] = {}
     for name, y in series.items():
-        got, reason = evaluate_series(
-            name, y, horizon=horizon, folds=folds, methods=methods, unavailable=unavailable, settings=settings
-        )
+        got, per_fold, reason = evaluate_series(
+            name, y, horizon=horizon, folds=folds, methods=methods, unavailable=unavailable, settings=settings,
+            model=model,
+        )  # fmt: skip
+        if folders is not None:
+            for case in got:
+                case["folder"] = folders.get(name, "")
         cases.extend(got)
         if reason:
             skipped[name] = reason
+        else:
+            counts[name] = per_fold
         if on_series is not None:
             on_series(name, len(got), reason)
-    summary = summarize(cases, methods)
+    add_references(cases, counts, methods)
+    scored = [m for m in methods if m not in unavailable]
+    summary = summarize(cases, scored, LEVELS, settings.at_risk)
+    by_folder = {}
+    if folders is not None:
+        for folder in dict.fromkeys(folders.values()):
+            sub = [c for c in cases if c.get("folder") == folder]
+            if sub:
+                by_folder[folder] = summarize(sub, scored, LEVELS, settings.at_risk)
+    held = [c for c in cases if c.get("folder") in set(held_out)]
+    extra = {"held_out": summarize(held, scored, LEVELS, settings.at_risk)} if held else {}
     conf = {
         "horizon_hours": horizon,
         "folds": folds,
         "levels": list(LEVELS),
         "reference_days": REFERENCE_DAYS,
         "decision_probability": DECISION,
-        "methods": [m for m in methods if m not in unavailable],
+        "at_risk": settings.at_risk,
+        "methods": scored,
         "unavailable": unavailable,
         "skipped": skipped,
+        "breach_model": asdict(model),
         **(config or {}),
     }
     public = [{k: v for k, v in c.items() if not k.startswith("_")} for c in cases]
-    return {"config": conf, "summary": summary, "cases": public}
+    return {"config": conf, "summary": summary, "by_folder": by_folder, **extra, "cases": public}
 
 
 def resample(frame: pd.DataFrame, agg: str) -> pd.Series:
@@ -297,42 +308,3 @@ def resample(frame: pd.DataFrame, agg: str) -> pd.Series:
     grouped = s.resample("1h")
     out = grouped.quantile(0.95) if agg == "p95" else grouped.agg(agg)
     return out.interpolate(limit_direction="both")
-
-
-def markdown_table(result: Mapping[str, Any]) -> str:
-    """The summary as a Markdown table."""
-
-    def f(v: Any, digits: int = 3) -> str:
-        return "-" if v is None else f"{v:.{digits}f}" if isinstance(v, float) else str(v)
-
-    head = [
-        "method",
-        "cases",
-        "breaches",
-        "Brier",
-        "precision",
-        "recall",
-        "F1",
-        "first-breach error (h, median)",
-        "AUC",
-    ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for m, s in result["summary"].items():
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    m,
-                    str(s["cases"]),
-                    str(s["positives"]),
-                    f(s["brier"]),
-                    f(s["precision"]),
-                    f(s["recall"]),
-                    f(s["f1"]),
-                    f(s["first_breach_error_hours_median"], 1),
-                    f(s.get("auc")),
-                ]
-            )
-            + " |"
-        )
-    return "\n".join(lines) + "\n"

@@ -2,17 +2,15 @@
 
 Pure: forecasts (frame + sample paths), thresholds and a window in; frozen dataclasses and a ranked frame out.
 
-The breach probability is the share of sample paths whose maximum over the window reaches the threshold, so a
-crossing at *any* step counts (not only at one step), blended with the same share over the series' own seasonal
-analogs (its last ``analog_weeks`` weeks, same weekday and hour, lifted along a clear upward trend so a growing
-service is not held down by its lower past); the pieces live in :mod:`capacity.risk.crossing`. The
-blend matters: the engine's paths follow the calibrated quantiles step by step and carry the share of error that
-lasts a whole backtest window (``Calibration.persistence``), but that share is read off three or four windows, so
-a path's maximum over a long window still tends to overstate the crossings (on the real-data breach benchmark the
-paths alone averaged a 0.36 probability where 0.26 of the cases breached); the analogs' maxima have the series'
-real week-long dependence. It is then passed through a monotone calibration map
-(:class:`RiskSettings` ``calibration_*``), which keeps the two invariants a planner relies on: the probability
-never falls when the threshold falls, and never falls when the window grows.
+The breach probability counts a crossing at *any* step of the window. With the series' seasonal analogs and recent
+profile (its last weeks, same weekday and hour, and its recent peak) it is :mod:`capacity.risk.probability`'s
+fitted blend of what the history says about how high a window's maximum goes and the recalibrated share of the
+forecast's sample paths that cross: the paths alone overstate a week's maximum and ranked weeks worse than the
+series' own past did (see that module). Without them (a series with under four weeks of history before the window, or
+a window holding an uplifted event, whose past weeks describe normal weeks) it is the share of sample paths whose
+maximum over the window reaches the threshold. Either is passed through a monotone calibration map (:class:`RiskSettings`
+``calibration_*``), which keeps the two invariants a planner relies on: the probability never falls when the
+threshold falls, and never falls when the window grows.
 """
 
 from __future__ import annotations
@@ -27,6 +25,7 @@ import pandas as pd
 
 from capacity.errors import InvalidConfig, describe_value
 from capacity.risk.crossing import calibrate, crossing_curve, quantile_exceedance
+from capacity.risk.probability import DEFAULT_MODEL, MIN_ANALOGS, BreachModel, RecentProfile, breach_curve
 from capacity.schema import MEAN, PERCENT, TS, quantile_column, unit_for
 
 BREACH_LIKELY = "breach likely"
@@ -56,9 +55,9 @@ class RiskSettings:
         0.1, "capacity margin: instances are sized so that the p95 peak x (1 + margin) stays under the limit"
     )
     analog_weight: float = _setting(
-        0.6,
-        "weight of the seasonal analogs (the series' own same weekday-and-hour weeks) in the crossing probability; "
-        "0 uses the forecast's sample paths alone",
+        DEFAULT_MODEL.history_weight,
+        "weight of the series' own history (its recent peak and same weekday-and-hour past weeks) against the "
+        "forecast's sample paths in the breach probability; 0 uses the recalibrated sample paths alone",
     )
     analog_weeks: float = _setting(
         12,
@@ -139,7 +138,8 @@ class RiskInput:
         unknown_uplift: events in the window whose uplift could not be learned nor was given.
         notes: extra notes carried into the result (e.g. which uplift was used).
         analogs: seasonal analog paths ``(k, horizon)`` aligned with ``frame`` (see :func:`seasonal_analogs`), or
-            None; blended into the crossing probability with ``RiskSettings.analog_weight``.
+            None; with ``recent``, the history part of the breach probability (``RiskSettings.analog_weight``).
+        recent: the series' recent peak profile (:func:`capacity.risk.probability.recent_profile`), or None.
     """
 
     service: str
@@ -152,6 +152,7 @@ class RiskInput:
     unknown_uplift: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     analogs: np.ndarray | None = None
+    recent: RecentProfile | None = None
 
 
 @dataclass(frozen=True)
@@ -225,13 +226,19 @@ def instances_needed(
     return None
 
 
-def assess(item: RiskInput, window: RiskWindow, settings: RiskSettings | None = None) -> SeriesRisk:
+def assess(
+    item: RiskInput,
+    window: RiskWindow,
+    settings: RiskSettings | None = None,
+    model: BreachModel = DEFAULT_MODEL,
+) -> SeriesRisk:
     """The risk of one series over ``window``.
 
     Args:
         item: the series' forecast and declared threshold/capacity.
         window: the window to assess.
         settings: cut-offs, margin and calibration.
+        model: the breach probability's fitted constants (the shipped ones unless a benchmark refits them).
 
     Returns:
         A :class:`SeriesRisk`; status ``unknown`` (with a note saying why) when there is no threshold, no
@@ -283,19 +290,23 @@ def assess(item: RiskInput, window: RiskWindow, settings: RiskSettings | None = 
         return SeriesRisk(**out, status=UNKNOWN, note="; ".join([*notes, "no threshold"]))
     threshold = float(item.threshold)
     analogs = item.analogs
-    use_analogs = (
-        settings.analog_weight > 0
+    use_history = (
+        item.recent is not None
+        and threshold > 0
         and analogs is not None
         and analogs.ndim == 2
+        and analogs.shape[0] >= MIN_ANALOGS
         and analogs.shape[1] == len(ts)
     )
     if use_paths:
         assert paths is not None
-        raw = crossing_curve(paths[:, mask], threshold)
-        if use_analogs:
-            assert analogs is not None
-            w = settings.analog_weight
-            raw = (1.0 - w) * raw + w * crossing_curve(analogs[:, mask], threshold)
+        if use_history:
+            assert analogs is not None and item.recent is not None
+            raw = breach_curve(
+                paths[:, mask], analogs[:, mask], item.recent, threshold, model, settings.analog_weight
+            )
+        else:
+            raw = crossing_curve(paths[:, mask], threshold)
         curve = calibrate(raw, settings)
         first_steps = np.argmax(paths[:, mask] >= threshold, axis=1)
         crossed = (paths[:, mask] >= threshold).any(axis=1)

@@ -3,8 +3,9 @@ API's ``/risks``, report and ``/metrics`` gauges all rank.
 
 :func:`load_fleet_risks` loads every series' latest forecast, its threshold and capacity, and the events calendar,
 picks each series' window (until an event's next occurrence ends, until a date, or the whole horizon), adds its
-seasonal analogs from the stored history, and returns the ranked risk frame; pure :mod:`capacity.risk.assess` does
-the arithmetic. :func:`risk_gauges` turns the whole-horizon ranking into the per-series gauges ``/metrics`` shows.
+seasonal analogs and recent peak profile from the stored history, and returns the ranked risk frame; pure
+:mod:`capacity.risk.assess` does the arithmetic. :func:`risk_gauges` turns the whole-horizon ranking into the
+per-series gauges ``/metrics`` shows.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from capacity.events.uplift import unknown_events
 from capacity.forecast.regularize import regularize
 from capacity.risk.assess import RiskInput, RiskSettings, RiskWindow, assess, rank
 from capacity.risk.crossing import seasonal_analogs
+from capacity.risk.probability import PEAK_DAYS, SPREAD_WEEKS, recent_profile
 from capacity.schema import parse_timestamp, validate_event_name
 from capacity.services.staleness import stale_notes
 
@@ -80,19 +82,26 @@ def _window_for(
     return RiskWindow(label="whole forecast horizon")
 
 
-def _analogs(store: Any, info: Any, stored: Any, weeks: int) -> Any:
-    """Seasonal analog paths of a series from its stored history, on the grid the forecast was made on."""
+def _history_context(store: Any, info: Any, stored: Any, weeks: int) -> tuple[Any, Any]:
+    """The seasonal analog paths (on the grid the forecast was made on) and the recent peak profile of a series,
+    from its stored history: the history part of the breach probability; ``(None, None)`` without history.
 
+    Only the history before the forecast's first step is used, as when the model was fitted (features at the
+    cutoff, the window after it): data ingested since a forecast was made (a stale forecast) would otherwise move
+    the recent peak every level is measured against, while the sample paths still start where the forecast did.
+    """
     ts = pd.DatetimeIndex(stored.frame["ts"])
     if len(ts) == 0:
-        return None
-    reach = max(pd.Timedelta(days=7), ts[-1] - ts[0]) * 2 + pd.Timedelta(days=7 * (weeks + 1))
+        return None, None
+    weeks_back = max(weeks, SPREAD_WEEKS, PEAK_DAYS // 7)
+    reach = max(pd.Timedelta(days=7), ts[-1] - ts[0]) * 2 + pd.Timedelta(days=7 * (weeks_back + 1))
     history = store.series.load_history(info.service, info.metric, start=ts[0] - reach)
     try:
         regular = regularize(history, stored.freq or "1h", info.agg or "mean").values
     except CapacityError:
-        return None
-    return seasonal_analogs(regular, ts, count=weeks)
+        return None, None
+    before = regular[regular.index < ts[0]]
+    return seasonal_analogs(before, ts, count=weeks), recent_profile(before)
 
 
 def load_fleet_risks(
@@ -159,10 +168,10 @@ def load_fleet_risks(
         label = window.label
         uplifts = parse_diagnostics(stored.diagnostics)
         in_window = [u for u in uplifts if window.end is None or u.start < window.end]
-        analogs = None
-        if settings.analog_weight > 0 and not any(u.source != "unknown" for u in in_window):
+        analogs = recent = None
+        if not any(u.source != "unknown" for u in in_window):
             # Past weeks describe normal weeks: with an uplifted event in the window they would understate it.
-            analogs = _analogs(store, info, stored, int(settings.analog_weeks))
+            analogs, recent = _history_context(store, info, stored, int(settings.analog_weeks))
         item = RiskInput(
             service=info.service,
             metric=info.metric,
@@ -174,6 +183,7 @@ def load_fleet_risks(
             unknown_uplift=unknown_events(uplifts, None, window.end),
             notes=(*stale_notes(info, stored), *(u.describe() for u in in_window if u.source != "unknown")),
             analogs=analogs,
+            recent=recent,
         )
         risks.append(assess(item, window, settings))
     canonical = next((w.event for w in windows.values() if w.event), event)  # the calendar's spelling

@@ -10,6 +10,7 @@ from capacity.forecast.pipeline import forecast_series
 from capacity.forecast.types import ForecastSpec
 from capacity.risk.assess import BREACH_LIKELY, RiskInput, RiskWindow, assess
 from capacity.risk.crossing import seasonal_analogs, trend_growth
+from capacity.risk.probability import recent_profile
 
 TS = pd.date_range("2026-06-01", periods=24 * 90, freq="h", tz="UTC")
 HOURS = np.arange(len(TS))
@@ -74,6 +75,7 @@ def test_a_growing_service_whose_forecast_crosses_is_breach_likely():
                 result.frame,
                 result.paths,
                 analogs=seasonal_analogs(y, ts, 12, follow_trend=follow),
+                recent=recent_profile(y),
             ),
             RiskWindow(),
         )
