@@ -110,7 +110,7 @@ def _heuristic(y: np.ndarray, lag: int, horizon: int) -> Calibration:
     """Intervals from lag differences of the history when no backtest window fits."""
     lag = lag if len(y) > lag + 1 else 1
     diffs = y[lag:] - y[:-lag] if len(y) > lag else np.zeros(1)
-    return calibrate(diffs.reshape(1, -1), horizon, 1e-9 + 1e-3 * float(np.mean(np.abs(y))), 1.0, 1.0)
+    return calibrate(diffs.reshape(-1, 1), horizon, 1e-9 + 1e-3 * float(np.mean(np.abs(y))), 1.0, 1.0)
 
 
 def check_long(spec: ForecastSpec) -> None:
@@ -169,12 +169,14 @@ def _subdaily_core(values: pd.Series, spec: ForecastSpec, per_day: int) -> _Core
     v = values.to_numpy(dtype="float64")
     errors = []
     if fit.inner is not None and fit.backtest is not None:
+        # windows narrower than the horizon (a short history) give errors over their width; calibrate carries the
+        # error scale on to the whole horizon
+        width = min(spec.horizon, fit.backtest.horizon * per_day)
         for c, inner_daily in zip(fit.backtest.cutoffs, fit.inner, strict=True):
             start = first + c * per_day
-            if len(inner_daily) * per_day < spec.horizon or start + spec.horizon > len(v):
-                continue
-            guess = compose(days.iloc[: c * per_day], per_day, inner_daily, spec.horizon, 0)
-            errors.append(v[start : start + spec.horizon] - guess)
+            if start + width <= len(v):
+                guess = compose(days.iloc[: c * per_day], per_day, inner_daily, width, 0)
+                errors.append(v[start : start + width] - guess)
     if errors:
         cal = calibrate(np.array(errors), spec.horizon, _floor(v), *widening(len(errors)))
     else:
