@@ -17,6 +17,7 @@ import pandas as pd
 from capacity.bench.accuracy import markdown_table, resample, run_accuracy
 from capacity.bench.peers import PEER_GROUPS
 from capacity.cli.common import console, db_option, open_store, print_table
+from capacity.cli.plan import show_plan_accuracy
 from capacity.errors import InvalidInput, SourceError, UnknownSeries
 from capacity.forecast.metrics import score_stored_forecast, seasonal_scale
 from capacity.forecast.regularize import regularize, steps_per
@@ -204,9 +205,12 @@ def live_accuracy(store: Any, service: str, metric: str, agg: str, limit: int) -
     help="Stored forecasts per series to score.",
 )
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the rows as JSON.")
+@click.option(
+    "--plans", is_flag=True, help="Capacity plans instead: each stored plan scored against its actuals."
+)
 @db_option
 def accuracy(
-    service: str | None, metric: str | None, limit: int, json_out: Path | None, db: str | None
+    service: str | None, metric: str | None, limit: int, json_out: Path | None, plans: bool, db: str | None
 ) -> None:
     """Each series' chosen model with its backtest scores, and the live accuracy of stored forecasts.
 
@@ -214,10 +218,15 @@ def accuracy(
     the seasonal-naive error of the four weeks before it), sMAPE and the share of actuals inside the 80% and 95%
     intervals.
 
+    With --plans: every stored capacity plan (``capacity plan``), each of its weeks with actuals scored by the
+    absolute percentage error of its p50 peak against the actual weekly peak, and the share of weeks within 10%
+    and 20%.
+
     \b
     Examples:
       capacity accuracy
       capacity accuracy checkout cpu
+      capacity accuracy --plans
     """
 
     if service:
@@ -225,6 +234,9 @@ def accuracy(
     if metric:
         validate_name(metric, "metric")
     store = open_store(db)
+    if plans:
+        show_plan_accuracy(store, service, metric, limit, json_out)
+        return
     infos = [
         i
         for i in store.series.list_series()
