@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from capacity.schema import validate_history
+from capacity.store import Store
+
 #: Amplitude of the yearly cycle of :func:`daily_truth` (level 100).
 YEARLY_AMPLITUDE = 20.0
 
@@ -40,3 +43,25 @@ def hourly_series(years: float = 2.5, start: str = "2021-01-04", seed: int = 0) 
     shape = 1.0 + 0.2 * np.sin(np.pi * (hours.hour.to_numpy() - 2) / 24) ** 2 - 0.1
     rng = np.random.default_rng(seed + 1)
     return pd.Series(np.repeat(daily.to_numpy(), 24) * shape + rng.normal(0, 1.0, len(hours)), index=hours)
+
+
+def store_series(
+    store: Store,
+    values: pd.Series,
+    service: str = "grid",
+    metric: str = "cpu",
+    **settings: object,
+) -> None:
+    """Ingest ``values`` as one series of ``store`` and apply ``settings`` (threshold, instances, agg ...)."""
+    frame = pd.DataFrame(
+        {"service": service, "metric": metric, "ts": values.index, "value": values.to_numpy()}
+    )
+    store.series.ingest(validate_history(frame))
+    if settings:
+        store.series.update_series(service, metric, **settings)
+
+
+def hourly_cpu(years: float = 2.2, seed: int = 0, end: str | None = None) -> pd.Series:
+    """Hourly CPU % (about 30 to 60) with a yearly cycle and a day-time peak, optionally cut at ``end``."""
+    values = hourly_series(years, seed=seed) * 0.45
+    return values[values.index < pd.Timestamp(end, tz="UTC")] if end is not None else values
