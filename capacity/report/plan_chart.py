@@ -66,9 +66,7 @@ def render_plan_chart(spec: PlanChartSpec) -> bytes:
                 label="weekly peak (actual)",
             )
         starts = _naive(spec.starts)
-        ax.fill_between(
-            starts, spec.p50, spec.p90, color=FORECAST_COLOR, alpha=0.22, step="mid", label="p50 - p90 band"
-        )
+        ax.fill_between(starts, spec.p50, spec.p90, color=FORECAST_COLOR, alpha=0.22, label="p50 - p90 band")
         ax.plot(starts, spec.p50, color=FORECAST_COLOR, lw=1.8, marker="o", ms=3.5, label="planned peak p50")
         ax.plot(starts, spec.p90, color=FORECAST_COLOR, lw=1.0, ls=":", label="planned peak p90")
         if spec.threshold is not None:

@@ -38,7 +38,7 @@ from capacity.report.plots import CHART_LOCK
 from capacity.risk.assess import instances_needed
 from capacity.schema import unit_label
 from capacity.store import SeriesInfo, Store
-from capacity.store.plans import StoredPlan
+from capacity.store.plans import StoredPlan, iso_utc
 
 #: Sample paths behind the weekly peaks' crossing probabilities.
 PLAN_PATHS = 1000
@@ -235,7 +235,7 @@ def plan_accuracy(
 
 
 def _iso(ts: pd.Timestamp | None) -> str | None:
-    return None if ts is None else pd.Timestamp(ts).isoformat()
+    return None if ts is None else iso_utc(ts)
 
 
 def plan_record(outcome: PlanOutcome) -> dict[str, Any]:

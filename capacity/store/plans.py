@@ -38,7 +38,7 @@ class StoredPlanScore:
 @dataclass(frozen=True)
 class StoredPlan:
     """A plan as stored (its weeks as plain dicts: ``start, days, p50, p90, headroom_pct, instances_needed,
-    crossing, cumulative``)."""
+    crossing_probability, cumulative_probability``)."""
 
     id: int
     service: str
@@ -73,18 +73,23 @@ def _epoch(ts: pd.Timestamp) -> int:
     return int(pd.Timestamp(ts).timestamp())
 
 
+def iso_utc(ts: pd.Timestamp) -> str:
+    """UTC ISO 8601 with a Z: stored plan weeks read like a fresh plan's JSON (and the rest of the API)."""
+    return pd.Timestamp(ts).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _weeks_json(plan: SeriesPlan) -> str:
     return json.dumps(
         [
             {
-                "start": w.start.isoformat(),
+                "start": iso_utc(w.start),
                 "days": w.days,
                 "p50": w.p50,
                 "p90": w.p90,
                 "headroom_pct": w.headroom_pct,
                 "instances_needed": w.instances_needed,
-                "crossing": w.crossing,
-                "cumulative": w.cumulative,
+                "crossing_probability": w.crossing,
+                "cumulative_probability": w.cumulative,
             }
             for w in plan.weeks
         ]
@@ -165,7 +170,7 @@ class PlanRepository:
     def save_score(self, plan_id: int, score: PlanScore, scored_at: int | None = None) -> None:
         """Store (or replace) the score of plan ``plan_id``."""
         weeks = [
-            {"start": w.start.isoformat(), "planned": w.planned, "actual": w.actual, "ape": w.ape}
+            {"start": iso_utc(w.start), "planned": w.planned, "actual": w.actual, "ape": w.ape}
             for w in score.weeks
         ]
         with translate_errors("saving a plan score"), self.db.write() as conn:

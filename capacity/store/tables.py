@@ -162,8 +162,8 @@ plans = Table(
     Column("growth_basis", String(32), nullable=False),
     Column("first_crossing", BigInteger),
     Column("first_crossing_probability", Float),
-    # The plan's weeks as made (JSON list): start, days, p50, p90, headroom_pct, instances_needed, crossing,
-    # cumulative. A plan is what a planner committed to: it is never rewritten.
+    # The plan's weeks as made (JSON list): start, days, p50, p90, headroom_pct, instances_needed,
+    # crossing_probability, cumulative_probability. A plan is what a planner committed to: it is never rewritten.
     Column("payload", Text, nullable=False),
 )
 

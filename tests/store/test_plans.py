@@ -49,6 +49,10 @@ def test_a_plan_round_trips_and_its_score_is_replaced_by_a_fuller_one(any_store:
     assert stored.growth_pct == 3.5 and stored.growth_basis == YEAR_OVER_YEAR
     assert [w["p90"] for w in stored.weeks] == pytest.approx([w.p90 for w in plan.weeks])
     assert stored.weeks[0]["instances_needed"] == 4 and stored.end == START + pd.Timedelta(days=28)
+    # Stored weeks read like a fresh plan's JSON: the same keys, UTC times with a Z.
+    assert stored.weeks[0]["start"] == "2024-01-01T00:00:00Z"
+    assert stored.weeks[1]["crossing_probability"] == plan.weeks[1].crossing
+    assert stored.weeks[1]["cumulative_probability"] == plan.weeks[1].cumulative
     assert stored.score is None
     actual = pd.Series(np.full(28, 75.0), index=pd.date_range(START, periods=28, freq="1D", tz="UTC"))
     partial = score_plan([(w.start, w.days, w.p50) for w in plan.weeks], actual.iloc[:14])

@@ -1,8 +1,8 @@
 """Capacity plans and their scores: plans (one row per plan made, its weeks as JSON) and plan_scores (one row per
 plan, replaced when it is scored again with more weeks of actuals).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0003 (the lead sets 0004 when the forecast ledger migration of api-live is merged first)
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0003"  # becomes "0004" after api-live's 0004_forecast_ledger is merged
 branch_labels = None
 depends_on = None
 
