@@ -16,6 +16,7 @@ matplotlib.use("Agg")  # headless: no display, no GUI toolkit, the same output e
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 
@@ -66,30 +67,43 @@ def render_plan_chart(spec: PlanChartSpec) -> bytes:
                 label="weekly peak (actual)",
             )
         starts = _naive(spec.starts)
+        # The planned weeks on a light background behind a divider: with a year of history the plan is the
+        # right-hand fifth of the chart, and the eye has to find where actuals stop and the plan begins.
+        plan_start = float(mdates.date2num(starts[0]))
+        plan_end = float(mdates.date2num(starts[-1] + pd.Timedelta(days=7)))
+        ax.axvspan(plan_start, plan_end, color=FORECAST_COLOR, alpha=0.05, lw=0)
+        ax.axvline(plan_start, color="0.45", lw=0.9, ls="-")
         ax.fill_between(starts, spec.p50, spec.p90, color=FORECAST_COLOR, alpha=0.22, label="p50 - p90 band")
         ax.plot(starts, spec.p50, color=FORECAST_COLOR, lw=1.8, marker="o", ms=3.5, label="planned peak p50")
         ax.plot(starts, spec.p90, color=FORECAST_COLOR, lw=1.0, ls=":", label="planned peak p90")
         if spec.threshold is not None:
             ax.axhline(
-                spec.threshold, color=THRESHOLD_COLOR, lw=1.4, ls="--", label=f"threshold {spec.threshold:g}"
+                spec.threshold, color=THRESHOLD_COLOR, lw=1.4, ls="--", label=f"threshold {spec.threshold:,g}"
             )
         if spec.first_crossing is not None:
             week, prob = spec.first_crossing
             x = mdates.date2num(_naive(pd.DatetimeIndex([week]))[0])
             ax.axvline(x, color=THRESHOLD_COLOR, lw=1.0, alpha=0.7)
             ax.annotate(
-                f"likely crossed (p={prob:.2f})",
-                xy=(x, ax.get_ylim()[1]),
-                xytext=(4, -14),
+                f"likely crossed by {week:%Y-%m-%d} (p={prob:.2f})",
+                xy=(x, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(-4, -14),
                 textcoords="offset points",
+                ha="right",
                 color=THRESHOLD_COLOR,
                 fontsize=9,
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
             )
         locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         ax.set_title(spec.title, fontsize=11)
         ax.set_ylabel(f"weekly peak ({spec.unit})" if spec.unit else "weekly peak")
+        ax.yaxis.set_major_formatter(
+            mticker.FuncFormatter(lambda v, _pos: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}")
+        )
+        ax.set_xlim(right=plan_end)
         ax.grid(alpha=0.25)
         ax.legend(loc="upper left", fontsize=8, framealpha=0.85)
         buf = io.BytesIO()

@@ -42,8 +42,9 @@ from capacity.store.plans import StoredPlan, iso_utc
 
 #: Sample paths behind the weekly peaks' crossing probabilities.
 PLAN_PATHS = 1000
-#: Weeks of actual weekly peaks shown before the plan in its chart.
-RECENT_WEEKS = 26
+#: Weeks of actual weekly peaks shown before the plan in its chart: a year, so the same season last year is in
+#: view next to the planned weeks (half a year hid it, and a quarterly plan is mostly about that season).
+RECENT_WEEKS = 53
 
 
 @dataclass(frozen=True)
