@@ -11,6 +11,7 @@ import pytest
 
 from capacity.errors import InvalidInput, UnknownSeries
 from capacity.forecast.regularize import regularize
+from capacity.report.plan_section import HINT, plan_html, plan_markdown
 from capacity.services.plans import PlanRequest, latest_plan_rows, make_plans, plan_accuracy, plan_record
 from capacity.store import Store
 from tests.support.yearly import hourly_cpu, store_series
@@ -65,6 +66,13 @@ def test_a_plan_is_scored_when_its_weeks_have_actuals(planned: Store) -> None:
     assert scored.score.within_10 == pytest.approx(np.mean(np.array(apes) <= 0.10))
     rows = latest_plan_rows(planned)
     assert [(r["service"], r["score"]["weeks_scored"]) for r in rows] == [("grid", 8)]
+    # the readiness report's capacity-plan section, from these rows
+    share = f"{scored.score.within_10:.0%} / {scored.score.within_20:.0%} of 8 weeks"
+    row = next(line for line in plan_markdown(rows) if line.startswith("| grid |"))
+    assert f"| {CUT} +8w |" in row and share in row
+    html = plan_html(rows)
+    assert "<h2>Capacity plan</h2>" in html and "<td>grid</td>" in html and html.count("<tr>") == 2
+    assert HINT in plan_html([]) and "not scored yet" not in row
 
 
 def test_bad_requests_name_the_field_before_anything_is_planned(planned: Store) -> None:
