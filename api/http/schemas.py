@@ -338,3 +338,96 @@ REPORT = {
     "required": ["event", "risks"],
     "properties": {"event": STR, "risks": {"type": "array"}},
 }
+
+# Capacity plans (capacity.services.plans): one series' plan, the fleet's, and the accuracy of the stored ones.
+PLAN_WEEK = {
+    "type": "object",
+    "required": ["start", "days", "p50", "p90"],
+    "properties": {
+        "start": TS,
+        "days": INT,
+        "p50": NUM,
+        "p90": NUM,
+        "headroom_pct": NNUM,
+        "instances_needed": NINT,
+        "crossing_probability": NNUM,
+        "cumulative_probability": NNUM,
+    },
+}
+SERIES_PLAN = {
+    "type": "object",
+    "required": ["service", "metric", "agg"],
+    "properties": {
+        "service": STR,
+        "metric": STR,
+        "agg": STR,
+        "error": {**STR, "description": "Why the series has no plan (only then)"},
+        "plan_id": NINT,
+        "unit": STR,
+        "quarter": NSTR,
+        "history_end": TS,
+        "model": STR,
+        "threshold": NNUM,
+        "instances": NINT,
+        "instance_capacity": NNUM,
+        "margin": NUM,
+        "growth": {"type": "object", "properties": {"pct_per_year": NUM, "basis": STR}},
+        "first_crossing": NTS,
+        "first_crossing_probability": NNUM,
+        "peak_p50": NUM,
+        "weeks": {"type": "array", "items": PLAN_WEEK},
+    },
+}
+PLANS = {
+    "type": "object",
+    "required": ["horizon_weeks", "plans"],
+    "properties": {"horizon_weeks": INT, "quarter": NSTR, "plans": {"type": "array", "items": SERIES_PLAN}},
+}
+_PLAN_SCORE = {
+    "type": "object",
+    "nullable": True,
+    "properties": {
+        "weeks_scored": INT,
+        "weeks_planned": INT,
+        "mape": NUM,
+        "within_10": NUM,
+        "within_20": NUM,
+    },
+}
+PLAN_ACCURACY = {
+    "type": "object",
+    "required": ["summary", "plans"],
+    "properties": {
+        "summary": {
+            "type": "object",
+            "properties": {"plans": INT, "weeks": INT, "mape": NUM, "within_10": NUM, "within_20": NUM},
+        },
+        "plans": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["service", "metric", "plan_id", "first_day", "weeks"],
+                "properties": {
+                    "service": STR,
+                    "metric": STR,
+                    "plan_id": INT,
+                    "first_day": TS,
+                    "weeks": INT,
+                    "quarter": NSTR,
+                    "peak_p50": NUM,
+                    "peak_p90": NUM,
+                    "first_crossing": NTS,
+                    "created_at": TS,
+                    "score": _PLAN_SCORE,
+                    "scored_weeks": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"start": TS, "planned": NUM, "actual": NUM, "ape": NUM},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.routes import events, forecasts, jobs, loadtests, reports, risks, samples, series, tokens
+from api.routes import events, forecasts, jobs, loadtests, plans, reports, risks, samples, series, tokens
 
 BLUEPRINTS = [
     series.bp,
@@ -11,6 +11,7 @@ BLUEPRINTS = [
     risks.bp,
     events.bp,
     reports.bp,
+    plans.bp,
     loadtests.bp,
     jobs.bp,
     tokens.bp,

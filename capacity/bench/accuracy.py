@@ -1,13 +1,21 @@
 """The accuracy benchmark: this engine against seasonal naive, Prophet and statsforecast on the same folds.
 
-Protocol (issue 3): each series is resampled to ``freq`` with the mean. For fold ``k = 1..K`` the cutoff is
+Protocol (issue 3): each series is resampled to ``freq`` with ``agg`` (the mean, or the maximum / 95th percentile of
+the samples in each step: daily peaks with ``--freq 1d --agg max``). For fold ``k = 1..K`` the cutoff is
 ``end - (K - k + 1) * horizon``; everything before it is training data and the next ``horizon`` steps are the
 test window. A series with under three horizons of training before the first cutoff is skipped with the reason.
 Per series and method (mean over folds): MASE scaled by the training part's in-sample daily seasonal-naive MAE,
 sMAPE, scaled pinball loss over the quantiles 0.1..0.9, coverage of the 80% (0.1..0.9) and 95% (0.025..0.975)
-intervals, and fit-and-forecast wall seconds. The summary covers the series on which every method ran: geometric
-mean MASE (each per-series MASE floored at 0.1), the same relative to each other method, mean coverages, mean
-scaled pinball, median and total seconds.
+intervals, the absolute percentage error of the window's peak, and fit-and-forecast wall seconds. The summary
+covers the series on which every method ran: geometric mean MASE (each per-series MASE floored at 0.1), the same
+relative to each other method, mean coverages, mean scaled pinball, the share of test windows whose forecast peak
+is within 10% and 20% of the actual peak (issue 16: the tolerance planners are held to), median and total seconds.
+
+A method's forecast peak is its own forecast of the window's maximum: for this engine at four weeks or more on a
+daily step, the highest weekly p50 peak (:mod:`capacity.forecast.peaks`, what ``capacity plan`` shows); at shorter
+horizons or sub-daily steps, the median over its sample paths of each path's maximum; for Prophet the same over
+its predictive samples; for statsforecast and seasonal naive, which have no paths, the maximum of the point
+forecast.
 """
 
 from __future__ import annotations
@@ -21,30 +29,56 @@ import pandas as pd
 
 from capacity.bench.peers import PEERS, PeerForecast
 from capacity.errors import CapacityError, PeerUnavailable
+from capacity.forecast.longrange import is_long
 from capacity.forecast.metrics import coverage, mase, scaled_pinball, seasonal_scale, smape
-from capacity.forecast.pipeline import forecast_series
-from capacity.forecast.regularize import steps_per
-from capacity.forecast.types import ForecastSpec
+from capacity.forecast.peaks import weekly_peaks
+from capacity.forecast.pipeline import forecast_long_series, forecast_series
+from capacity.forecast.regularize import AGGREGATIONS, steps_per
+from capacity.forecast.types import ForecastResult, ForecastSpec
 from capacity.schema import quantile_column
 
 #: Quantiles every method forecasts: the pinball set 0.1..0.9 and the 95% interval's ends.
 BENCH_QUANTILES: tuple[float, ...] = (0.025, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.975)
 PINBALL_QUANTILES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-METRIC_KEYS: tuple[str, ...] = ("mase", "smape", "spl", "coverage_80", "coverage_95", "seconds")
+METRIC_KEYS: tuple[str, ...] = ("mase", "smape", "spl", "coverage_80", "coverage_95", "peak_ape", "seconds")
+#: The tolerances of the peak: share of windows whose forecast peak is within 10% and 20% of the actual one.
+PEAK_TOLERANCES: tuple[float, ...] = (0.10, 0.20)
 #: The MASE floor before logs, so an intermittent all-zero window cannot dominate a geometric mean.
 MASE_FLOOR = 0.1
+
+
+def _as_peer(result: ForecastResult, quantiles: Sequence[float], peak: float) -> PeerForecast:
+    frame = result.frame
+    return PeerForecast(
+        mean=frame["mean"].to_numpy(),
+        quantiles={q: frame[quantile_column(q)].to_numpy() for q in quantiles},
+        peak=peak,
+    )
 
 
 def capacity_method(freq: str) -> Callable[[pd.Series, int, int, Sequence[float]], PeerForecast]:
     """This engine as a benchmark method: automatic selection, as users get it."""
 
     def fit(train: pd.Series, horizon: int, day: int, quantiles: Sequence[float]) -> PeerForecast:
-        result = forecast_series(train, ForecastSpec(horizon=horizon, freq=freq, quantiles=tuple(quantiles)))
-        frame = result.frame
-        return PeerForecast(
-            mean=frame["mean"].to_numpy(),
-            quantiles={q: frame[quantile_column(q)].to_numpy() for q in quantiles},
-        )
+        spec = ForecastSpec(horizon=horizon, freq=freq, quantiles=tuple(quantiles))
+        if day == 1 and is_long(
+            spec
+        ):  # the plan's peak: the highest weekly p50 of the calibrated weekly peaks
+            long = forecast_long_series(train, spec)
+            if long.inner is not None:
+                start = pd.Timestamp(long.result.frame["ts"].iloc[0])
+                peaks = weekly_peaks(
+                    long.daily.to_numpy(dtype="float64"),
+                    start,
+                    long.daily_mean,
+                    long.inner,
+                    yearly=long.yearly,
+                )
+                return _as_peer(long.result, quantiles, float(np.max(peaks.at(0.5))))
+            result = long.result
+        else:
+            result = forecast_series(train, spec)
+        return _as_peer(result, quantiles, float(np.median(np.max(result.paths, axis=1))))
 
     return fit
 
@@ -57,7 +91,10 @@ def fold_cutoffs(n: int, horizon: int, folds: int) -> list[int]:
 def score_fold(actual: np.ndarray, forecast: PeerForecast, scale: float) -> dict[str, float]:
     """The per-fold metrics of one method's forecast."""
     q = forecast.quantiles
+    peak = float(np.max(forecast.mean)) if forecast.peak is None else forecast.peak
+    top = float(np.max(actual))
     return {
+        "peak_ape": abs(peak - top) / abs(top) if top != 0 else float(peak != 0),
         "mase": mase(actual, forecast.mean, scale),
         "smape": smape(actual, forecast.mean),
         "spl": scaled_pinball(actual, {p: q[p] for p in PINBALL_QUANTILES}, scale),
@@ -101,6 +138,7 @@ def evaluate_series(
             out[method] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
             continue
         out[method] = {k: float(np.mean([r[k] for r in rows])) for k in METRIC_KEYS}
+        out[method]["peak_apes"] = [r["peak_ape"] for r in rows]
     return {"skipped": None, "methods": out}
 
 
@@ -129,6 +167,11 @@ def summarize(series: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> di
             ]
             relative[other] = float(np.exp(np.mean(np.log(ratios)))) if ratios else float("nan")
         seconds = [r["seconds"] for r in rows]
+        apes = np.array([a for r in rows for a in r.get("peak_apes", [r["peak_ape"]])], dtype="float64")
+        peaks = {
+            f"peak_within_{round(t * 100)}": float(np.mean(apes <= t + 1e-12)) if len(apes) else float("nan")
+            for t in PEAK_TOLERANCES
+        }
         summary[m] = {
             "series": len(rows),
             "mase_gmean": _gmean(mases),
@@ -136,6 +179,7 @@ def summarize(series: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> di
             "coverage_80": float(np.mean([r["coverage_80"] for r in rows])) if rows else float("nan"),
             "coverage_95": float(np.mean([r["coverage_95"] for r in rows])) if rows else float("nan"),
             "spl_mean": float(np.mean([r["spl"] for r in rows])) if rows else float("nan"),
+            **peaks,
             "seconds_median": float(np.median(seconds)) if rows else float("nan"),
             "seconds_total": float(np.sum(seconds)) if rows else float("nan"),
         }
@@ -188,12 +232,20 @@ def run_accuracy(
     return {"config": {**conf, "complete": True}, "series": entries, "summary": summarize(entries, methods)}
 
 
-def resample_mean(frame: pd.DataFrame, freq: str) -> pd.Series:
-    """A ``timestamp,value`` frame resampled to ``freq`` with the mean (empty steps interpolated)."""
+def resample(frame: pd.DataFrame, freq: str, agg: str = "mean") -> pd.Series:
+    """A ``timestamp,value`` frame resampled to ``freq`` with ``agg`` (``mean``, ``max``, ``p95``; empty steps
+    interpolated).
+
+    Raises:
+        ValueError: for an unknown aggregation.
+    """
+    if agg not in AGGREGATIONS:
+        raise ValueError(f"agg must be one of {', '.join(AGGREGATIONS)}, got {agg!r}")
     ts = pd.to_datetime(frame["timestamp"], utc=True)
     s = pd.Series(pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype="float64"), index=ts)
     s = s[np.isfinite(s.to_numpy())].sort_index()
-    out = s.resample(freq).mean()
+    grouped = s.resample(freq)
+    out = grouped.mean() if agg == "mean" else grouped.max() if agg == "max" else grouped.quantile(0.95)
     return out.interpolate(limit_direction="both")
 
 
@@ -208,6 +260,8 @@ def markdown_table(result: Mapping[str, Any]) -> str:
         *[f"rel. {m}" for m in methods],
         "cov 80%",
         "cov 95%",
+        "peak ±10%",
+        "peak ±20%",
         "SPL",
         "median s",
         "total s",
@@ -226,6 +280,8 @@ def markdown_table(result: Mapping[str, Any]) -> str:
                     *rel,
                     f"{s['coverage_80']:.3f}",
                     f"{s['coverage_95']:.3f}",
+                    f"{s['peak_within_10']:.3f}",
+                    f"{s['peak_within_20']:.3f}",
                     f"{s['spl_mean']:.3f}",
                     f"{s['seconds_median']:.2f}",
                     f"{s['seconds_total']:.1f}",

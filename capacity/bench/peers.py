@@ -1,6 +1,9 @@
 """The peers the accuracy benchmark compares against: seasonal naive, Prophet, statsforecast AutoETS and MSTL.
 
-Each peer is ``fit(train, horizon, steps_per_day, quantiles) -> PeerForecast``. Prophet and statsforecast are
+Each peer is ``fit(train, horizon, steps_per_day, quantiles) -> PeerForecast``. Each method's seasons come from
+the step (:func:`seasons`): daily and weekly on hourly data, weekly and (with two years) yearly on daily data; a
+daily step used to hand MSTL a season of 1, which it cannot fit. A peer with sample paths (Prophet) also gives its
+forecast of the window's peak: the median over its paths of each path's maximum. Prophet and statsforecast are
 optional dependencies (the ``bench`` extra) imported lazily; a missing one raises :class:`PeerUnavailable`, which
 the benchmark reports instead of failing. Prophet's cmdstanpy logging is silenced.
 """
@@ -21,10 +24,28 @@ from capacity.errors import PeerUnavailable
 
 @dataclass(frozen=True)
 class PeerForecast:
-    """A peer's point forecast and its quantile forecasts by level."""
+    """A peer's point forecast, its quantile forecasts by level and, when it has one, its window-peak forecast
+    (None: the benchmark takes the maximum of the point forecast)."""
 
     mean: np.ndarray
     quantiles: dict[float, np.ndarray]
+    peak: float | None = None
+
+
+def seasons(day: int, n: int) -> list[int]:
+    """The seasonal periods (in steps) worth fitting with ``day`` steps a day and ``n`` steps of training.
+
+    Daily with two days (sub-daily steps only), weekly with three weeks, yearly (365 days) with two years and a
+    week (daily steps only: a yearly season of 8,766 hourly steps is beyond the peers).
+    """
+    out = []
+    if day > 1 and n >= 2 * day:
+        out.append(day)
+    if n >= 21 * day:
+        out.append(7 * day)
+    if day == 1 and n >= 2 * 365 + 7:
+        out.append(365)
+    return out
 
 
 PeerFn = Callable[[pd.Series, int, int, Sequence[float]], PeerForecast]
@@ -68,23 +89,28 @@ def _statsforecast() -> tuple[type, type]:
 def statsforecast_autoets(
     train: pd.Series, horizon: int, day: int, quantiles: Sequence[float]
 ) -> PeerForecast:
-    """statsforecast AutoETS with a daily season."""
+    """statsforecast AutoETS with a daily season (weekly on daily data)."""
     auto_ets, _ = _statsforecast()
     y = train.to_numpy(dtype="float64")
+    season = day if day > 1 else (7 if len(y) >= 14 else 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out = auto_ets(season_length=day).forecast(y=y, h=horizon, level=_levels(quantiles))
+        out = auto_ets(season_length=season).forecast(y=y, h=horizon, level=_levels(quantiles))
     return PeerForecast(mean=np.asarray(out["mean"]), quantiles=_from_levels(out, quantiles))
 
 
 def statsforecast_mstl(train: pd.Series, horizon: int, day: int, quantiles: Sequence[float]) -> PeerForecast:
-    """statsforecast MSTL with daily (+ weekly with three weeks of training) seasons and an AutoETS trend."""
+    """statsforecast MSTL with the step's seasons (:func:`seasons`) and an AutoETS trend; AutoETS without any."""
     auto_ets, mstl = _statsforecast()
     y = train.to_numpy(dtype="float64")
-    seasons = [day, 7 * day] if len(y) >= 21 * day else day
+    periods = seasons(day, len(y))
+    if not periods:
+        return statsforecast_autoets(train, horizon, day, quantiles)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = mstl(season_length=seasons, trend_forecaster=auto_ets(model="ZZN"))
+        model = mstl(
+            season_length=periods if len(periods) > 1 else periods[0], trend_forecaster=auto_ets(model="ZZN")
+        )
         out = model.forecast(y=y, h=horizon, level=_levels(quantiles))
     return PeerForecast(mean=np.asarray(out["mean"]), quantiles=_from_levels(out, quantiles))
 
@@ -132,13 +158,18 @@ def fit_prophet(train: pd.Series, horizon: int, **options: Any) -> tuple[Any, pd
 
 
 def prophet(train: pd.Series, horizon: int, day: int, quantiles: Sequence[float]) -> PeerForecast:
-    """Prophet with its defaults; quantiles from its predictive samples. Its logging is silenced."""
+    """Prophet with its defaults (it picks its own seasonalities from the history's length and step); quantiles and
+    the window's peak from its predictive samples. Its logging is silenced."""
     model, future = fit_prophet(train, horizon)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         mean = model.predict(future)["yhat"].to_numpy()
         samples = model.predictive_samples(future)["yhat"]
-    return PeerForecast(mean=mean, quantiles={q: np.quantile(samples, q, axis=1) for q in quantiles})
+    return PeerForecast(
+        mean=mean,
+        quantiles={q: np.quantile(samples, q, axis=1) for q in quantiles},
+        peak=float(np.median(np.max(samples, axis=0))),
+    )
 
 
 #: Peer methods by their benchmark name; a ``--peers`` group name selects several.

@@ -14,22 +14,35 @@ import click
 import numpy as np
 import pandas as pd
 
-from capacity.bench.accuracy import markdown_table, resample_mean, run_accuracy
+from capacity.bench.accuracy import markdown_table, resample, run_accuracy
 from capacity.bench.peers import PEER_GROUPS
 from capacity.cli.common import console, db_option, open_store, print_table
+from capacity.cli.plan import show_plan_accuracy
 from capacity.errors import InvalidInput, SourceError, UnknownSeries
 from capacity.forecast.metrics import score_stored_forecast, seasonal_scale
 from capacity.forecast.regularize import regularize, steps_per
 from capacity.schema import duration_steps, validate_name
 
 
-def _read_folder(data: Path, freq: str) -> dict[str, Any]:
-
+def _csv_files(data: Path) -> list[Path]:
+    if data.is_file():
+        return [data]
+    if not data.is_dir():
+        raise SourceError(
+            f"--data must be a folder of CSV files or a CSV file, got {str(data)!r}", field="data"
+        )
     files = sorted(p for p in data.glob("*.csv") if p.is_file())
     if not files:
         raise SourceError(f"no .csv files in {data}", field="data")
-    out = {}
-    for path in files:
+    return files
+
+
+def _read_series(data: tuple[Path, ...], freq: str, agg: str) -> dict[str, Any]:
+    """Every ``timestamp,value`` CSV of the folders (or files) in ``data``, resampled, by file stem."""
+    out: dict[str, Any] = {}
+    for path in [f for d in data for f in _csv_files(d)]:
+        if path.stem in out:
+            raise SourceError(f"{path}: a series named {path.stem!r} was already read", field="data")
         try:
             frame = pd.read_csv(path)
         except (OSError, ValueError) as exc:
@@ -38,7 +51,7 @@ def _read_folder(data: Path, freq: str) -> dict[str, Any]:
         if missing:
             raise SourceError(f"{path}: missing column(s) {', '.join(sorted(missing))}", field="data")
         try:
-            out[path.stem] = resample_mean(frame, freq)
+            out[path.stem] = resample(frame, freq, agg)
         except (ValueError, TypeError) as exc:
             raise SourceError(f"{path}: bad timestamps or values: {exc}", field="data") from None
     return out
@@ -58,7 +71,12 @@ def _methods(peers: str) -> list[str]:
 
 @click.command("accuracy")
 @click.option(
-    "--data", "data", required=True, type=click.Path(path_type=Path), help="Folder of timestamp,value CSVs."
+    "--data",
+    "data",
+    required=True,
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Folder of timestamp,value CSVs, or one CSV; repeat to add more.",
 )
 @click.option("--horizon", default="24h", show_default=True, help="Test window per fold: 24h, 7d ...")
 @click.option(
@@ -71,23 +89,37 @@ def _methods(peers: str) -> list[str]:
 @click.option(
     "--markdown", "md_out", type=click.Path(path_type=Path), help="Write the summary as a Markdown table."
 )
-@click.option("--freq", default="1h", show_default=True, help="Resample every series to this step (mean).")
+@click.option("--freq", default="1h", show_default=True, help="Resample every series to this step.")
+@click.option(
+    "--agg",
+    type=click.Choice(["mean", "max", "p95"]),
+    default="mean",
+    show_default=True,
+    help="Aggregation of the samples in a step (max: daily peaks with --freq 1d).",
+)
 def bench_accuracy(
-    data: Path, horizon: str, folds: int, peers: str, json_out: Path | None, md_out: Path | None, freq: str
+    data: tuple[Path, ...],
+    horizon: str,
+    folds: int,
+    peers: str,
+    json_out: Path | None,
+    md_out: Path | None,
+    freq: str,
+    agg: str,
 ) -> None:
     """Accuracy of the engine against seasonal naive, Prophet and statsforecast on the same rolling folds.
 
     \b
-    Example:
+    Examples:
       capacity bench accuracy --data ../shared/data/real --horizon 24h --folds 3 \\
           --peers prophet,statsforecast --json accuracy.json --markdown accuracy.md
+      capacity bench accuracy --data ../shared/data/real-events --horizon 90d --freq 1d --agg max \\
+          --folds 3 --peers prophet,statsforecast --json long.json
     """
 
-    if not data.is_dir():
-        raise SourceError(f"--data must be a folder of CSV files, got {str(data)!r}", field="data")
     steps = duration_steps(horizon, freq)
     methods = _methods(peers)
-    series = _read_folder(data, freq)
+    series = _read_series(data, freq, agg)
 
     def progress(name: str, entry: Any) -> None:
         if entry["skipped"]:
@@ -109,7 +141,7 @@ def bench_accuracy(
         folds=folds,
         methods=methods,
         freq=freq,
-        config={"data": str(data), "horizon": horizon, "peers": peers},
+        config={"data": [str(d) for d in data], "horizon": horizon, "peers": peers, "agg": agg},
         on_series=progress,
         on_partial=save_partial if json_out else None,
     )
@@ -173,9 +205,12 @@ def live_accuracy(store: Any, service: str, metric: str, agg: str, limit: int) -
     help="Stored forecasts per series to score.",
 )
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the rows as JSON.")
+@click.option(
+    "--plans", is_flag=True, help="Capacity plans instead: each stored plan scored against its actuals."
+)
 @db_option
 def accuracy(
-    service: str | None, metric: str | None, limit: int, json_out: Path | None, db: str | None
+    service: str | None, metric: str | None, limit: int, json_out: Path | None, plans: bool, db: str | None
 ) -> None:
     """Each series' chosen model with its backtest scores, and the live accuracy of stored forecasts.
 
@@ -183,10 +218,15 @@ def accuracy(
     the seasonal-naive error of the four weeks before it), sMAPE and the share of actuals inside the 80% and 95%
     intervals.
 
+    With --plans: every stored capacity plan (``capacity plan``), each of its weeks with actuals scored by the
+    absolute percentage error of its p50 peak against the actual weekly peak, and the share of weeks within 10%
+    and 20%.
+
     \b
     Examples:
       capacity accuracy
       capacity accuracy checkout cpu
+      capacity accuracy --plans
     """
 
     if service:
@@ -194,6 +234,9 @@ def accuracy(
     if metric:
         validate_name(metric, "metric")
     store = open_store(db)
+    if plans:
+        show_plan_accuracy(store, service, metric, limit, json_out)
+        return
     infos = [
         i
         for i in store.series.list_series()

@@ -30,6 +30,7 @@ from capacity.events.uplift import apply_uplift
 from capacity.forecast.backtest import backtest, backtest_plan
 from capacity.forecast.choose import choose
 from capacity.forecast.intervals import Calibration, calibrate, quantile_forecast, sample_paths
+from capacity.forecast.longrange import LongForecast, forecast_long, is_long
 from capacity.forecast.models import (
     DEFAULT_MODELS,
     FALLBACK_ORDER,
@@ -86,6 +87,19 @@ def _future_index(history_end: pd.Timestamp, spec: ForecastSpec) -> pd.DatetimeI
     return pd.date_range(history_end + step, periods=spec.horizon, freq=spec.freq)
 
 
+def _event_exog(regular: RegularSeries, future: pd.DatetimeIndex, spec: ForecastSpec) -> np.ndarray | None:
+    """The event regressors of the history and the horizon, the horizon's rows zeroed.
+
+    Past event windows stay in the regressors so they do not bend the fitted cycles; the upcoming ones are zeroed
+    because capacity.events.uplift applies their learned effect (counting it twice would double it).
+    """
+    exog = event_regressors(pd.DatetimeIndex(regular.values.index.append(future)), spec.events)
+    if exog is not None:
+        exog = exog.copy()
+        exog[len(regular.values) :] = 0.0
+    return exog
+
+
 def _fit_final(
     members: Sequence[str], data: FitInput, notes: list[str]
 ) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -135,12 +149,7 @@ def _plain_forecast(values: pd.Series, spec: ForecastSpec) -> tuple[ForecastResu
     periods = regular.periods
     notes: list[str] = list(regular.notes)
     future = _future_index(regular.values.index[-1], spec)
-    exog = event_regressors(pd.DatetimeIndex(regular.values.index.append(future)), spec.events)
-    if exog is not None:
-        # Past event windows stay in the regressors so they do not bend the fitted cycles; the upcoming ones are
-        # zeroed because capacity.events.uplift applies their learned effect (counting it twice would double it).
-        exog = exog.copy()
-        exog[len(y) :] = 0.0
+    exog = _event_exog(regular, future, spec)
     data = FitInput(y=y, horizon=spec.horizon, periods=periods, exog=exog)
     names = [m for m in (spec.models or DEFAULT_MODELS) if usable(get_model(m), len(y), periods)]
     hb, cutoffs = backtest_plan(len(y), spec.horizon, periods, spec.folds)
@@ -213,8 +222,35 @@ def single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
     return threadpool_limits(limits=1, user_api="blas")
 
 
+def forecast_long_series(values: pd.Series, spec: ForecastSpec) -> LongForecast:
+    """Forecast one series months ahead with the long-range engine (:mod:`capacity.forecast.longrange`).
+
+    The same as :func:`forecast_series` for a horizon of four weeks or more, with what a capacity plan needs
+    besides the forecast: the daily history, the daily point forecast (uplifts included) and the inner backtest.
+
+    Raises:
+        NotEnoughHistory: when fewer than three steps hold data.
+        InvalidInput: for a bad spec, a step that does not divide a day, or a horizon past a year.
+    """
+    _check_spec(spec)
+    regular = regularize_for(values, spec)
+    future = _future_index(regular.values.index[-1], spec)
+    long = forecast_long(regular, spec, _event_exog(regular, future, spec), regular.notes)
+    frame, paths, notes = apply_uplift(
+        long.result.frame, long.result.paths, regular.values, spec.events, spec.quantiles
+    )
+    if not notes:  # no occurrence in the forecast: nothing was applied
+        return long
+    result = replace(long.result, frame=frame, paths=paths, diagnostics=(*long.result.diagnostics, *notes))
+    daily = len(frame) == len(long.daily_mean)  # a daily step: the plan's weekly peaks see the uplifts
+    return replace(long, result=result, daily_mean=frame[MEAN].to_numpy() if daily else long.daily_mean)
+
+
 def forecast_series(values: pd.Series, spec: ForecastSpec) -> ForecastResult:
     """Forecast one series: regularize, choose a model by backtest, calibrate quantiles, sample paths.
+
+    From four weeks ahead (and without models asked for by name) the long-range engine forecasts instead: yearly
+    cycle, growth, a backtest at the full horizon (:func:`forecast_long_series`).
 
     Args:
         values: raw samples indexed by UTC timestamps (irregular, duplicated or gappy samples are fine).
@@ -227,6 +263,8 @@ def forecast_series(values: pd.Series, spec: ForecastSpec) -> ForecastResult:
         NotEnoughHistory: when fewer than three steps hold data.
         InvalidInput: for a bad spec (horizon, quantiles, model names) or values that are not a time series.
     """
+    if is_long(spec) and not spec.models:
+        return forecast_long_series(values, spec).result
     result, regular = _plain_forecast(values, spec)
     # Peak events: each upcoming occurrence gets the uplift learned from its past occurrences (or the planner's
     # band), recorded in the diagnostics; an event with neither is recorded as an unknown uplift.
@@ -240,6 +278,7 @@ def forecast_series(values: pd.Series, spec: ForecastSpec) -> ForecastResult:
 
 __all__ = [
     "event_regressors",
+    "forecast_long_series",
     "forecast_series",
     "regularize_for",
     "single_threaded_blas",

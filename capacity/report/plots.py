@@ -13,6 +13,7 @@ Pure: :func:`render_chart` returns PNG bytes; writing them is the caller's job.
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,10 @@ import pandas as pd
 
 from capacity.events.calendar import EventOccurrence
 from capacity.schema import MEAN, TS, quantile_column
+
+#: pyplot keeps global state (the current figure): one chart at a time per process (the API serves on threads);
+#: every caller that draws (readiness charts, plan charts) holds it.
+CHART_LOCK = threading.Lock()
 
 HISTORY_COLOR = "#4a4a4a"
 FORECAST_COLOR = "#1f77b4"

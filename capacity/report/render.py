@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from capacity.report.plan_section import plan_html, plan_markdown
 from capacity.risk.assess import AT_RISK, BREACH_LIKELY, STATUSES, UNKNOWN, status_counts
 from capacity.schema import unit_label
 
@@ -52,6 +53,7 @@ class ReportInput:
         settings: the risk settings used (name -> value).
         generated_at: when the report was made (given by the caller: the engine never reads the clock).
         event: the event name, when the report is for one.
+        plans: the capacity-plan section's rows (``capacity.services.plans.plan_summary``); None: no section.
     """
 
     title: str
@@ -63,6 +65,7 @@ class ReportInput:
     settings: Mapping[str, float] = field(default_factory=dict)
     generated_at: str = ""
     event: str | None = None
+    plans: Sequence[Mapping[str, Any]] | None = None
 
 
 def _is_missing(value: Any) -> bool:
@@ -196,6 +199,8 @@ def render_html(report: ReportInput) -> str:
             data = base64.b64encode(png).decode("ascii")
             alt = f"{row['service']} {row['metric']}: history, forecast with 80% and 95% bands, threshold"
             parts.append(f'<img src="data:image/png;base64,{data}" alt="{e(alt)}">')
+    if report.plans is not None:
+        parts.append(plan_html(report.plans))
     if report.settings:
         parts.append('<h2>Settings</h2><p class="meta">')
         parts.append(", ".join(f"{e(k)} = {e(str(v))}" for k, v in report.settings.items()))
@@ -240,6 +245,8 @@ def render_markdown(report: ReportInput) -> str:
                 "",
                 f"![{_md_cell(row['service'])} {_md_cell(row['metric'])}]({report.chart_files[key]})",
             ]
+    if report.plans is not None:
+        lines += plan_markdown(report.plans)
     return "\n".join(lines) + "\n"
 
 
@@ -267,4 +274,6 @@ def render_json(report: ReportInput) -> str:
         "uplifts": {f"{s}/{m}": list(v) for (s, m), v in report.uplifts.items()},
         "charts": {f"{s}/{m}": f for (s, m), f in report.chart_files.items()},
     }
+    if report.plans is not None:
+        payload["plans"] = [dict(row) for row in report.plans]
     return json.dumps(payload, indent=2)

@@ -10,7 +10,6 @@ window; the edges only write or serve what :mod:`capacity.report.render` makes o
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
 import pandas as pd
@@ -18,15 +17,14 @@ import pandas as pd
 from capacity.errors import InvalidInput
 from capacity.events.calendar import EventOccurrence, next_occurrence
 from capacity.events.record import parse_diagnostics
-from capacity.report.plots import ChartSpec, past_of, render_chart
+from capacity.report.plots import CHART_LOCK, ChartSpec, past_of, render_chart
 from capacity.report.render import ReportInput, flagged
 from capacity.risk.assess import RiskSettings, RiskWindow
 from capacity.schema import TS, unit_label
 from capacity.services.fleet_risk import FleetRiskRun, load_fleet_risks, window_end
+from capacity.services.plans import latest_plan_rows
 from capacity.store import SeriesInfo, Store, StoredForecast
 
-#: pyplot keeps global state (the current figure); one chart at a time per process (the API serves on threads).
-CHART_LOCK = threading.Lock()
 #: The risk settings a report prints.
 REPORT_SETTINGS = ("breach_likely", "at_risk", "min_headroom_pct", "risk_level", "margin")
 
@@ -142,7 +140,8 @@ def readiness_report(
     store: Store, event: str, settings: RiskSettings | None = None, *, require_series: bool = False
 ) -> ReportInput:
     """The readiness report of ``event``'s next occurrence: the ranked risks, a chart per flagged series that has
-    a forecast, and the uplifts each forecast applied inside its window.
+    a forecast, the uplifts each forecast applied inside its window, and each series' latest stored capacity plan
+    (made by ``capacity plan``; scored first when its weeks have new actuals).
 
     Args:
         store: an open store.
@@ -178,4 +177,5 @@ def readiness_report(
         settings={k: getattr(settings, k) for k in REPORT_SETTINGS},
         generated_at=f"{pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC",
         event=event_name,
+        plans=latest_plan_rows(store),
     )

@@ -25,6 +25,7 @@ from capacity.store.events import EventRepository
 from capacity.store.forecasts import ForecastRepository, StoredForecast
 from capacity.store.jobs import JobRepository
 from capacity.store.loadtests import LoadTestRepository
+from capacity.store.plans import PlanRepository
 from capacity.store.series import IngestReport, SeriesInfo, SeriesRepository
 from capacity.store.tokens import TokenRepository
 
@@ -35,7 +36,8 @@ class Store:
     """A handle on the database: one repository per kind of record, sharing one :class:`Database`.
 
     ``store.series`` (series and samples), ``store.forecasts`` (forecast runs), ``store.events`` (the calendar),
-    ``store.tokens`` (API tokens), ``store.jobs`` (background jobs), ``store.loadtests`` (load-test results).
+    ``store.tokens`` (API tokens), ``store.jobs`` (background jobs), ``store.loadtests`` (load-test results),
+    ``store.plans`` (capacity plans and their scores).
     Thread-safe: each call checks a connection out of the engine's pool.
     """
 
@@ -48,6 +50,7 @@ class Store:
         self.tokens = TokenRepository(self.db)
         self.jobs = JobRepository(self.db)
         self.loadtests = LoadTestRepository(self.db)
+        self.plans = PlanRepository(self.db)
 
     @classmethod
     def open(cls, db: str | Path | None = None, *, migrate_schema: bool = True) -> Store:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -141,4 +142,42 @@ jobs = Table(
     Column("params", Text, nullable=False, server_default="{}"),
     Column("error", Text),
     Column("worker", String(64)),
+)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("series_id", Integer, ForeignKey("series.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("history_end", BigInteger, nullable=False),
+    Column("first_day", BigInteger, nullable=False),
+    Column("weeks", Integer, nullable=False),
+    Column("quarter", String(8)),
+    Column("agg", String(8), nullable=False),
+    Column("model", String(255), nullable=False),
+    Column("threshold", Float),
+    Column("margin", Float, nullable=False),
+    Column("growth_pct", Float, nullable=False),
+    Column("growth_basis", String(32), nullable=False),
+    Column("first_crossing", BigInteger),
+    Column("first_crossing_probability", Float),
+    # The plan's weeks as made (JSON list): start, days, p50, p90, headroom_pct, instances_needed,
+    # crossing_probability, cumulative_probability. A plan is what a planner committed to: it is never rewritten.
+    Column("payload", Text, nullable=False),
+)
+
+Index("ix_plans_series_created", plans.c.series_id, plans.c.created_at)
+
+plan_scores = Table(
+    "plan_scores",
+    metadata,
+    Column("plan_id", Integer, ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True),
+    Column("scored_at", BigInteger, nullable=False),
+    Column("weeks_planned", Integer, nullable=False),
+    Column("weeks_scored", Integer, nullable=False),
+    Column("mape", Float, nullable=False),
+    Column("within_10", Float, nullable=False),
+    Column("within_20", Float, nullable=False),
+    Column("payload", Text, nullable=False),
 )

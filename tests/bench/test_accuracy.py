@@ -16,7 +16,7 @@ from capacity.cli import cli
 from capacity.errors import PeerUnavailable
 
 METHODS = ("capacity", "seasonal_naive", "prophet", "statsforecast_autoets", "statsforecast_mstl")
-METRICS = {"mase", "smape", "spl", "coverage_80", "coverage_95", "seconds"}
+METRICS = {"mase", "smape", "spl", "coverage_80", "coverage_95", "peak_ape", "peak_apes", "seconds"}
 
 
 def write_series(folder: Path, name: str, days: int, seed: int) -> None:
@@ -60,6 +60,47 @@ def test_cli_runs_end_to_end_on_two_tiny_series(tmp_path: Path) -> None:
     assert doc["summary"]["capacity"]["mase_gmean"] < 1.0  # a clean daily wave is easy
     assert "| capacity |" in md.read_text()
     assert "cmdstanpy" not in result.output and "plotly" not in result.output  # Prophet is silenced
+
+
+def test_daily_peaks_a_month_ahead_run_for_every_method_with_the_peak_shares(tmp_path: Path) -> None:
+    """Daily peaks (--freq 1d --agg max) at a four-week horizon: every peer gets seasons that fit a daily step
+    (MSTL used to get a season of 1 and crash), and the summary gains the shares of windows whose peak is within
+    10% and 20%."""
+    data = tmp_path / "daily"
+    data.mkdir()
+    for name, seed in (("alpha", 1), ("beta", 2)):
+        rng = np.random.default_rng(seed)
+        ts = pd.date_range("2024-01-01", periods=175 * 24, freq="1h")
+        day = np.arange(len(ts)) // 24
+        value = (
+            50 + 8 * (pd.DatetimeIndex(ts).dayofweek < 5) + 10 * np.sin(2 * np.pi * np.arange(len(ts)) / 24)
+        )
+        value = value + 0.05 * day + rng.normal(0, 1, len(ts))
+        frame = pd.DataFrame({"timestamp": ts.strftime("%Y-%m-%d %H:%M:%S"), "value": value})
+        frame.to_csv(data / f"{name}.csv", index=False)
+    extra = tmp_path / "gamma.csv"  # --data also takes a single file, and repeats
+    (data / "alpha.csv").rename(extra)
+    out = tmp_path / "daily.json"
+    result = CliRunner().invoke(
+        cli,
+        ["bench", "accuracy", "--data", str(data), "--data", str(extra), "--horizon", "28d", "--freq", "1d",
+         "--agg", "max", "--folds", "3", "--peers", "prophet,statsforecast", "--json", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert doc["config"]["agg"] == "max" and doc["config"]["horizon_steps"] == 28
+    for entry in doc["series"]:
+        assert entry["skipped"] is None and set(entry["methods"]) == set(METHODS), entry
+        for metrics in entry["methods"].values():
+            assert "error" not in metrics and set(metrics) == METRICS
+            assert len(metrics["peak_apes"]) == 3 and all(a >= 0 for a in metrics["peak_apes"])
+    for method in METHODS:
+        s = doc["summary"][method]
+        assert s["series"] == 2
+        assert 0.0 <= s["peak_within_10"] <= s["peak_within_20"] <= 1.0
+        apes = [a for e in doc["series"] for a in e["methods"][method]["peak_apes"]]
+        assert s["peak_within_20"] == pytest.approx(np.mean(np.array(apes) <= 0.2))
+    assert "peak ±10%" in result.output
 
 
 def test_missing_peer_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:

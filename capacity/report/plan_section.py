@@ -1,0 +1,87 @@
+"""The capacity-plan section of the readiness report: one line per series with a stored plan.
+
+Each row is a plain dict (:func:`capacity.services.plans.plan_summary` makes them from the stored plans): the
+planned weeks, the highest p50 and p90 weekly peaks, the least headroom, the most instances needed, the first week
+the threshold is likely crossed, the growth assumed, when the plan was made and, once scored, its accuracy. Pure:
+rows in, HTML or Markdown out; every user string is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+#: The section's columns: (heading, row key).
+PLAN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("service", "service"),
+    ("metric", "metric"),
+    ("weeks", "weeks"),
+    ("peak p50 / p90", "peak"),
+    ("least headroom", "headroom"),
+    ("instances", "instances"),
+    ("first likely crossing", "crossing"),
+    ("growth", "growth"),
+    ("made", "made"),
+    ("accuracy (±10% / ±20%)", "accuracy"),
+)
+
+HINT = "No stored plan: make one with capacity plan --horizon 13w (or --quarter 2027Q1)."
+
+
+def plan_cells(row: Mapping[str, Any]) -> dict[str, str]:
+    """The text of each column of one summary row."""
+
+    def num(value: Any, digits: int = 1, suffix: str = "") -> str:
+        return "-" if value is None else f"{value:.{digits}f}{suffix}"
+
+    crossing = row.get("first_crossing")
+    score = row.get("score")
+    return {
+        "service": str(row["service"]),
+        "metric": str(row["metric"]),
+        "weeks": f"{row['first_day'][:10]} +{row['weeks']}w"
+        + (f" ({row['quarter']})" if row.get("quarter") else ""),
+        "peak": f"{num(row['peak_p50'])} / {num(row['peak_p90'])}",
+        "headroom": num(row.get("min_headroom_pct"), 1, "%"),
+        "instances": "-" if row.get("max_instances") is None else str(row["max_instances"]),
+        "crossing": "none likely"
+        if crossing is None
+        else f"{crossing[:10]} (p={row['first_crossing_probability']:.2f})",
+        "growth": f"{row['growth_pct']:+.1f}%/yr ({row['growth_basis']})",
+        "made": str(row["created_at"])[:10],
+        "accuracy": "not scored yet"
+        if score is None
+        else f"{score['within_10']:.0%} / {score['within_20']:.0%} of {score['weeks_scored']} weeks",
+    }
+
+
+def plan_html(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The section as HTML (a heading and a table, or the hint without plans)."""
+    e = html.escape
+    parts = ["<h2>Capacity plan</h2>"]
+    if not rows:
+        return "\n".join([*parts, f'<p class="note">{e(HINT)}</p>'])
+    parts.append(
+        "<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h, _ in PLAN_COLUMNS) + "</tr></thead><tbody>"
+    )
+    for row in rows:
+        cells = plan_cells(row)
+        parts.append("<tr>" + "".join(f"<td>{e(cells[k])}</td>" for _, k in PLAN_COLUMNS) + "</tr>")
+    parts.append("</tbody></table>")
+    return "\n".join(parts)
+
+
+def plan_markdown(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The section as Markdown lines."""
+    lines = ["", "## Capacity plan", ""]
+    if not rows:
+        return [*lines, HINT]
+    lines.append("| " + " | ".join(h for h, _ in PLAN_COLUMNS) + " |")
+    lines.append("|" + "|".join("---" for _ in PLAN_COLUMNS) + "|")
+    for row in rows:
+        cells = plan_cells(row)
+        lines.append(
+            "| " + " | ".join(html.escape(cells[k]).replace("|", "\\|") for _, k in PLAN_COLUMNS) + " |"
+        )
+    return lines

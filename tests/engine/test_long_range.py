@@ -1,0 +1,131 @@
+"""The long-range engine: a yearly cycle recovered from three years, intervals that widen with the horizon, the
+sub-daily path, weekly peaks, and clear errors for what it cannot do."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from capacity.errors import InvalidInput, ModelFailed
+from capacity.forecast.longrange import LONG_MIN_DAYS
+from capacity.forecast.models.base import FitInput, run_model
+from capacity.forecast.models.yearly import YEARLY_MODELS
+from capacity.forecast.peaks import weekly_peaks
+from capacity.forecast.pipeline import forecast_long_series, forecast_series
+from capacity.forecast.spread import spread_factor
+from capacity.forecast.types import ForecastSpec
+from capacity.schema import quantile_columns
+from tests.support.yearly import YEARLY_AMPLITUDE, daily_series, daily_truth, hourly_series
+
+QUANTILES = (0.025, 0.1, 0.5, 0.9, 0.975)
+
+
+def check_frame(result, spec: ForecastSpec) -> None:  # type: ignore[no-untyped-def]
+    frame = result.frame
+    q = frame[quantile_columns(sorted(spec.quantiles))].to_numpy()
+    assert len(frame) == spec.horizon and np.isfinite(q).all()
+    assert (np.diff(q, axis=1) >= -1e-9).all(), "quantiles must be monotone"
+    assert result.paths.shape == (spec.n_paths, spec.horizon) and np.isfinite(result.paths).all()
+    assert frame["ts"].iloc[0] > result.history_end
+    assert any("long-range engine" in note for note in result.diagnostics)
+
+
+def test_the_yearly_cycle_of_a_three_year_series_is_recovered() -> None:
+    y = daily_series(3.0)
+    spec = ForecastSpec(horizon=90, freq="1D", quantiles=QUANTILES, n_paths=200)
+    result = forecast_series(y, spec)
+    check_frame(result, spec)
+    assert any(m.startswith(("climatology", "harmonic_year")) for m in result.members), result.members
+    days = pd.DatetimeIndex(result.frame["ts"])
+    truth = daily_truth(days)
+    mean = result.frame["mean"].to_numpy()
+    assert np.mean(np.abs(mean - truth)) < 0.2 * YEARLY_AMPLITUDE
+    # the forecast rises with the season like the truth does, which the last month's level cannot
+    flat = float(y.iloc[-28:].mean())
+    assert np.mean(np.abs(mean - truth)) < 0.5 * np.mean(np.abs(flat - truth))
+    assert np.corrcoef(mean, truth)[0, 1] > 0.8
+
+
+def test_intervals_widen_with_the_horizon_without_a_yearly_cycle() -> None:
+    y = daily_series(1.2, seed=3)
+    spec = ForecastSpec(horizon=60, freq="1D", quantiles=QUANTILES, n_paths=100)
+    result = forecast_series(y, spec)
+    check_frame(result, spec)
+    for lo, hi in (("q0.1", "q0.9"), ("q0.025", "q0.975")):
+        width = (result.frame[hi] - result.frame[lo]).to_numpy()
+        assert (np.diff(width) >= -1e-9).all(), f"{lo}..{hi} narrows somewhere"
+        assert width[-7:].mean() > width[:7].mean()
+
+
+def test_with_a_yearly_cycle_intervals_widen_once_the_season_is_taken_out() -> None:
+    y = daily_series(3.0, seed=5)
+    spec = ForecastSpec(horizon=120, freq="1D", quantiles=QUANTILES, n_paths=100)
+    result = forecast_series(y, spec)
+    days = pd.DatetimeIndex(result.frame["ts"]).normalize()
+    factor = spread_factor(y.to_numpy(), pd.DatetimeIndex(y.index).normalize(), days)
+    width = (result.frame["q0.9"] - result.frame["q0.1"]).to_numpy() / factor
+    assert (np.diff(width) >= -1e-6 * width.max()).all()
+    assert width[-14:].mean() > width[:7].mean()
+
+
+def test_horizons_under_four_weeks_keep_the_short_engine() -> None:
+    y = hourly_series(0.2)
+    short = forecast_series(y, ForecastSpec(horizon=24 * 7, freq="1h", n_paths=50))
+    assert not any("long-range engine" in note for note in short.diagnostics)
+    long = forecast_series(y, ForecastSpec(horizon=24 * LONG_MIN_DAYS, freq="1h", n_paths=50))
+    assert any("long-range engine" in note for note in long.diagnostics)
+    asked = forecast_series(
+        y, ForecastSpec(horizon=24 * 30, freq="1h", n_paths=50, models=("seasonal_naive_weekly",))
+    )
+    assert asked.model == "seasonal_naive_weekly"  # models asked for by name are honoured at any horizon
+
+
+def test_an_hourly_forecast_a_month_ahead_keeps_the_daily_shape() -> None:
+    y = hourly_series(2.5).iloc[:-5]  # a partial last day
+    spec = ForecastSpec(horizon=24 * 30, freq="1h", quantiles=QUANTILES, n_paths=100)
+    result = forecast_series(y, spec)
+    check_frame(result, spec)
+    assert result.frame["ts"].iloc[0] == y.index[-1] + pd.Timedelta(hours=1)
+    frame = result.frame.set_index("ts")
+    hours = pd.DatetimeIndex(frame.index).hour
+    assert frame["mean"][hours == 14].mean() > frame["mean"][hours == 2].mean() + 5
+
+
+def test_a_short_daily_history_still_gets_a_month_ahead() -> None:
+    y = daily_series(0.11, seed=2)  # 40 days
+    spec = ForecastSpec(horizon=30, freq="1D", quantiles=QUANTILES, n_paths=50)
+    result = forecast_series(y, spec)
+    check_frame(result, spec)
+    assert result.model
+
+
+def test_weekly_peaks_are_ordered_and_cover_the_weeks_asked_for() -> None:
+    y = daily_series(3.0, seed=7)
+    spec = ForecastSpec(horizon=95, freq="1D", quantiles=(0.1, 0.5, 0.9), n_paths=100)
+    long = forecast_long_series(y, spec)
+    assert long.inner is not None and long.yearly
+    peaks = weekly_peaks(
+        long.daily.to_numpy(), long.result.frame["ts"].iloc[0], long.daily_mean, long.inner,
+        first=4, weeks=13, yearly=True, n_paths=300,
+    )  # fmt: skip
+    assert len(peaks.starts) == 13 and peaks.starts[0] == long.result.frame["ts"].iloc[4]
+    assert all(d == 7 for d in peaks.days[:-1]) and 1 <= peaks.days[-1] <= 7
+    assert (peaks.at(0.5) <= peaks.at(0.9) + 1e-9).all()
+    assert peaks.paths.shape == (300, 13)
+    # a week's peak is at least the week's typical day: the p50 peak is above the mean daily forecast
+    assert (peaks.at(0.5)[:12] > long.daily_mean[4 : 4 + 84].reshape(12, 7).mean(axis=1)).all()
+
+
+@pytest.mark.parametrize(("freq", "horizon", "field"), [("2D", 40, "freq"), ("1D", 400, "horizon")])
+def test_what_the_long_range_engine_cannot_do_names_the_field(freq: str, horizon: int, field: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        forecast_series(daily_series(1.0), ForecastSpec(horizon=horizon, freq=freq))
+    assert info.value.field == field
+
+
+def test_a_yearly_model_without_dates_fails_cleanly() -> None:
+    data = FitInput(y=daily_series(3.0).to_numpy(), horizon=30, periods=(7,))
+    for spec in YEARLY_MODELS:
+        with pytest.raises(ModelFailed, match="dates"):
+            run_model(spec, data)
