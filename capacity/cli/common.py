@@ -95,7 +95,8 @@ def open_store(db: str | None, *, create: bool = False) -> Store:
 
     A SQLite file named by ``--db`` or ``CAPACITY_DB`` must exist unless ``--create`` was given (or ``create``):
     a typo must not quietly start an empty database. The default file under the user data directory is created on
-    first use, with a note on stderr saying where.
+    first use, with a note on stderr saying where (a file named with ``--create`` is where the user said: no note,
+    so that an error after it stays one line).
 
     Raises:
         InvalidInput: naming the path when an explicitly named SQLite file does not exist.
@@ -104,7 +105,7 @@ def open_store(db: str | None, *, create: bool = False) -> Store:
     create = create or db is None or bool(ctx is not None and ctx.meta.get(_CREATE_KEY))
     created = require_database(db, create=create)
     store = Store.open(db)
-    if created is not None:
+    if created is not None and db is None:
         err_console.print(f"created the database {created}", soft_wrap=True, markup=False)
     return store
 
