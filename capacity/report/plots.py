@@ -152,6 +152,16 @@ def _legend(ax: plt.Axes) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=7, framealpha=0.85)
 
 
+def _breach(ax: plt.Axes, when: pd.Timestamp) -> None:
+    ax.axvline(
+        _naive(when),
+        color=THRESHOLD_COLOR,
+        lw=1.0,
+        ls=":",
+        label=f"first likely breach {when:%m-%d %H:%M} UTC",
+    )
+
+
 def _threshold(ax: plt.Axes, spec: ChartSpec) -> None:
     if spec.threshold is not None:
         ax.axhline(
@@ -215,6 +225,12 @@ def render_chart(history: pd.Series, forecast: pd.DataFrame | None, spec: ChartS
                 _naive(zoomed[0]), _naive(zoomed[1]), color=ZOOM_COLOR, alpha=0.12, label="hourly panel below"
             )
         _threshold(top, spec)
+        # The first likely breach is marked where it can be seen: below, unless the hourly panel shows other days.
+        breach_in_zoom = zoomed is None or (
+            spec.first_breach is not None and zoomed[0] <= spec.first_breach <= zoomed[1]
+        )
+        if spec.first_breach is not None and not breach_in_zoom:
+            _breach(top, spec.first_breach)
         top.set_ylabel(ylabel)
         top.set_title("whole history and forecast (daily peaks of whole days)", fontsize=9, loc="left")
         top.grid(alpha=0.3)
@@ -255,14 +271,8 @@ def render_chart(history: pd.Series, forecast: pd.DataFrame | None, spec: ChartS
             zoom.plot(x, forecast[MEAN], color=FORECAST_COLOR, lw=1.2, label="forecast (mean)")
         _shade_event(zoom, spec, label=True)
         _threshold(zoom, spec)
-        if spec.first_breach is not None:
-            zoom.axvline(
-                _naive(spec.first_breach),
-                color=THRESHOLD_COLOR,
-                lw=1.0,
-                ls=":",
-                label=f"first likely breach {spec.first_breach:%m-%d %H:%M} UTC",
-            )
+        if spec.first_breach is not None and breach_in_zoom:
+            _breach(zoom, spec.first_breach)
         if zoomed is not None:
             zoom.set_xlim(_naive(zoomed[0]), _naive(zoomed[1]))
             title = f"hourly, {zoomed[0]:%Y-%m-%d} to {zoomed[1]:%Y-%m-%d}: {zoomed[2]}"

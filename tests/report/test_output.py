@@ -74,10 +74,13 @@ def test_a_long_forecast_zooms_the_hourly_panel_on_the_event() -> None:
     spec = ChartSpec(
         title="t", unit="", event_name="Launch", event_start=bf, event_end=bf + pd.Timedelta(days=1)
     )
-    start, stop, what = zoom_range(end, long, spec) or (None, None, "")
+    zoomed = zoom_range(end, long, spec)
+    assert zoomed is not None
+    start, stop, what = zoomed
     assert stop == bf + pd.Timedelta(days=2) and stop - start == pd.Timedelta(days=ZOOM_DAYS)
     assert "Launch" in what
     plain = zoom_range(end, long, ChartSpec(title="t", unit=""))
     assert plain is not None and plain[0] == end - pd.Timedelta(days=7)
-    png = render_chart(_hourly("2024-01-01", "2024-06-01"), long, spec)
-    assert png.startswith(PNG_MAGIC)
+    early = ChartSpec(**{**spec.__dict__, "first_breach": end + pd.Timedelta(days=30)})  # outside the zoom
+    for drawn in (spec, early):
+        assert render_chart(_hourly("2024-01-01", "2024-06-01"), long, drawn).startswith(PNG_MAGIC)
