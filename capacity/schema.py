@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from capacity.errors import InvalidHistory, InvalidName, describe_value
+from capacity.errors import InvalidHistory, InvalidInput, InvalidName, describe_value
 
 SERVICE = "service"
 METRIC = "metric"
@@ -342,8 +342,12 @@ def is_finite_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def parse_duration(text: str, field: str = "horizon") -> pd.Timedelta:
-    """Parse a duration like ``24h``, ``14d``, ``2w``, ``90m``.
+#: The longest duration parsed into a Timedelta (pandas' own limit is about 292 years).
+LONGEST_DURATION = pd.Timedelta(days=100 * 366)
+
+
+def duration_seconds(text: str, field: str = "horizon") -> float:
+    """The seconds of a duration like ``24h``, ``14d``, ``2w``, ``90m``, however long.
 
     Raises:
         InvalidHistory: naming the field when it is not a positive duration.
@@ -353,11 +357,22 @@ def parse_duration(text: str, field: str = "horizon") -> pd.Timedelta:
         raise InvalidHistory(
             f"{field} must be a duration like 24h, 14d or 2w, got {describe_value(text)}", field=field
         )
-    number, unit = float(match.group(1)), match.group(2)
-    delta = pd.Timedelta(number * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit], unit="s")
-    if delta <= pd.Timedelta(0):
+    seconds = float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
+    if seconds <= 0:
         raise InvalidHistory(f"{field} must be positive, got {describe_value(text)}", field=field)
-    return delta
+    return seconds
+
+
+def parse_duration(text: str, field: str = "horizon") -> pd.Timedelta:
+    """Parse a duration like ``24h``, ``14d``, ``2w``, ``90m`` (at most a century).
+
+    Raises:
+        InvalidHistory: naming the field when it is not a positive duration, or is over a century.
+    """
+    seconds = duration_seconds(text, field)
+    if seconds > LONGEST_DURATION.total_seconds():
+        raise InvalidHistory(f"{field} must be at most 100 years, got {describe_value(text)}", field=field)
+    return pd.Timedelta(seconds, unit="s")
 
 
 def duration_steps(text: str, freq: str = "1h", field: str = "horizon") -> int:
@@ -365,3 +380,69 @@ def duration_steps(text: str, freq: str = "1h", field: str = "horizon") -> int:
     delta = parse_duration(text, field)
     step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))  # type: ignore[arg-type]
     return max(1, math.ceil(delta / step))
+
+
+#: The farthest any forecast reaches, whatever its history: a year and a day, one yearly peak ahead.
+MAX_HORIZON = pd.Timedelta(days=366)
+#: Horizons up to this are allowed on any history (the default horizon), so a new short series still forecasts.
+FREE_HORIZON = pd.Timedelta(days=14)
+
+
+def format_days(delta: pd.Timedelta) -> str:
+    """A duration as whole days (rounded down) or, under two days, whole hours: text ``--horizon`` accepts."""
+    if delta >= pd.Timedelta(days=2):
+        return f"{int(delta / pd.Timedelta(days=1))}d"
+    return f"{max(1, int(delta / pd.Timedelta(hours=1)))}h"
+
+
+def history_span(info: object) -> pd.Timedelta | None:
+    """How far back a stored series' history reaches (``last_ts - first_ts``); None without samples."""
+    first, last = getattr(info, "first_ts", None), getattr(info, "last_ts", None)
+    return None if first is None or last is None else pd.Timestamp(last) - pd.Timestamp(first)
+
+
+def horizon_limit(history_span: pd.Timedelta | None) -> pd.Timedelta:
+    """The longest horizon a series whose history spans ``history_span`` may be forecast over.
+
+    As far ahead as the history reaches back: a cycle or a trend the history has not seen once cannot be
+    extrapolated (nine months of history say nothing of the next Christmas), and the forecast, its sample paths
+    and what the store keeps grow with the horizon (2000 days were 704 MB). Never less than :data:`FREE_HORIZON`
+    (the default horizon works on a new series) nor more than :data:`MAX_HORIZON`.
+    """
+    span = history_span if history_span is not None else MAX_HORIZON
+    return min(MAX_HORIZON, max(FREE_HORIZON, span))
+
+
+def check_horizon(
+    horizon: str | pd.Timedelta,
+    history_span: pd.Timedelta | None = None,
+    *,
+    series: str = "",
+    field: str = "horizon",
+) -> pd.Timedelta:
+    """Check a horizon (text like ``14d``, or a duration) against :func:`horizon_limit`; returns the duration.
+
+    The CLI (``capacity forecast``, ``risks --event``) and the API's forecast routes all call this, so the rule and
+    its message are the same everywhere. Without ``history_span`` only the absolute cap is checked; ``series``
+    (``service/metric``) and ``field`` (the option) are named in the message.
+
+    Raises:
+        InvalidInput: naming the limit and why, when the horizon is longer.
+    """
+    text = horizon if isinstance(horizon, str) else format_days(horizon)
+    seconds = duration_seconds(horizon, field) if isinstance(horizon, str) else horizon.total_seconds()
+    if seconds > MAX_HORIZON.total_seconds():
+        raise InvalidInput(
+            f"{field} must be at most 366d, got {text}: no forecast reaches more than a year and a day ahead",
+            field=field,
+        )
+    delta = pd.Timedelta(seconds, unit="s")
+    limit = horizon_limit(history_span)
+    if history_span is not None and delta > limit:
+        raise InvalidInput(
+            f"{field} {text} is too long for the history of {series or 'the series'}, which spans "
+            f"{format_days(history_span)}: at most {format_days(limit)} (a forecast reaches at most as far ahead as "
+            "its history reaches back; 14d is always allowed, 366d never exceeded)",
+            field=field,
+        )
+    return delta

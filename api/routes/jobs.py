@@ -16,7 +16,7 @@ from api.http.render import iso
 from api.serving.worker import FORECASTS
 from api.state import state, store
 from capacity.errors import InvalidInput, UnknownJob
-from capacity.schema import duration_steps, validate_name
+from capacity.schema import check_horizon, duration_steps, validate_name
 from capacity.store.jobs import JobInfo
 
 bp = APIBlueprint("jobs", __name__, tag="Jobs")
@@ -67,6 +67,7 @@ def create_forecast_job(body: dict[str, Any]) -> Any:
     """Start a fleet-wide forecast refresh; 202 with a Location to poll."""
     horizon = body.get("horizon") or state().settings.default_horizon
     steps = duration_steps(horizon, freq="1h")
+    check_horizon(horizon)  # the absolute cap; each series' own limit is checked when it is read
     known = [(s.service, s.metric) for s in store().series.list_series() if s.samples > 0]
     keys = known
     if body.get("service"):

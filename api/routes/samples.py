@@ -7,7 +7,8 @@ JSON bodies take any of three shapes (rows are numbered from 1 in error messages
     {"ts": [1767225600, ...], "value": [41.5, ...]}   # columns (fastest)
 
 A ``text/csv`` body is ``timestamp,value`` (or ``timestamp,service,metric,value`` naming this series only);
-its rows are numbered as lines of the file (the header is line 1).
+its rows are numbered as lines of the file (the header is line 1). A timestamp repeated in one body with different
+values is refused (422 naming the rows); an exact repeat is stored once.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ from api.routes.common import series_key
 from api.state import state, store
 from capacity.errors import InvalidHistory, describe_value
 from capacity.schema import METRIC, SERVICE, TS, VALUE, has_mixed_zones, validate_history
-from capacity.sources.files import parse_csv_text
+from capacity.sources.files import parse_csv_text, resolve_duplicates
 
 bp = APIBlueprint("samples", __name__, tag="Samples")
+
+#: A timestamp repeated with different values in one body is refused, as ``capacity ingest`` refuses it by default.
+DUPLICATES_HINT = "Send one value per timestamp (a later request replaces a stored value)"
 
 
 def _bad(message: str, field: str, row: int | None = None) -> InvalidHistory:
@@ -104,11 +108,12 @@ def _from_json(body: Any, service: str, metric: str) -> pd.DataFrame:
         if isinstance(v, bool) or v is None or isinstance(v, dict | list):
             raise _bad(f"row {i + 1}: value is not a number, got {describe_value(v)}", VALUE, i + 1)
     frame = pd.DataFrame({SERVICE: service, METRIC: metric, TS: _timestamps(ts_raw), VALUE: values})
-    return validate_history(frame, first_row=1, source="samples")
+    history = validate_history(frame, first_row=1, source="samples")
+    return resolve_duplicates(history, first_row=1, source="samples", hint=DUPLICATES_HINT)[0]
 
 
 def _from_csv(text: str, service: str, metric: str) -> pd.DataFrame:
-    frame = parse_csv_text(text, source="body", service=service, metric=metric)
+    frame = parse_csv_text(text, source="body", service=service, metric=metric, hint=DUPLICATES_HINT)
     other = frame[(frame[SERVICE] != service) | (frame[METRIC] != metric)]
     if len(other):
         first = other.iloc[0]

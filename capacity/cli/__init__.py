@@ -22,11 +22,13 @@ from capacity.cli import (
     risk,
     serve,
 )
-from capacity.cli.common import ErrorBoundaryGroup
+from capacity.cli.common import EXIT_CODES_EPILOG, ErrorBoundaryGroup
 
 
 @click.group(
-    cls=ErrorBoundaryGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
+    cls=ErrorBoundaryGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    epilog=EXIT_CODES_EPILOG,
 )
 @click.version_option(__version__, prog_name="capacity")
 def cli() -> None:
@@ -35,9 +37,10 @@ def cli() -> None:
     \b
     Quick start:
       capacity demo                       # sample fleet -> forecasts -> risk table
+      capacity init --db capacity.db      # a new database (or add --create to the first command)
       capacity ingest data/fleet/         # load history files into the database
-      capacity forecast --all             # forecast every series
-      capacity risks --event "Black Friday"
+      capacity events import --holidays US --years 2025-2026
+      capacity risks --event "Black Friday"   # forecasts as far ahead as the event, then ranks
     """
 
 
@@ -73,7 +76,36 @@ def _register() -> None:
             data.ingest.add_command(command)
 
 
+#: Exit codes of the commands whose codes are not :data:`EXIT_CODES_EPILOG`'s.
+OWN_EXIT_CODES = {
+    (
+        "headroom",
+        "run",
+    ): "Exit codes: 0 pass; 1 fail (an SLO broke before the target step); 2 unreachable (the "
+    "target rate could not be sent) or usage or input error (nothing is sent then).",
+    ("bench", "reliability"): "Exit codes: 0 every check passed; 1 a check failed, data was lost or a client "
+    "error was seen; 2 usage or input error.",
+    (
+        "serve",
+    ): "Exit codes: 0 stopped (SIGTERM or Ctrl-C); 2 usage or input error (nothing served); gunicorn's "
+    "own when it halts: 3 a worker could not boot, 4 the app could not load.",
+}
+
+
+def _document_exit_codes(group: click.Group, path: tuple[str, ...] = ()) -> None:
+    """Give every command's --help an epilog with its exit codes (docs/cli.md lists the same)."""
+    for name, command in group.commands.items():
+        where = (*path, name)
+        if where in OWN_EXIT_CODES:
+            command.epilog = OWN_EXIT_CODES[where]
+        elif not command.epilog:
+            command.epilog = EXIT_CODES_EPILOG
+        if isinstance(command, click.Group):
+            _document_exit_codes(command, where)
+
+
 _register()
+_document_exit_codes(cli)
 
 
 def main() -> None:

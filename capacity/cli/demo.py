@@ -7,7 +7,6 @@ writes the readiness report.
 
 from __future__ import annotations
 
-import math
 import subprocess
 import sys
 import time
@@ -16,13 +15,13 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from capacity.cli.common import console, open_store
-from capacity.cli.forecasting import forecast
+from capacity.cli.common import EXIT_CODES_EPILOG, EXIT_FAILED, console, open_store
+from capacity.cli.forecasting import forecast_command, horizon_through
 from capacity.cli.risk import report_cmd, risks_cmd
 from capacity.config import load_fleet_config
 from capacity.errors import SourceError
 from capacity.events.calendar import EventOccurrence
-from capacity.sources.files import read_path
+from capacity.sources.files import read_history
 
 DEFAULT_DATA = Path("data/fleet/history.csv")
 DEFAULT_CONFIG = Path("data/fleet.toml")
@@ -35,15 +34,7 @@ def next_peak_event(calendar: tuple[EventOccurrence, ...], after: pd.Timestamp) 
     return upcoming[0] if upcoming else None
 
 
-def horizon_through(event: EventOccurrence | None, history_end: pd.Timestamp, default_days: int = 14) -> str:
-    """A horizon that reaches one day past the end of ``event`` (or ``default_days`` without one)."""
-    if event is None:
-        return f"{default_days}d"
-    hours = math.ceil((event.end - history_end) / pd.Timedelta(hours=1)) + 24
-    return f"{max(hours, 24)}h"
-
-
-@click.command("demo")
+@click.command("demo", epilog=EXIT_CODES_EPILOG)
 @click.option(
     "--data",
     "data_path",
@@ -92,25 +83,26 @@ def demo(
                 f"{data_path} does not exist; run the demo from the repository root", field="data"
             )
     config = load_fleet_config(config_path)
-    history = read_path(data_path)
-    store = open_store(db)
+    # The sample fleet repeats some rows exactly, as real exports do; it has no conflicting values to resolve.
+    history, repeats = read_history(data_path)
+    store = open_store(db, create=True)
     report = store.series.ingest(history)
     store.series.configure_series(config.series)
     store.events.add_events(config.events, source="config")
     console.print(
-        f"[1/4] loaded {report.rows:,} rows into {report.series} series and {len(config.events)} event occurrences "
-        f"({time.perf_counter() - started:.1f}s)"
+        f"[1/4] loaded {report.rows + repeats:,} rows into {report.series} series and {len(config.events)} event "
+        f"occurrences ({time.perf_counter() - started:.1f}s; {repeats:,} exact repeats stored once)"
     )
 
     history_end = pd.Timestamp(history["ts"].max())
     event = next_peak_event(config.events, history_end)
-    horizon = horizon_through(event, history_end)
+    horizon = horizon_through(event.end, history_end) if event is not None else "14d"
     keys = [(s.service, s.metric) for s in store.series.list_series()]
 
     console.print(
         f"[2/4] forecasting {len(keys)} series {horizon} ahead (through {event.name if event else 'the horizon'}) ..."
     )
-    ctx.invoke(forecast, all_series=True, horizon=horizon, db=db, workers=workers)
+    outcomes = forecast_command(None, None, True, horizon, workers, None, False, db)
 
     console.print(f"[3/4] breach risk before and during {event.name if event else 'the horizon'}")
     ctx.invoke(risks_cmd, event=event.name if event else None, db=db)
@@ -123,6 +115,10 @@ def demo(
     if event is not None:
         console.print(f"readiness report: {out_dir / 'report.html'}")
     console.print(f"start the API on it:  capacity serve --db {db}   (or: make serve)")
+    failed = sum(1 for o in outcomes if not o.ok)
+    if failed:
+        console.print(f"{failed} series failed to forecast (listed above)")
+        raise click.exceptions.Exit(EXIT_FAILED)
 
 
 COMMANDS = [demo]

@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING
 
 import click
 import pandas as pd
-from rich.console import Console
 from rich.table import Table
 
-from capacity.cli.common import console, db_option, open_store
+from capacity.cli.common import EXIT_CODES_EPILOG, console, db_option, open_store
 from capacity.errors import InvalidConfig, InvalidInput, UnknownEvent
 from capacity.events.calendar import EventOccurrence, parse_events_csv
 from capacity.events.holidays import holiday_events, parse_years
@@ -28,13 +27,13 @@ MAX_EVENTS_BYTES = 10 * 1024 * 1024
 SHOWN_DATES = 8
 
 
-@click.group("events")
+@click.group("events", epilog=EXIT_CODES_EPILOG)
 def events() -> None:
     """The peak-event calendar: import occurrences (CSV or country holidays), list and delete them.
 
     \b
     Examples:
-      capacity events import ../shared/data/events-us.csv
+      capacity events import events.csv
       capacity events import --holidays US --years 2024-2027
       capacity events list
       capacity events delete "Black Friday" --start 2024-11-29
@@ -62,13 +61,22 @@ def read_events_file(path: Path) -> tuple[EventOccurrence, ...]:
     return parse_events_csv(text, source=path.name)
 
 
-@events.command("import")
+@events.command("import", epilog=EXIT_CODES_EPILOG)
 @click.argument("file", required=False, type=click.Path(path_type=Path))
 @click.option(
-    "--holidays", "country", metavar="CODE", help="Import a country's public holidays (ISO code, e.g. US)."
+    "--holidays",
+    "country",
+    metavar="CODE",
+    help="Import a country's public holidays (ISO code, e.g. US); US adds Black Friday and Cyber Monday.",
 )
 @click.option("--years", default=None, help="Years of holidays to import: 2024-2027, 2025 or 2024,2026.")
 @click.option("--subdiv", default=None, help="Subdivision (state/province) code for --holidays.")
+@click.option(
+    "--retail/--no-retail",
+    default=True,
+    show_default=True,
+    help="With --holidays: add the retail peak days that are not public holidays (US: Black Friday, Cyber Monday).",
+)
 @click.option(
     "--service", default=None, help="Scope the imported holidays to one service (default: the fleet)."
 )
@@ -78,10 +86,30 @@ def import_cmd(
     country: str | None,
     years: str | None,
     subdiv: str | None,
+    retail: bool,
     service: str | None,
     db: str | None,
 ) -> None:
     """Add occurrences from a CSV file or a country's holidays, in one transaction (re-importing updates them).
+
+    \b
+    The CSV has a header and one row per occurrence:
+      event,start,end[,multiplier_low,multiplier_high][,service]
+    \b
+      event            the name (what --event matches, any case)
+      start, end       UTC dates or times (2026-11-27, 2026-11-27T06:00:00Z); a date-only
+                       or 23:59 end includes that day
+      multiplier_low,  optional planner band for an event with no past occurrence in the
+      multiplier_high  history ("marketing expects 2x to 3x"); one alone is used for both
+      service          optional: the one service it applies to (empty: the whole fleet)
+    List past occurrences too: each event's uplift is learned from them.
+
+    \b
+    Example file:
+      event,start,end,multiplier_low,multiplier_high,service
+      Black Friday,2025-11-28,2025-11-30,,,
+      Black Friday,2026-11-27,2026-11-29,,,
+      Partner launch,2026-12-03,2026-12-03,1.8,2.5,search
 
     \b
     Examples:
@@ -99,7 +127,9 @@ def import_cmd(
             raise InvalidInput("--holidays needs --years, e.g. --years 2024-2027", field="years")
         if service is not None:
             validate_name(service, "service")
-        occurrences = holiday_events(str(country), parse_years(years), subdiv=subdiv, service=service)
+        occurrences = holiday_events(
+            str(country), parse_years(years), subdiv=subdiv, service=service, retail=retail
+        )
         source = "holidays"
     store = open_store(db)
     before = store.events.calendar_digests()
@@ -128,7 +158,7 @@ def report_stale(store: Store, before: dict[tuple[str, str], str | None]) -> Non
     )
 
 
-@events.command("list")
+@events.command("list", epilog=EXIT_CODES_EPILOG)
 @click.option("--name", default=None, help="Only this event.")
 @click.option("--after", default=None, help="Only occurrences ending after this date (e.g. 2026-11-01).")
 @db_option
@@ -163,8 +193,7 @@ def list_cmd(name: str | None, after: str | None, db: str | None) -> None:
         table.add_column(col, no_wrap=True)
     for row in rows:
         table.add_row(*row)
-    # Wide enough not to fold when stdout is a pipe.
-    (console if console.is_terminal else Console(highlight=False, width=120)).print(table)
+    console.print(table)
 
 
 def parse_day(value: str, field: str) -> dt.date:
@@ -179,7 +208,7 @@ def parse_day(value: str, field: str) -> dt.date:
         raise InvalidInput(f"--{field} must be a date like 2026-11-27, got {value!r}", field=field) from None
 
 
-@events.command("delete")
+@events.command("delete", epilog=EXIT_CODES_EPILOG)
 @click.argument("name")
 @click.option(
     "--service", default=None, help="Only the occurrences scoped to this service (not fleet-wide ones)."

@@ -14,10 +14,11 @@ from typing import Any
 
 import click
 import pandas as pd
-from rich.console import Console
 from rich.table import Table
 
-from capacity.cli.common import console, db_option, fmt, open_store
+from capacity.cli.common import EXIT_CODES_EPILOG, EXIT_FAILED, console, db_option, fmt, open_store
+from capacity.cli.forecasting import forecast_through
+from capacity.errors import InvalidInput
 from capacity.report.render import render_html, render_json, render_markdown
 from capacity.risk.assess import RiskSettings, status_counts
 from capacity.schema import unit_label, validate_name
@@ -80,15 +81,13 @@ TABLE_COLUMNS = [
 
 
 def print_risk_table(title: str, run: FleetRiskRun) -> None:
-    """Print the ranked table; wide enough not to fold when stdout is a pipe (the demo's log)."""
-
-    out = console if console.is_terminal else Console(highlight=False, width=150)
+    """Print the ranked table (fitted to a terminal; whole lines in a pipe, e.g. the demo's log)."""
     table = Table(title=title)
     for col in TABLE_COLUMNS:
         table.add_column(col, no_wrap=col in {"status", "P(breach)", "threshold", "peak p95"})
     for row in risk_rows(run.frame, run.infos):
         table.add_row(*row)
-    out.print(table)
+    console.print(table)
 
 
 def settings_options(func: Any) -> Any:
@@ -103,6 +102,17 @@ def settings_options(func: Any) -> Any:
             flag, name, type=float, default=getattr(defaults, name), show_default=True, help=help_text
         )(func)
     return func
+
+
+def forecast_option(func: Any) -> Any:
+    """``--no-forecast``: rank the stored forecasts as they are (``risks`` and ``report``)."""
+    return click.option(
+        "--no-forecast",
+        "no_forecast",
+        is_flag=True,
+        help="Rank the stored forecasts as they are. Without it, series whose forecast is missing, stale or ends "
+        "before the window are forecast first, as far ahead as the window needs.",
+    )(func)
 
 
 def frame_json(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -123,12 +133,13 @@ def frame_json(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-@click.command("risks")
+@click.command("risks", epilog=EXIT_CODES_EPILOG)
 @click.option("--event", help="Assess until the end of this event's next occurrence.")
 @click.option("--until", help="Assess until this date (inclusive) or timestamp (UTC).")
 @click.option(
     "--json", "json_out", type=click.Path(path_type=Path), help="Also write the ranked table as JSON."
 )
+@forecast_option
 @settings_options
 @db_option
 def risks_cmd(
@@ -139,8 +150,13 @@ def risks_cmd(
     at_risk: float,
     margin: float,
     db: str | None,
+    no_forecast: bool = False,
 ) -> None:
     """Rank every series by the probability of crossing its threshold before/through an event or a date.
+
+    With --event or --until, a series whose forecast is missing, stale or ends before its window is forecast first,
+    as far ahead as the window needs (no --horizon to work out); a series whose history is too short to reach the
+    window is listed and ranked without it.
 
     \b
     Examples:
@@ -149,7 +165,11 @@ def risks_cmd(
     """
     settings = RiskSettings(breach_likely=breach_likely, at_risk=at_risk, margin=margin)
     store = open_store(db)
-    run = load_fleet_risks(store, event=event, until=parse_until(until) if until else None, settings=settings)
+    end = parse_until(until) if until else None
+    if event and end is not None:
+        raise InvalidInput("give --event or --until, not both", field="until")
+    outcomes = [] if no_forecast else forecast_through(store, event=event, until=end)
+    run = load_fleet_risks(store, event=event, until=end, settings=settings)
     if run.frame.empty:
         console.print(
             "no series stored yet; load some with: capacity ingest FILE, then capacity forecast --all"
@@ -171,9 +191,18 @@ def risks_cmd(
         payload = {"window": run.label, "event": run.event, "counts": counts, "risks": frame_json(run.frame)}
         json_out.write_text(json.dumps(payload, indent=2), encoding="utf-8")
         console.print(f"wrote {json_out}")
+    exit_if_failed(outcomes)
 
 
-@click.command("plot")
+def exit_if_failed(outcomes: list[Any]) -> None:
+    """Exit 1 after the output when a forecast made for the run failed (each was listed with its reason)."""
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        console.print(f"{len(failed)} series could not be forecast; they are ranked without a new forecast")
+        raise click.exceptions.Exit(EXIT_FAILED)
+
+
+@click.command("plot", epilog=EXIT_CODES_EPILOG)
 @click.argument("service")
 @click.argument("metric")
 @click.option(
@@ -213,24 +242,36 @@ def chart_filename(service: str, metric: str) -> str:
     return f"{service}-{metric}.png".replace(":", "_")
 
 
-@click.command("report")
+@click.command("report", epilog=EXIT_CODES_EPILOG)
 @click.option("--event", required=True, help="The peak event to prepare for (its next occurrence).")
 @click.option(
     "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder to write into."
 )
+@forecast_option
 @settings_options
 @db_option
 def report_cmd(
-    event: str, out_dir: Path, breach_likely: float, at_risk: float, margin: float, db: str | None
+    event: str,
+    out_dir: Path,
+    breach_likely: float,
+    at_risk: float,
+    margin: float,
+    db: str | None,
+    no_forecast: bool = False,
 ) -> None:
     """Write a peak-readiness report: report.html (self-contained), report.md, report.json and charts/*.png.
+
+    Like capacity risks --event, it first forecasts the series whose forecast is missing, stale or ends before the
+    event (unless --no-forecast).
 
     \b
     Example:
       capacity report --event "Black Friday" --out reports/black-friday
     """
     settings = RiskSettings(breach_likely=breach_likely, at_risk=at_risk, margin=margin)
-    report = readiness_report(open_store(db), event, settings, require_series=True)
+    store = open_store(db)
+    outcomes = [] if no_forecast else forecast_through(store, event=event)
+    report = readiness_report(store, event, settings, require_series=True)
     charts_dir = out_dir / "charts"
     charts_dir.mkdir(parents=True, exist_ok=True)
     files: dict[tuple[str, str], str] = {}
@@ -250,6 +291,7 @@ def report_cmd(
         soft_wrap=True,
     )
     console.print(f"report: {out_dir / 'report.html'}", soft_wrap=True)
+    exit_if_failed(outcomes)
 
 
 COMMANDS = [risks_cmd, plot_cmd, report_cmd]

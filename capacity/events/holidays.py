@@ -1,12 +1,15 @@
-"""Built-in country holiday calendars (the ``holidays`` package) as peak-event occurrences.
+"""Built-in country holiday calendars (the ``holidays`` package) as peak-event occurrences, with retail days.
 
 Each public holiday becomes a whole-day occurrence (``[day 00:00, next day 00:00)`` UTC) named as the ``holidays``
 package names it, e.g. ``Thanksgiving Day``; several holidays on one day are joined with ``; `` by the package.
-Pure: the package holds the rules, nothing is downloaded.
+Public holidays leave out the days retail traffic peaks on, so the US calendar adds them (:data:`RETAIL_DAYS`):
+Black Friday and Cyber Monday, counted from Thanksgiving (the fourth Thursday of November). Pure: the package and
+this module hold the rules, nothing is downloaded.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable
 
@@ -18,6 +21,22 @@ from capacity.events.calendar import EventOccurrence, make_occurrence
 
 MIN_YEAR = 1990
 MAX_YEAR = 2099
+
+#: Retail peak days that are not public holidays, by country: (name, days after Thanksgiving).
+RETAIL_DAYS: dict[str, tuple[tuple[str, int], ...]] = {"US": (("Black Friday", 1), ("Cyber Monday", 4))}
+
+
+def thanksgiving(year: int) -> dt.date:
+    """US Thanksgiving: the fourth Thursday of November."""
+    first = dt.date(year, 11, 1)
+    return first + dt.timedelta(days=(3 - first.weekday()) % 7 + 21)
+
+
+def retail_days(country: str, years: Iterable[int]) -> list[tuple[dt.date, str]]:
+    """The retail peak days of ``country`` in ``years`` (none for a country without an entry in
+    :data:`RETAIL_DAYS`), as (day, name)."""
+    days = RETAIL_DAYS.get(country.strip().upper(), ())
+    return [(thanksgiving(y) + dt.timedelta(days=offset), name) for y in years for name, offset in days]
 
 
 def parse_years(text: str) -> tuple[int, ...]:
@@ -47,7 +66,12 @@ def parse_years(text: str) -> tuple[int, ...]:
 
 
 def holiday_events(
-    country: str, years: Iterable[int], subdiv: str | None = None, service: str | None = None
+    country: str,
+    years: Iterable[int],
+    subdiv: str | None = None,
+    service: str | None = None,
+    *,
+    retail: bool = True,
 ) -> tuple[EventOccurrence, ...]:
     """The public holidays of ``country`` (ISO 3166 code, e.g. ``US``) in ``years`` as event occurrences.
 
@@ -56,6 +80,7 @@ def holiday_events(
         years: the years to list.
         subdiv: optional subdivision (state/province) code.
         service: scope the occurrences to one service (None: the whole fleet).
+        retail: add the country's retail peak days (:data:`RETAIL_DAYS`: Black Friday and Cyber Monday in the US).
 
     Returns:
         Whole-day occurrences sorted by start.
@@ -77,9 +102,13 @@ def holiday_events(
             f"(known: {', '.join(supported[code][:12])}{' ...' if len(supported[code]) > 12 else ''})",
             field="subdiv",
         )
-    calendar = holidays.country_holidays(code, subdiv=subdiv, years=sorted(set(years)))
+    wanted = sorted(set(years))
+    calendar = holidays.country_holidays(code, subdiv=subdiv, years=wanted)
+    days = [(day, str(name)) for day, name in calendar.items()]
+    if retail:
+        days += retail_days(code, wanted)
     out = []
-    for day, name in sorted(calendar.items()):
+    for day, name in sorted(days):
         start = pd.Timestamp(day).tz_localize("UTC")
         out.append(
             make_occurrence(

@@ -3,9 +3,15 @@
 One figure per series, two panels:
 
 - **overview** (top): the whole history as daily peaks, the forecast's daily peak, the threshold, the past
-  occurrences of the event shaded and labelled, and the upcoming window shaded;
+  occurrences of the event shaded and labelled, and the upcoming window shaded. Only whole days are drawn: a day
+  the data covers in part (the history's last, the forecast's first) would show a dip that is not there;
 - **zoom** (bottom): the last weeks of hourly history, the forecast mean with its 80% and 95% bands, the threshold,
-  the upcoming event window shaded and the first likely breach marked.
+  the upcoming event window shaded and the first likely breach marked. A forecast longer than
+  :data:`HOURLY_MAX_DAYS` would fill the panel with a solid block of hourly cycles: the panel then shows
+  :data:`ZOOM_DAYS` hour by hour around what matters (up to the end of the event, else the first likely breach,
+  else the start of the forecast), and the overview marks where that is.
+
+The legends sit to the right of the panels, so they hide no line and no past event's label.
 
 Pure: :func:`render_chart` returns PNG bytes; writing them is the caller's job.
 """
@@ -38,6 +44,14 @@ FORECAST_COLOR = "#1f77b4"
 THRESHOLD_COLOR = "#d62728"
 EVENT_COLOR = "#ff7f0e"
 PAST_COLOR = "#9467bd"
+ZOOM_COLOR = "#7f7f7f"
+
+#: The longest forecast (in days) the bottom panel draws whole, hour by hour.
+HOURLY_MAX_DAYS = 35
+#: Days the bottom panel draws hour by hour around the window that matters, for a longer forecast.
+ZOOM_DAYS = 28
+#: The y axis label of each unit (the metric's name is in the title).
+_YLABELS = {"%": "percent", "": "value"}
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,60 @@ def _shade_event(ax: plt.Axes, spec: ChartSpec, label: bool) -> None:
         )
 
 
+def whole_days(values: pd.Series) -> pd.Series:
+    """Daily maxima of the days the series covers whole: the first and last day are dropped when the data starts
+    or ends inside them by more than two steps (their maximum would be of a few hours only)."""
+    daily = values.resample("1D").max().dropna()
+    if len(values) < 2 or daily.empty:
+        return daily
+    index = values.index
+    slack = 2 * pd.Series(index[1:] - index[:-1]).median()
+    if index[0] > index[0].floor("1D") + slack:
+        daily = daily.iloc[1:]
+    if index[-1] < index[-1].floor("1D") + pd.Timedelta(days=1) - slack:
+        daily = daily.iloc[:-1]
+    return daily
+
+
+def zoom_range(
+    history_end: pd.Timestamp | None, forecast: pd.DataFrame | None, spec: ChartSpec
+) -> tuple[pd.Timestamp, pd.Timestamp, str] | None:
+    """The span the bottom panel draws hour by hour when the forecast is too long to draw whole, and what it is
+    (None: draw the last :attr:`ChartSpec.zoom_days` of history and the whole forecast).
+
+    The span ends a day after the upcoming event when it is inside the forecast, else it is centred on the first
+    likely breach, else it starts a week before the forecast does."""
+    if forecast is None or len(forecast) == 0:
+        return None
+    first, last = pd.Timestamp(forecast[TS].iloc[0]), pd.Timestamp(forecast[TS].iloc[-1])
+    if last - first <= pd.Timedelta(days=HOURLY_MAX_DAYS):
+        return None
+    span = pd.Timedelta(days=ZOOM_DAYS)
+    if spec.event_end is not None and spec.event_start is not None and first <= spec.event_start <= last:
+        end = min(last, spec.event_end + pd.Timedelta(days=1))
+        return end - span, end, f"the {ZOOM_DAYS} days to the end of {spec.event_name or 'the event'}"
+    if spec.first_breach is not None and first <= spec.first_breach <= last:
+        start = spec.first_breach - span / 2
+        return start, start + span, f"{ZOOM_DAYS} days around the first likely breach"
+    start = (history_end or first) - pd.Timedelta(days=7)
+    return start, start + span, f"the first {ZOOM_DAYS - 7} days of the forecast"
+
+
+def _legend(ax: plt.Axes) -> None:
+    """The legend right of the panel: inside, it hid lines and the labels of past events."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=7, framealpha=0.85)
+
+
+def _breach(ax: plt.Axes, when: pd.Timestamp) -> None:
+    ax.axvline(
+        _naive(when),
+        color=THRESHOLD_COLOR,
+        lw=1.0,
+        ls=":",
+        label=f"first likely breach {when:%m-%d %H:%M} UTC",
+    )
+
+
 def _threshold(ax: plt.Axes, spec: ChartSpec) -> None:
     if spec.threshold is not None:
         ax.axhline(
@@ -118,19 +186,20 @@ def render_chart(history: pd.Series, forecast: pd.DataFrame | None, spec: ChartS
         The PNG image.
     """
     fig, (top, zoom) = plt.subplots(
-        2, 1, figsize=(11, 7.5), gridspec_kw={"height_ratios": [1, 1.6]}, constrained_layout=True
+        2, 1, figsize=(12, 7.5), gridspec_kw={"height_ratios": [1, 1.6]}, constrained_layout=True
     )
     try:
         fig.suptitle(spec.title, fontsize=12)
-        ylabel = f"value ({spec.unit})" if spec.unit else "value"
+        ylabel = _YLABELS.get(spec.unit, spec.unit)
         hist = history.sort_index()
+        zoomed = zoom_range(hist.index[-1] if len(hist) else None, forecast, spec)
         # Overview: daily peaks keep a year of hourly data readable.
-        daily = hist.resample("1D").max().dropna()
+        daily = whole_days(hist)
         top.plot(
             _naive(daily.index), daily.to_numpy(), color=HISTORY_COLOR, lw=1.0, label="history (daily peak)"
         )
         if forecast is not None and len(forecast):
-            fdaily = forecast.set_index(TS)[MEAN].resample("1D").max()
+            fdaily = whole_days(forecast.set_index(TS)[MEAN])
             top.plot(
                 _naive(fdaily.index),
                 fdaily.to_numpy(),
@@ -156,21 +225,43 @@ def render_chart(history: pd.Series, forecast: pd.DataFrame | None, spec: ChartS
                 color=PAST_COLOR,
             )
         _shade_event(top, spec, label=True)
+        if zoomed is not None:
+            top.axvspan(
+                _naive(zoomed[0]), _naive(zoomed[1]), color=ZOOM_COLOR, alpha=0.12, label="hourly panel below"
+            )
         _threshold(top, spec)
+        # The first likely breach is marked where it can be seen: below, unless the hourly panel shows other days.
+        breach_in_zoom = zoomed is None or (
+            spec.first_breach is not None and zoomed[0] <= spec.first_breach <= zoomed[1]
+        )
+        if spec.first_breach is not None and not breach_in_zoom:
+            _breach(top, spec.first_breach)
         top.set_ylabel(ylabel)
-        top.set_title("whole history and forecast (daily peaks)", fontsize=9, loc="left")
+        top.set_title("whole history and forecast (daily peaks of whole days)", fontsize=9, loc="left")
         top.grid(alpha=0.3)
         _date_axis(top)
-        top.legend(loc="upper left", fontsize=7, ncol=3, framealpha=0.85)
+        _legend(top)
 
-        # Zoom: the last weeks of hourly history, then the forecast with its bands.
-        if len(hist):
-            since = hist.index[-1] - pd.Timedelta(days=spec.zoom_days)
-            recent = hist[hist.index > since]
-            zoom.plot(
-                _naive(recent.index), recent.to_numpy(), color=HISTORY_COLOR, lw=0.8, label="history (hourly)"
-            )
+        # Zoom: the last weeks of hourly history, then the forecast with its bands (or, for a long forecast, the
+        # weeks that matter).
+        since = hist.index[-1] - pd.Timedelta(days=spec.zoom_days) if len(hist) else None
+        until = None
+        if zoomed is not None:
+            since, until = zoomed[0], zoomed[1]
+        if len(hist) and since is not None:
+            recent = hist[(hist.index > since) & (hist.index <= (until or hist.index[-1]))]
+            if len(recent):
+                zoom.plot(
+                    _naive(recent.index),
+                    recent.to_numpy(),
+                    color=HISTORY_COLOR,
+                    lw=0.8,
+                    label="history (hourly)",
+                )
         if forecast is not None and len(forecast):
+            if zoomed is not None:
+                inside = (forecast[TS] >= zoomed[0]) & (forecast[TS] <= zoomed[1])
+                forecast = forecast[inside]
             x = _naive(forecast[TS])
             band95 = _band(forecast, 0.025, 0.975)
             band80 = _band(forecast, 0.1, 0.9)
@@ -185,20 +276,19 @@ def render_chart(history: pd.Series, forecast: pd.DataFrame | None, spec: ChartS
             zoom.plot(x, forecast[MEAN], color=FORECAST_COLOR, lw=1.2, label="forecast (mean)")
         _shade_event(zoom, spec, label=True)
         _threshold(zoom, spec)
-        if spec.first_breach is not None:
-            zoom.axvline(
-                _naive(spec.first_breach),
-                color=THRESHOLD_COLOR,
-                lw=1.0,
-                ls=":",
-                label=f"first likely breach {spec.first_breach:%m-%d %H:%M} UTC",
-            )
+        if spec.first_breach is not None and breach_in_zoom:
+            _breach(zoom, spec.first_breach)
+        if zoomed is not None:
+            zoom.set_xlim(_naive(zoomed[0]), _naive(zoomed[1]))
+            title = f"hourly, {zoomed[0]:%Y-%m-%d} to {zoomed[1]:%Y-%m-%d}: {zoomed[2]}"
+        else:
+            title = f"last {spec.zoom_days} days and forecast (hourly)"
         zoom.set_ylabel(ylabel)
         zoom.set_xlabel("time (UTC)")
-        zoom.set_title(f"last {spec.zoom_days} days and forecast (hourly)", fontsize=9, loc="left")
+        zoom.set_title(title, fontsize=9, loc="left")
         zoom.grid(alpha=0.3)
         _date_axis(zoom)
-        zoom.legend(loc="upper left", fontsize=7, ncol=2, framealpha=0.85)
+        _legend(zoom)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
         return buf.getvalue()

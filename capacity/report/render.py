@@ -1,8 +1,9 @@
 """The peak-readiness report: the ranked risk table and one chart per at-risk series, as HTML, Markdown and JSON.
 
 Pure: takes the ranked risk frame, chart images (PNG bytes) and a few facts, returns text. The HTML page is
-self-contained (charts embedded as base64 PNG data URIs); the Markdown page links the PNG files written next to
-it. Every user-supplied string (service, metric, event names, notes) is HTML-escaped.
+self-contained (charts embedded as base64 PNG data URIs) and fits a 1280 px window; the Markdown page links the PNG
+files written next to it and is plain Markdown. Every user-supplied string (service, metric, event names, notes) is
+HTML-escaped in the page and backslash-escaped in the Markdown (no HTML entities there).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import html
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,16 +29,19 @@ FLAGGED = (BREACH_LIKELY, AT_RISK, UNKNOWN)
 _STATUS_CLASS = {BREACH_LIKELY: "likely", AT_RISK: "risk", "ok": "ok", UNKNOWN: "unknown"}
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1150px;color:#222;
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1180px;color:#222;
 padding:0 1rem}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
-.meta{color:#555;font-size:.9rem}table{border-collapse:collapse;width:100%;font-size:.88rem}
-th,td{border-bottom:1px solid #e4e4e4;padding:.35rem .5rem;text-align:right;white-space:nowrap}
-th{background:#f6f6f6}td:nth-child(1),td:nth-child(2),th:nth-child(1),th:nth-child(2){text-align:left}
+.meta{color:#555;font-size:.9rem}.scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.85rem}
+th,td{border-bottom:1px solid #e4e4e4;padding:.3rem .4rem;text-align:right;white-space:nowrap}
+th{background:#f6f6f6;white-space:normal;vertical-align:bottom}td.wrap{white-space:normal;min-width:7.5rem}
+td:nth-child(1),td:nth-child(2),th:nth-child(1),th:nth-child(2){text-align:left}
 td.status{font-weight:600;text-align:left}.likely{color:#b00020}.risk{color:#b35c00}.ok{color:#2e7d32}
 .unknown{color:#555}.counts span{margin-right:1.2rem}.note{color:#555;font-size:.85rem;white-space:normal}
 img{max-width:100%;border:1px solid #eee;margin:.5rem 0}
 """
+#: Columns whose cells may wrap at their spaces (two timestamps, three peaks), so the table fits a 1280 px window.
+_WRAP = {"peak p50 / p90 / p95", "first likely breach (p10 .. p90), UTC", "headroom"}
 
 
 @dataclass(frozen=True)
@@ -156,7 +161,9 @@ def render_html(report: ReportInput) -> str:
         + "".join(f'<span class="{_STATUS_CLASS[s]}">{counts[s]} {e(s)}</span>' for s in STATUSES)
         + "</p>",
         "<h2>Ranked risks</h2>",
-        "<table><thead><tr>" + "".join(f"<th>{e(c)}</th>" for c in COLUMNS) + "</tr></thead><tbody>",
+        '<div class="scroll"><table><thead><tr>'
+        + "".join(f"<th>{e(c)}</th>" for c in COLUMNS)
+        + "</tr></thead><tbody>",
     ]
     rows = table_rows(report.frame)
     for row in rows:
@@ -170,10 +177,12 @@ def render_html(report: ReportInput) -> str:
                 cells.append(f"<td>{text}</td>")
             elif c == "status":
                 cells.append(f'<td class="status {_STATUS_CLASS.get(row[c], "")}">{e(row[c])}</td>')
+            elif c in _WRAP:
+                cells.append(f'<td class="wrap">{e(row[c])}</td>')
             else:
                 cells.append(f"<td>{e(row[c])}</td>")
         parts.append("<tr>" + "".join(cells) + "</tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     flagged_rows = [r for r in rows if r["status"] in FLAGGED]
     if flagged_rows:
         parts.append("<h2>Series to act on</h2>")
@@ -209,8 +218,15 @@ def render_html(report: ReportInput) -> str:
     return "\n".join(parts)
 
 
+#: Characters Markdown would read as markup (a table cell's end, raw HTML, emphasis, links, code).
+_MD_SPECIAL = re.compile(r"([\\|<>*\[\]`])")
+_MD_ENTITY = re.compile(r"&(?=#?\w+;)")
+
+
 def _md_cell(text: str) -> str:
-    return html.escape(text).replace("|", "\\|")
+    """Plain text as Markdown: markup characters backslash-escaped (no HTML entities), one line."""
+    out = _MD_SPECIAL.sub(r"\\\1", text)
+    return _MD_ENTITY.sub(r"\\&", out).replace("\n", " ")
 
 
 def render_markdown(report: ReportInput) -> str:

@@ -18,9 +18,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
-from capacity.errors import CapacityError, Computing, ForecastFailed, InvalidInput, NotEnoughHistory
+from capacity.errors import CapacityError, Computing, ForecastFailed, NotEnoughHistory
 from capacity.forecast.types import ForecastSpec
-from capacity.schema import DEFAULT_QUANTILES, quantile_of
+from capacity.schema import DEFAULT_QUANTILES, check_horizon, history_span, quantile_of
 from capacity.schema import duration_steps as _duration_steps
 from capacity.services.cache import LRU
 from capacity.services.forecasting import forecast_stored
@@ -32,10 +32,6 @@ from capacity.store import SeriesInfo, Store, StoredForecast
 def duration_steps(text: str, freq: str = "1h", field: str = "horizon") -> int:
     """``capacity.schema.duration_steps``, memoized: every forecast read converts its horizon."""
     return _duration_steps(text, freq, field)
-
-
-#: The longest horizon a request may ask for.
-MAX_HORIZON = "366d"
 
 
 @dataclass(frozen=True)
@@ -148,6 +144,7 @@ class ForecastServing:
             UnknownSeries: no such series.
             NotEnoughHistory: the series has no samples, or forecasting it failed and nothing is stored.
             Computing: the computation passed the time budget and nothing is stored yet.
+            InvalidInput: a horizon longer than the series' history allows (``capacity.schema.check_horizon``).
         """
         fresh = self.freshness(service, metric)
         if fresh.info.samples == 0:
@@ -155,8 +152,8 @@ class ForecastServing:
         ok = fresh.ok
         freq = ok.freq if ok is not None else "1h"
         steps = duration_steps(horizon or self.default_horizon, freq=freq)
-        if steps > duration_steps(MAX_HORIZON, freq=freq):
-            raise InvalidInput(f"horizon must be at most {MAX_HORIZON}, got {horizon}", field="horizon")
+        if horizon:
+            check_horizon(horizon, history_span(fresh.info), series=f"{service}/{metric}")
         wanted_q = quantiles or (_stored_quantiles(ok) if ok is not None else DEFAULT_QUANTILES)
         info = fresh.info
         needs = (

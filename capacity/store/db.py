@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from capacity.errors import StoreError
+from capacity.errors import InvalidInput, StoreError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _MIGRATE_LOCK = threading.Lock()
@@ -29,7 +29,7 @@ def default_db_path() -> Path:
 
 
 def to_url(db: str | Path | None) -> str:
-    """Turn ``--db`` (a URL, a file path, or None for the default file) into a SQLAlchemy URL."""
+    """Turn ``--db`` (a URL, a file path, or None for the default file) into a SQLAlchemy URL (creates nothing)."""
     if db is None or str(db) == "":
         db = default_db_path()
     text = str(db)
@@ -39,9 +39,44 @@ def to_url(db: str | Path | None) -> str:
         if text.startswith("postgresql://"):
             text = "postgresql+psycopg://" + text[len("postgresql://") :]
         return text
-    path = Path(text).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
+    return f"sqlite:///{Path(text).expanduser()}"
+
+
+def sqlite_file(db: str | Path | None) -> Path | None:
+    """The SQLite file ``db`` names (the default file for None), or None for a server database (a URL).
+
+    Only a file can be "missing": a server database exists once its server's admin created it, and its schema is
+    migrated on first use.
+    """
+    url = to_url(db)
+    if not url.startswith("sqlite:///"):
+        return None
+    name = url[len("sqlite:///") :]
+    return None if name in ("", ":memory:") else Path(name)
+
+
+def require_database(db: str | Path | None, *, create: bool) -> Path | None:
+    """Check that the SQLite file ``db`` names exists, unless ``create`` allows making it.
+
+    A mistyped ``--db`` must not quietly create an empty database (and its folders) and report success on it.
+
+    Returns:
+        The SQLite file when it was missing and will be created, else None.
+
+    Raises:
+        InvalidInput: naming the path, when the file does not exist and ``create`` is False.
+    """
+    path = sqlite_file(db)
+    if path is None or path.exists():
+        return None
+    if not create:
+        folder = "" if path.parent.is_dir() else f"; its folder {path.parent} does not exist either"
+        raise InvalidInput(
+            f"database {path} does not exist{folder}. Is --db (or CAPACITY_DB) mistyped? To start a new one: "
+            f"capacity init --db {path} (or add --create)",
+            field="db",
+        )
+    return path
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -68,13 +103,17 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 def make_engine(db: str | Path | None) -> Engine:
-    """Create the engine for ``db`` (see :func:`to_url`).
+    """Create the engine for ``db`` (see :func:`to_url`); a SQLite file's folder is created when missing (the CLI
+    asks :func:`require_database` first).
 
     Raises:
         StoreError: when the URL names a driver that is not installed.
     """
     url = to_url(db)
+    path = sqlite_file(db)
     try:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         if url.startswith("sqlite"):
             return _sqlite_engine(url)
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)

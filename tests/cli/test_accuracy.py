@@ -49,8 +49,8 @@ def test_live_accuracy_scores_only_covered_forecasts(tmp_path: Path) -> None:
 
 
 def test_unknown_series_is_a_one_line_error(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["accuracy", "nope", "--db", str(tmp_path / "x.db")])
-    assert result.exit_code == 2
+    result = CliRunner().invoke(cli, ["accuracy", "nope", "--db", str(tmp_path / "x.db"), "--create"])
+    assert result.exit_code == 2 and "nope" in result.output
 
 
 def test_score_stored_forecast_joins_on_timestamps() -> None:

@@ -63,7 +63,7 @@ def test_ingest_series_forecast(tmp_path: Path) -> None:
     frame = hourly_history(days=15)
     frame["ts"] = frame["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     frame.rename(columns={"ts": "timestamp"}).to_csv(tmp_path / "h.csv", index=False)
-    out = run("ingest", str(tmp_path / "h.csv"), "--db", db)
+    out = run("ingest", str(tmp_path / "h.csv"), "--db", db, "--create")
     assert out.returncode == 0, out.stderr
     assert "ingested 360 rows into 1 series (360 new" in out.stdout
     again = run("ingest", str(tmp_path / "h.csv"), "--db", db)
@@ -86,7 +86,7 @@ def test_ingest_series_forecast(tmp_path: Path) -> None:
     ],
 )
 def test_errors_are_one_line_without_traceback(tmp_path: Path, args: list[str], message: str) -> None:
-    out = run(*args, "--db", str(tmp_path / "e.db"))
+    out = run(*args, "--db", str(tmp_path / "e.db"), "--create")
     assert out.returncode == 2
     assert message in out.stderr
     assert "Traceback" not in out.stderr + out.stdout
@@ -97,10 +97,11 @@ def test_bad_file_stores_nothing(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text(
         "timestamp,service,metric,value\n2024-01-01T00:00Z,a,cpu,1\n2024-01-01T01:00Z,a,cpu,101\n"
     )
-    out = run("ingest", str(tmp_path / "bad.csv"), "--db", db)
+    out = run("ingest", str(tmp_path / "bad.csv"), "--db", db, "--create")
     assert out.returncode == 2
     assert "bad.csv: row 3: value must be at most 100 for 'cpu' (a percent), got '101'" in out.stderr
-    assert "no series stored yet" in run("series", "--db", db).stdout
+    assert not Path(db).exists()  # refused before the database was even created
+    assert "no series stored yet" in run("series", "--db", db, "--create").stdout
 
 
 def test_unreachable_database_is_a_clean_error(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from capacity.config import load_fleet_config
-from capacity.sources.files import read_path
+from capacity.sources.files import read_history
 from capacity.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -193,8 +193,8 @@ def test_designed_risk_story_comes_from_the_data(clean: pd.DataFrame) -> None:
 
 def test_reads_and_ingests(fleet_csv: Path, raw: pd.DataFrame, clean: pd.DataFrame, tmp_path: Path) -> None:
     """The whole file passes the reader's validation; two services go through a real SQLite store (fast)."""
-    history = read_path(fleet_csv)
-    assert len(history) == len(raw)
+    history, repeats = read_history(fleet_csv)  # the fleet repeats rows exactly: each is kept once
+    assert len(history) == len(clean) and repeats == len(raw) - len(clean) > 0
     part = history[history["service"].isin(["checkout", "search"])]
     store = Store.open(tmp_path / "fleet.db")
     report = store.series.ingest(part)

@@ -187,7 +187,7 @@ def test_events_import_and_list(tmp_path):
     csv = tmp_path / "events.csv"
     csv.write_text("event,start,end,multiplier_low,multiplier_high\nLaunch,2026-12-01,2026-12-02,2,3\n")
     runner = CliRunner()
-    ok = runner.invoke(cli, ["events", "import", str(csv), "--db", db])
+    ok = runner.invoke(cli, ["events", "import", str(csv), "--db", db, "--create"])
     assert ok.exit_code == 0 and "imported 1 occurrences of 1 events" in ok.output
     hol = runner.invoke(cli, ["events", "import", "--holidays", "US", "--years", "2025-2026", "--db", db])
     assert hol.exit_code == 0, hol.output

@@ -323,7 +323,7 @@ def test_cli_config_reload_events_import_and_forecast_stale(tmp_path: Path) -> N
         assert result.exit_code == 0, result.output
         return " ".join(str(result.output).split())  # the console folds long lines
 
-    run("ingest", str(tmp_path / "h.csv"), "--config", str(config))
+    run("ingest", str(tmp_path / "h.csv"), "--config", str(config), "--create")
     assert "forecasting 3 series" in run("forecast", "--all", "--horizon", "24h", "--workers", "1")
     run("ingest", str(tmp_path / "h.csv"), "--config", str(config))  # the same config again
     assert "nothing to do" in run("forecast", "--all", "--stale", "--horizon", "24h")

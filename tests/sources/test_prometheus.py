@@ -313,6 +313,7 @@ def test_cli_ingests_then_since_last_pulls_only_the_rest(prom: PromServer, tmp_p
             "2026-01-03T00:00:00Z",
             "--db",
             db,
+            "--create",
         ],
     )
     assert first.exit_code == 0, first.output
@@ -358,6 +359,7 @@ def test_cli_bad_options_are_one_line_errors(prom: PromServer, tmp_path: Any) ->
         "cpu",
         "--db",
         db,
+        "--create",
     ]
     no_start = CliRunner().invoke(cli, [*base, "--url", prom.url])
     assert no_start.exit_code == 2 and "give --start" in no_start.output

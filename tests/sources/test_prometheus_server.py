@@ -123,6 +123,7 @@ def ingest(
             "cpu",
             "--db",
             str(db),
+            "--create",
             *extra,
         ],
         capture_output=True,

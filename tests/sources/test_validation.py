@@ -70,12 +70,12 @@ def test_bad_csv_names_field_and_row(text: str, message: str) -> None:
 
 def test_good_csv_long_and_short() -> None:
     long = parse_csv_text(
-        csv("2024-01-01T00:00:00Z,a,cpu,1.5", "2024-01-01T01:00:00+01:00,a,cpu,2"), source="x"
+        csv("2024-01-01T00:00:00Z,a,cpu,1.5", "2024-01-01T02:00:00+01:00,a,cpu,2"), source="x"
     )
     assert list(long.columns) == ["service", "metric", "ts", "value"]
     assert str(long["ts"].dtype) == "datetime64[ns, UTC]"
-    # mixed offsets are converted to UTC: 01:00+01:00 is 00:00Z
-    assert long["ts"].iloc[1] == pd.Timestamp("2024-01-01T00:00Z")
+    # mixed offsets are converted to UTC: 02:00+01:00 is 01:00Z (00:00Z twice would be a repeated timestamp)
+    assert long["ts"].iloc[1] == pd.Timestamp("2024-01-01T01:00Z")
     short = parse_csv_text("timestamp,value\n2024-01-01 00:00:00,3\n", source="x", service="s", metric="m")
     assert short.iloc[0].to_dict()["service"] == "s"
 

@@ -1,0 +1,86 @@
+"""Output people can read: plain Markdown, a report table that may wrap, charts without partial days and with a
+readable hourly panel at long horizons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from capacity.report.plots import HOURLY_MAX_DAYS, ZOOM_DAYS, ChartSpec, render_chart, whole_days, zoom_range
+from capacity.report.render import ReportInput, render_html, render_markdown
+from capacity.risk.assess import BREACH_LIKELY, RISK_COLUMNS
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _frame(note: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                **dict.fromkeys(RISK_COLUMNS),
+                "service": "ads & search",
+                "metric": "cpu",
+                "status": BREACH_LIKELY,
+                "breach_probability": 0.9,
+                "note": note,
+            }
+        ],
+        columns=list(RISK_COLUMNS),
+    )
+
+
+def test_markdown_is_plain_markdown_without_html_entities() -> None:
+    report = ReportInput(
+        title="Peak readiness: Black Friday & Cyber Monday",
+        window="until end of Black Friday (2026-11-30)",
+        frame=_frame("p95 > threshold | <b>x</b> & 'quoted' \"too\""),
+        uplifts={("ads & search", "cpu"): ["Black Friday (2025-11-28): 1.4x"]},
+    )
+    md = render_markdown(report)
+    assert "&amp;" not in md and "&lt;" not in md and "&#x27;" not in md and "&quot;" not in md
+    assert "# Peak readiness: Black Friday & Cyber Monday" in md
+    assert "ads & search" in md and r"\<b\>x\</b\>" in md and r"threshold \| " in md
+    html = render_html(report)
+    assert "ads &amp; search" in html and '<div class="scroll"><table>' in html
+
+
+def _hourly(start: str, end: str) -> pd.Series:
+    idx = pd.date_range(start, end, freq="h", tz="UTC", inclusive="left")
+    return pd.Series(50 + 10 * np.sin(np.arange(len(idx)) / 24 * 2 * np.pi), index=idx)
+
+
+def test_partial_first_and_last_days_are_not_drawn_as_daily_peaks() -> None:
+    series = _hourly("2024-01-01 15:00", "2024-01-05 04:00")  # starts mid-day, ends at 03:00
+    days = whole_days(series)
+    assert [d.day for d in days.index] == [2, 3, 4]
+    whole = _hourly("2024-01-01", "2024-01-05")
+    assert len(whole_days(whole)) == 4
+
+
+def _forecast(start: pd.Timestamp, days: int) -> pd.DataFrame:
+    ts = pd.date_range(start, periods=days * 24, freq="h", tz="UTC")
+    mean = 50 + 10 * np.sin(np.arange(len(ts)) / 24 * 2 * np.pi)
+    return pd.DataFrame(
+        {"ts": ts, "mean": mean, "q0.025": mean - 8, "q0.1": mean - 5, "q0.9": mean + 5, "q0.975": mean + 8}
+    )
+
+
+def test_a_long_forecast_zooms_the_hourly_panel_on_the_event() -> None:
+    end = pd.Timestamp("2024-06-01", tz="UTC")
+    short = _forecast(end, HOURLY_MAX_DAYS - 5)
+    assert zoom_range(end, short, ChartSpec(title="t", unit="")) is None
+    long = _forecast(end, 150)
+    bf = pd.Timestamp("2024-10-10", tz="UTC")
+    spec = ChartSpec(
+        title="t", unit="", event_name="Launch", event_start=bf, event_end=bf + pd.Timedelta(days=1)
+    )
+    zoomed = zoom_range(end, long, spec)
+    assert zoomed is not None
+    start, stop, what = zoomed
+    assert stop == bf + pd.Timedelta(days=2) and stop - start == pd.Timedelta(days=ZOOM_DAYS)
+    assert "Launch" in what
+    plain = zoom_range(end, long, ChartSpec(title="t", unit=""))
+    assert plain is not None and plain[0] == end - pd.Timedelta(days=7)
+    early = ChartSpec(**{**spec.__dict__, "first_breach": end + pd.Timedelta(days=30)})  # outside the zoom
+    for drawn in (spec, early):
+        assert render_chart(_hourly("2024-01-01", "2024-06-01"), long, drawn).startswith(PNG_MAGIC)
