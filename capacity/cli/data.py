@@ -9,6 +9,7 @@ import click
 
 from capacity.cli.common import console, db_option, fmt, open_store, print_table
 from capacity.config import load_fleet_config
+from capacity.services.accuracy import score_ingested
 from capacity.sources.files import read_path
 
 
@@ -69,11 +70,13 @@ def ingest_files(path: Path, metric: str, config_path: Path | None, db: str | No
     if config is not None:
         store.series.configure_series(config.series)
         store.events.add_events(config.events, source="config")
+    scored = score_ingested(store, history)  # the forecast ledger: runs these actuals reach are rescored
     took = time.perf_counter() - started
     console.print(
         f"ingested {report.rows:,} rows into {report.series} series "
         f"({report.inserted:,} new, {report.updated:,} already stored or replaced, "
         f"{report.created_series} new series) in {took:.1f}s"
+        + (f"; scored {scored} stored forecast(s) against them" if scored else "")
     )
     if config is not None:
         console.print(

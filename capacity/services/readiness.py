@@ -22,6 +22,7 @@ from capacity.report.plots import ChartSpec, past_of, render_chart
 from capacity.report.render import ReportInput, flagged
 from capacity.risk.assess import RiskSettings, RiskWindow
 from capacity.schema import TS, unit_label
+from capacity.services.accuracy import live_summaries
 from capacity.services.fleet_risk import FleetRiskRun, load_fleet_risks, window_end
 from capacity.store import SeriesInfo, Store, StoredForecast
 
@@ -142,7 +143,8 @@ def readiness_report(
     store: Store, event: str, settings: RiskSettings | None = None, *, require_series: bool = False
 ) -> ReportInput:
     """The readiness report of ``event``'s next occurrence: the ranked risks, a chart per flagged series that has
-    a forecast, and the uplifts each forecast applied inside its window.
+    a forecast, the uplifts each forecast applied inside its window, and each series' live accuracy from the
+    forecast ledger (how far to trust its forecast).
 
     Args:
         store: an open store.
@@ -178,4 +180,5 @@ def readiness_report(
         settings={k: getattr(settings, k) for k in REPORT_SETTINGS},
         generated_at=f"{pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC",
         event=event_name,
+        accuracy=live_summaries(store, run.forecasts),
     )
