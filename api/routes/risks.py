@@ -53,4 +53,4 @@ def get_risks(query: dict[str, Any]) -> Any:
     # Cached by the fleet's data version: the same ranking is served until a series, forecast or event changes.
     cache: VersionedCache[dict[str, Any]] = state().extras.setdefault("risks", VersionedCache(32))
     key = ((query.get("event") or "").lower(), until)
-    return cache.get(key, store().fleet.version(), rank)
+    return cache.get(key, store().fleet.version(ledger=False), rank)  # the ranking shows no live accuracy

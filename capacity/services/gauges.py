@@ -82,10 +82,10 @@ def catch_up(store: Store, limit: int = CATCH_UP_SERIES) -> int:
     return done + accuracy.catch_up(store, limit)
 
 
-def _seconds(value: int | None, now: pd.Timestamp) -> float | None:
+def _seconds(value: int | None, now: float) -> float | None:
     if value is None:
         return None
-    return max(0.0, float(value) - now.timestamp())
+    return max(0.0, float(value) - now)
 
 
 def read_gauges(
@@ -93,6 +93,7 @@ def read_gauges(
 ) -> list[SeriesGauges]:
     """Every series' stored gauges as of ``now`` (one query; what a scrape shows)."""
     out = []
+    t = now.timestamp()
     for row in store.gauges.scrape():
         has_run = row["run_created_at"] is not None
         live = row["live_at"] is not None
@@ -102,14 +103,14 @@ def read_gauges(
                 metric=row["metric"],
                 breach_probability=row["breach_probability"],
                 headroom_ratio=row["headroom_ratio"],
-                seconds_to_breach=_seconds(row["first_breach"], now),
+                seconds_to_breach=_seconds(row["first_breach"], t),
                 live_mase=row["live_mase"],
                 backtest_mase=row["live_backtest_mase"],
                 coverage_80=row["live_coverage_80"],
                 coverage_95=row["live_coverage_95"],
                 live_steps=row["live_steps"],
                 drift=accuracy.drift(row, drift_ratio) if live else None,
-                forecast_age_seconds=max(0.0, now.timestamp() - row["run_created_at"]) if has_run else None,
+                forecast_age_seconds=max(0.0, t - row["run_created_at"]) if has_run else None,
                 stale=forecast_behind(
                     row["run_data_version"],
                     row["run_events_digest"],

@@ -153,4 +153,8 @@ class GaugeRepository:
             .order_by(series.c.service, series.c.metric)
         )
         with translate_errors("read gauges"), self.db.read() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+            result = conn.execute(query)
+            keys = tuple(result.keys())
+            return [
+                dict(zip(keys, r, strict=True)) for r in result.all()
+            ]  # plain tuples: no Row mapping each

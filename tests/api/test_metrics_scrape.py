@@ -4,9 +4,12 @@ has refreshed the stored gauges)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +104,19 @@ def test_a_scrape_computes_nothing_a_background_pass_refreshes_the_stored_gauges
     assert (gauge(after, "capacity_headroom_ratio") or 0) > 1
     assert served.client.patch(CPU, json={"threshold": 52.0}, headers=served.write).status_code == 200
     catch_up(served.store)
+
+
+def test_bench_metrics_scrapes_a_real_server_on_tiny_input(tmp_path: Path) -> None:
+    out = tmp_path / "metrics.json"
+    cmd = [
+        str(Path(sys.executable).with_name("capacity")),
+        "bench", "metrics", "--series", "6", "--scrapes", "2", "--workers", "1", "--json", str(out),
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "server CPU per scrape" in result.stdout
+    payload = json.loads(out.read_text())
+    assert payload["series"] == 6 and payload["http"]["n"] == 2
+    # every series shows at least its probability, headroom, live MASE, backtest MASE, two coverages, steps, drift,
+    # age and staleness
+    assert payload["sample_lines"] >= 6 * 10
