@@ -1,15 +1,19 @@
 """Load test of our own API (``capacity bench api`` runs it headless in a subprocess).
 
-Two plain Locust user classes, chosen on the command line:
+Three plain Locust user classes, chosen on the command line:
 
 - ``ReadUser``: cached forecast reads (``GET .../forecast``) across the benchmark series, plus a few series-list
   and health reads;
+- ``RouteUser``: every GET route of :mod:`loadtests.api_routes` in equal shares, no wait, each request reported
+  under its route template (one stats row per route);
 - ``IngestUser``: bulk ingest, each request ``CAPACITY_BENCH_BATCH`` new samples (columnar JSON) into its own
   series, timestamps moving forward so every sample is new.
 
-Configuration comes from the environment: ``CAPACITY_BENCH_TOKEN`` (a write token), ``CAPACITY_BENCH_SERIES``
-(``svc/metric,svc/metric``), ``CAPACITY_BENCH_BATCH`` (default 20000) and ``CAPACITY_BENCH_USER_RPS`` (requests/s
-per read user; 0 = no wait).
+Configuration comes from the environment: ``CAPACITY_BENCH_TOKEN`` (a write token; an admin one for ``RouteUser``,
+which lists tokens), ``CAPACITY_BENCH_SERIES`` (``svc/metric,svc/metric``), ``CAPACITY_BENCH_RATE_SERIES`` (a
+request-rate series, for the load plan), ``CAPACITY_BENCH_EVENT`` (an event with a next occurrence),
+``CAPACITY_BENCH_JOB`` (a stored job's id), ``CAPACITY_BENCH_BATCH`` (default 20000) and
+``CAPACITY_BENCH_USER_RPS`` (requests/s per read user; 0 = no wait).
 """
 
 from __future__ import annotations
@@ -22,9 +26,14 @@ from typing import Any
 
 from locust import FastHttpUser, constant, constant_throughput, task
 
+from loadtests.api_routes import path_for, usable
+
 TOKEN = os.environ.get("CAPACITY_BENCH_TOKEN", "")
 SERIES = [s for s in os.environ.get("CAPACITY_BENCH_SERIES", "").split(",") if "/" in s]
 BATCH = int(os.environ.get("CAPACITY_BENCH_BATCH", "20000"))
+RATE_SERIES = os.environ.get("CAPACITY_BENCH_RATE_SERIES", "")
+EVENT = os.environ.get("CAPACITY_BENCH_EVENT", "")
+JOB = os.environ.get("CAPACITY_BENCH_JOB", "")
 #: Requests/s each read user offers (0: as fast as it can, which measures queueing more than service time).
 USER_RPS = float(os.environ.get("CAPACITY_BENCH_USER_RPS", "0"))
 #: Ingested timestamps start here (2026-01-01 UTC) and move forward one minute per sample.
@@ -55,6 +64,20 @@ class ReadUser(FastHttpUser):
     @task(1)
     def health(self) -> None:
         self.client.get("/healthz", name="GET /healthz")
+
+
+class RouteUser(FastHttpUser):
+    """Every GET route in equal shares, no wait: each user sends its next request as soon as the last one is
+    answered (a page of panels, a report reader and a scraper at once)."""
+
+    wait_time = constant(0)
+    routes = usable(rate=RATE_SERIES, event=EVENT, job=JOB)
+
+    @task
+    def any_route(self) -> None:
+        route = random.choice(self.routes)
+        path = path_for(route, series=random.choice(SERIES), rate=RATE_SERIES, event=EVENT, job=JOB)
+        self.client.get(path, headers=_headers() if route.auth else {}, name=route.name)
 
 
 class IngestUser(FastHttpUser):

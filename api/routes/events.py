@@ -81,7 +81,6 @@ def _changed() -> None:
     st.forecasts.clear()
     st.serving.forget_all()
     st.extras.pop("series_list", None)
-    st.extras.pop("fleet_gauges", None)
 
 
 @bp.get("/events")

@@ -7,7 +7,6 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import Response, json, request
 
-from api.accuracy import live_accuracy
 from api.http import openapi, schemas
 from api.http.auth import require
 from api.http.render import band, etag_matches, iso, render, window
@@ -15,6 +14,7 @@ from api.routes.common import ForecastQuery, WindowQuery, ms_to_ts, series_key
 from api.state import state, store
 from capacity.errors import CapacityError, Computing, InvalidInput
 from capacity.schema import DEFAULT_QUANTILES, TS, quantile_column, validate_quantiles
+from capacity.services.accuracy import series_accuracy
 from capacity.services.readiness import forecast_chart
 
 bp = APIBlueprint("forecasts", __name__, tag="Forecasts")
@@ -175,7 +175,8 @@ def get_points(service: str, metric: str, query: dict[str, Any]) -> Any:
 @require("read")
 @bp.doc(responses=openapi.ok(schemas.ACCURACY))
 def get_accuracy(service: str, metric: str) -> Any:
-    """Backtest scores of the newest forecast, and live accuracy of stored forecasts against later actuals."""
+    """Backtest scores of the newest forecast, and live accuracy of stored forecasts against later actuals (read
+    from the forecast ledger, as ``capacity accuracy`` prints it)."""
 
     service, metric = series_key(service, metric)
-    return live_accuracy(store(), service, metric, state().settings.drift_ratio)
+    return series_accuracy(store(), service, metric, drift_ratio=state().settings.drift_ratio)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Any
 
@@ -12,23 +11,18 @@ from apiflask import APIBlueprint
 from flask import Flask, Response, g, request
 
 from api import shared_dir as runtime
-from api.accuracy import drift_summary
 from api.http import openapi, schemas
 from api.http.auth import check_scope
 from api.http.problems import Problem
-from api.http.render import plain
 from api.serving.metrics import RequestMetrics, render_series_gauges
 from api.state import state
 from capacity import __version__
-from capacity.services.fleet_risk import risk_gauges
-from capacity.store import Store
+from capacity.errors import StoreError
+from capacity.services.gauges import read_gauges
 
 log = logging.getLogger("capacity.api")
 
 bp = APIBlueprint("health", __name__, tag="Operations")
-
-#: Seconds the per-series gauges are reused between scrapes (they read every forecast).
-GAUGE_TTL = 30.0
 
 
 @bp.get("/healthz")
@@ -53,48 +47,23 @@ def healthz() -> Any:
     return body
 
 
-def _gauges() -> list[dict[str, Any]]:
-    """Per-series risk and accuracy gauges, recomputed at most every GAUGE_TTL seconds."""
-    st = state()
-    cached = st.extras.get("fleet_gauges")
-    if cached is not None and time.monotonic() - cached[0] < GAUGE_TTL:
-        return cached[1]
-    lock: threading.Lock = st.extras.setdefault("gauge_lock", threading.Lock())
-    with lock:
-        cached = st.extras.get("fleet_gauges")
-        if cached is not None and time.monotonic() - cached[0] < GAUGE_TTL:
-            return cached[1]
-        rows: dict[tuple[str, str], dict[str, Any]] = {}
-        for source in (_risk_gauges, lambda s: drift_summary(s, st.settings.drift_ratio)):
-            try:
-                for row in source(st.store):
-                    rows.setdefault((row["service"], row["metric"]), {}).update(row)
-            except Exception:  # gauges are best effort: never fail the scrape
-                log.warning("series gauges unavailable", exc_info=True)
-        out = list(rows.values())
-        st.extras["fleet_gauges"] = (time.monotonic(), out)
-        return out
-
-
-def _risk_gauges(store: Store) -> list[dict[str, Any]]:
-    """The fleet's risk gauges as of now, their ratios as JSON-safe numbers."""
-    rows = risk_gauges(store, pd.Timestamp(time.time(), unit="s", tz="UTC"))
-    for row in rows:
-        for key in ("capacity_breach_probability", "capacity_headroom_ratio"):
-            row[key] = plain(row[key])
-    return rows
-
-
 @bp.get("/metrics")
 @bp.doc(responses=openapi.text_ok("Prometheus text exposition format 0.0.4"))
 def metrics() -> Any:
     """Prometheus metrics: request counts and latencies (all worker processes added up), and per series breach
-    probability, headroom, days until breach, live forecast error and drift."""
+    probability, headroom, time to breach, live forecast error, drift and forecast age, as stored."""
     st = state()
     if not st.settings.metrics_public:
         check_scope("read")
     collector: RequestMetrics = st.extras["request_metrics"]
-    lines = collector.render() + render_series_gauges(_gauges())
+    # The gauges are rows written when what they rest on changed: a scrape reads them, computes nothing, takes no
+    # lock, and so never holds up another request.
+    try:
+        gauges = read_gauges(st.store, pd.Timestamp(time.time(), unit="s", tz="UTC"), st.settings.drift_ratio)
+    except StoreError:  # the request metrics are still worth serving
+        log.warning("series gauges unavailable", exc_info=True)
+        gauges = []
+    lines = collector.render() + render_series_gauges(gauges)
     return Response(
         "\n".join(lines) + "\n",
         mimetype="text/plain",

@@ -21,13 +21,11 @@ from api.http.problems import Problem
 from api.routes.common import event_key
 from api.state import state, store
 from capacity.report.render import render_html, render_json
-from capacity.services.cache import LRU
 from capacity.services.readiness import readiness_report
+from capacity.services.versioned import VersionedCache
 
 bp = APIBlueprint("reports", __name__, tag="Reports")
 
-#: Seconds a rendered report is reused (it reads every forecast and draws charts).
-REPORT_TTL = 30.0
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
@@ -64,14 +62,17 @@ def get_report(name: str, query: dict[str, Any]) -> Any:
         if best is None:
             raise Problem(406, "this resource is available as text/html or application/json", field="Accept")
         fmt = "html" if best == "text/html" else "json"
-    cache: LRU[str, Any] = state().extras.setdefault("reports", LRU(16, ttl=REPORT_TTL))
-    report = cache.get(name.lower())
-    if report is None:
-        report = readiness_report(store(), name)
-        cache.put(name.lower(), report)
+    # Cached by the fleet's data version (series data and settings, forecasts, calendar, ledger): a repeated read
+    # is served from memory until something the report rests on changes; concurrent first reads compute it once.
+    cache: VersionedCache[Any] = state().extras.setdefault("reports", VersionedCache(16))
+    version = store().fleet.version()
+    report = cache.get(("report", name.lower()), version, lambda: readiness_report(store(), name))
+    body = cache.get(
+        (fmt, name.lower()), version, lambda: (render_html if fmt == "html" else render_json)(report)
+    )
     if fmt == "html":
         return Response(
-            render_html(report),
+            body,
             mimetype="text/html",
             headers={
                 "Content-Security-Policy": CSP,
@@ -79,4 +80,4 @@ def get_report(name: str, query: dict[str, Any]) -> Any:
                 "Cache-Control": "private, max-age=30",
             },
         )
-    return Response(render_json(report), mimetype="application/json")
+    return Response(body, mimetype="application/json")

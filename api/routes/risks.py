@@ -11,10 +11,11 @@ from apiflask.validators import Length
 from api.http import openapi, schemas
 from api.http.auth import require
 from api.http.render import risk_records
-from api.state import store
+from api.state import state, store
 from capacity.errors import InvalidInput
 from capacity.risk.assess import status_counts
 from capacity.services.fleet_risk import load_fleet_risks, parse_until
+from capacity.services.versioned import VersionedCache
 
 bp = APIBlueprint("risks", __name__, tag="Risks")
 
@@ -38,10 +39,18 @@ def get_risks(query: dict[str, Any]) -> Any:
     """The fleet's series ranked by breach probability, first breach time and headroom."""
     if query.get("event") and query.get("until"):
         raise InvalidInput("give event or until, not both", field="until")
-    run = load_fleet_risks(store(), event=query.get("event"), until=_until(query.get("until")))
-    return {
-        "window": run.label,
-        "event": run.event,
-        "counts": status_counts(run.frame) if len(run.frame) else {},
-        "risks": risk_records(run.frame),
-    }
+    until = _until(query.get("until"))
+
+    def rank() -> dict[str, Any]:
+        run = load_fleet_risks(store(), event=query.get("event"), until=until)
+        return {
+            "window": run.label,
+            "event": run.event,
+            "counts": status_counts(run.frame) if len(run.frame) else {},
+            "risks": risk_records(run.frame),
+        }
+
+    # Cached by the fleet's data version: the same ranking is served until a series, forecast or event changes.
+    cache: VersionedCache[dict[str, Any]] = state().extras.setdefault("risks", VersionedCache(32))
+    key = ((query.get("event") or "").lower(), until)
+    return cache.get(key, store().fleet.version(ledger=False), rank)  # the ranking shows no live accuracy

@@ -27,6 +27,7 @@ from api.routes.common import series_key
 from api.state import state, store
 from capacity.errors import InvalidHistory, describe_value
 from capacity.schema import METRIC, SERVICE, TS, VALUE, has_mixed_zones, validate_history
+from capacity.services.accuracy import score_ingested
 from capacity.sources.files import parse_csv_text, resolve_duplicates
 
 bp = APIBlueprint("samples", __name__, tag="Samples")
@@ -155,6 +156,7 @@ def post_samples(service: str, metric: str) -> Any:
             field="Content-Type",
         )
     report = store().series.ingest(frame)
+    score_ingested(store(), frame)  # the forecast ledger: runs these actuals reach are rescored
     state().invalidate_series(service, metric)
     info = store().series.describe(service, metric)
     out = {

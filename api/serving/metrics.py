@@ -21,6 +21,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, values
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from capacity.services.gauges import SeriesGauges
+
 #: Latency histogram buckets, seconds.
 BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -156,28 +158,97 @@ class RequestMetrics:
         return lines
 
 
-#: Per-series gauges: name -> help text.
-SERIES_GAUGES: dict[str, str] = {
-    "capacity_breach_probability": "Probability that the series crosses its threshold in the risk window.",
-    "capacity_headroom_ratio": "Threshold over forecast peak (below 1 means the peak is over the threshold).",
-    "capacity_days_until_breach": "Days from now until the first likely breach (absent when none is likely).",
-    "capacity_live_forecast_mase": "MASE of stored forecasts against the actuals that arrived after them.",
-    "capacity_forecast_drift": "1 when live error is worse than the backtest promised by the drift ratio.",
-}
+#: Per-series gauges, in the order shown: (metric name, help text, field of ``SeriesGauges``, extra labels). Base
+#: units (seconds), ``_ratio`` for dimensionless ratios, 0/1 for flags; a field that is None leaves its line out.
+SERIES_GAUGES: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "capacity_breach_probability",
+        "Probability (0..1) that the series crosses its threshold within its forecast horizon.",
+        "breach_probability",
+        (),
+    ),
+    (
+        "capacity_headroom_ratio",
+        "Threshold over the forecast p95 peak (below 1: the peak is over the threshold).",
+        "headroom_ratio",
+        (),
+    ),
+    (
+        "capacity_time_to_breach_seconds",
+        "Seconds from now until the first likely breach (0 once it has passed; absent when none is likely).",
+        "seconds_to_breach",
+        (),
+    ),
+    (
+        "capacity_forecast_live_mase_ratio",
+        "Live MASE: stored forecasts' mean absolute error against later actuals over the seasonal-naive error "
+        "of the history each saw.",
+        "live_mase",
+        (),
+    ),
+    (
+        "capacity_forecast_backtest_mase_ratio",
+        "The MASE the backtests of the same forecasts promised.",
+        "backtest_mase",
+        (),
+    ),
+    (
+        "capacity_forecast_interval_coverage_ratio",
+        "Share of later actuals inside the stored forecasts' prediction interval, by interval width in percent.",
+        "coverage_80",
+        (("interval", "80"),),
+    ),
+    (
+        "capacity_forecast_interval_coverage_ratio",
+        "Share of later actuals inside the stored forecasts' prediction interval, by interval width in percent.",
+        "coverage_95",
+        (("interval", "95"),),
+    ),
+    (
+        "capacity_forecast_scored_steps",
+        "Forecast steps scored against later actuals (the evidence behind the live MASE).",
+        "live_steps",
+        (),
+    ),
+    (
+        "capacity_forecast_drift",
+        "1 when the live MASE exceeds the drift ratio times the backtest MASE of the same forecasts, else 0.",
+        "drift",
+        (),
+    ),
+    (
+        "capacity_forecast_age_seconds",
+        "Seconds since the forecast the risk gauges rest on was made.",
+        "forecast_age_seconds",
+        (),
+    ),
+    (
+        "capacity_forecast_stale",
+        "1 when that forecast was made before the series' latest data or events changed, else 0.",
+        "stale",
+        (),
+    ),
+)
 
 
-def render_series_gauges(rows: Iterable[Mapping[str, object]]) -> list[str]:
-    """Per-series gauge lines from rows holding ``service``, ``metric`` and any of :data:`SERIES_GAUGES`."""
+def render_series_gauges(rows: Iterable[SeriesGauges]) -> list[str]:
+    """Per-series gauge lines from ``capacity.services.gauges.SeriesGauges`` rows: each family once, with its help
+    and type, then one line per series that has a value (flags as 0/1)."""
     rows = list(rows)
+    series_labels = [f'service="{escape_label(r.service)}",metric="{escape_label(r.metric)}"' for r in rows]
     lines: list[str] = []
-    for name, help_text in SERIES_GAUGES.items():
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-        for row in rows:
-            value = row.get(name)
-            if value is None or not isinstance(value, int | float):
+    seen: set[str] = set()
+    for name, help_text, attr, extra in SERIES_GAUGES:
+        if name not in seen:
+            seen.add(name)
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+        more = "".join(f',{k}="{v}"' for k, v in extra)
+        for row, labels in zip(rows, series_labels, strict=True):
+            value = getattr(row, attr)
+            if value is None:
                 continue
-            if math.isnan(float(value)):
+            number = float(value)
+            if math.isnan(number):
                 continue
-            labels = {"service": str(row["service"]), "metric": str(row["metric"])}
-            lines.append(f"{name}{_labels(labels)} {_num(float(value))}")
+            lines.append(f"{name}{{{labels}{more}}} {_num(number)}")
     return lines

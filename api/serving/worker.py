@@ -4,6 +4,11 @@ Jobs survive a restart: they live in the ``jobs`` table, progress is recorded af
 (and then every poll) the worker puts back in the queue the running jobs whose heartbeat went stale (their worker
 died); a resumed forecast job skips the series already forecast from their current data.
 
+When the queue is empty the worker brings the stored ``/metrics`` gauges and the forecast ledger up to date, every
+:data:`CATCH_UP_S` seconds (:func:`capacity.services.gauges.catch_up`: series whose newest run or settings changed
+since their gauges were written, runs never scored, e.g. in a database from before the ledger), so a scrape only
+reads rows.
+
 A graceful stop of the server process (gunicorn's ``worker_exit`` hook calls :func:`stop_all`) interrupts the
 running job cleanly: no series is started any more, the series queued on the pool are cancelled and its processes
 ended, what was stored stays stored, and the job goes back in the queue (not failed) for the next worker.
@@ -24,12 +29,16 @@ from api.state import AppState
 from capacity.errors import Interrupted
 from capacity.forecast.types import ForecastSpec
 from capacity.services.forecasting import SeriesOutcome, forecast_stored
+from capacity.services.gauges import catch_up
 from capacity.services.staleness import stale_keys
 from capacity.store.jobs import JobInfo
 
 log = logging.getLogger("capacity.api.worker")
 
 FORECASTS = "forecasts"
+
+#: Seconds between two background passes over the gauges and the ledger while the queue is empty.
+CATCH_UP_S = 5.0
 
 _started: list[JobWorker] = []
 _started_lock = threading.Lock()
@@ -96,6 +105,17 @@ class JobWorker(threading.Thread):
         self.stop_event = threading.Event()
         self.worker = worker_id()
         self.current: str | None = None
+        self.caught_up_at = float("-inf")
+
+    def _catch_up(self) -> None:
+        """A background pass over the gauges and the ledger, at most every :data:`CATCH_UP_S` seconds."""
+        if time.monotonic() - self.caught_up_at < CATCH_UP_S:
+            return
+        try:
+            catch_up(self.st.store)
+        except Exception:  # a busy database must not kill the worker; the next pass retries
+            log.warning("updating the gauges failed", exc_info=True)
+        self.caught_up_at = time.monotonic()
 
     def _beat(self) -> None:
         interval = max(1.0, self.st.settings.job_stale_s / 4)
@@ -118,6 +138,7 @@ class JobWorker(threading.Thread):
                 log.warning("job queue unavailable", exc_info=True)
                 job = None
             if job is None:
+                self._catch_up()
                 self.stop_event.wait(settings.worker_poll_s)
                 continue
             self.current = job.id

@@ -9,6 +9,7 @@ from capacity.cli import (
     accuracy,
     bench,
     bench_api,
+    bench_metrics,
     bench_reliability,
     bench_risk,
     bench_scale,
@@ -64,6 +65,7 @@ def _register() -> None:
         headroom,
         bench_scale,
         bench_api,
+        bench_metrics,
         bench_risk,
         bench_reliability,
     ]

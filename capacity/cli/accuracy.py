@@ -1,7 +1,7 @@
 """``capacity bench accuracy`` (the engine against its peers) and ``capacity accuracy`` (chosen models, live accuracy).
 
-Live accuracy: each stored forecast whose horizon has since been covered by actuals is scored against them (the
-actuals regularized like the forecast's history: same step, same aggregation).
+Live accuracy is the forecast ledger's (:mod:`capacity.services.accuracy`): the same rows and the same numbers the
+API's ``GET .../accuracy``, ``/metrics`` and the readiness report show.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 import pandas as pd
 
 from capacity.bench.accuracy import markdown_table, resample, run_accuracy
@@ -19,9 +18,8 @@ from capacity.bench.peers import PEER_GROUPS
 from capacity.cli.common import console, db_option, open_store, print_table
 from capacity.cli.plan import show_plan_accuracy
 from capacity.errors import InvalidInput, SourceError, UnknownSeries
-from capacity.forecast.metrics import score_stored_forecast, seasonal_scale
-from capacity.forecast.regularize import regularize, steps_per
 from capacity.schema import duration_steps, validate_name
+from capacity.services.accuracy import DRIFT_RATIO, LIVE_RUNS, fleet_accuracy
 
 
 def _csv_files(data: Path) -> list[Path]:
@@ -159,64 +157,43 @@ def bench_accuracy(
         console.print(f"wrote {md_out}")
 
 
-def live_accuracy(store: Any, service: str, metric: str, agg: str, limit: int) -> dict[str, Any]:
-    """Score the stored forecasts of one series against the actuals that arrived after each was made.
-
-    Only forecasts whose whole horizon is covered by actuals count; returns the mean metrics and how many.
-    """
-
-    stored = [
-        f for f in store.forecasts.forecast_history(service, metric, limit=limit) if f.history_end is not None
-    ]
-    if not stored:
-        return {"forecasts": 0}
-    first = min(f.history_end for f in stored) - pd.Timedelta(days=28)
-    raw = store.series.load_history(service, metric, start=first)
-    if raw.empty:
-        return {"forecasts": 0}
-    last_actual = raw.index[-1]
-    scored = []
-    for f in stored:
-        if f.frame.empty or f.frame["ts"].iloc[-1] > last_actual:
-            continue  # the horizon is not covered yet
-        try:
-            regular = regularize(raw, f.freq, agg).values
-        except Exception:  # too few samples at this step: nothing to score
-            continue
-        past = regular[regular.index <= f.history_end].to_numpy()
-        scale = seasonal_scale(past[-28 * steps_per(f.freq, "1D") :], steps_per(f.freq, "1D"))
-        score = score_stored_forecast(f.frame, regular[regular.index > f.history_end], scale)
-        if score is not None:
-            scored.append(score)
-    if not scored:
-        return {"forecasts": 0}
-    keys = sorted(set.intersection(*(set(s) for s in scored)))
-    return {"forecasts": len(scored), **{k: float(np.mean([s[k] for s in scored])) for k in keys}}
-
-
 @click.command("accuracy")
 @click.argument("service", required=False)
 @click.argument("metric", required=False)
 @click.option(
     "--limit",
-    default=50,
+    default=LIVE_RUNS,
     show_default=True,
     type=click.IntRange(1, 1000),
-    help="Stored forecasts per series to score.",
+    help="Newest stored forecasts per series to list (the live summary always sums the newest 20 scored).",
 )
-@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the rows as JSON.")
+@click.option(
+    "--drift-ratio",
+    default=DRIFT_RATIO,
+    show_default=True,
+    type=click.FloatRange(1.0, 100.0),
+    help="Live MASE this many times the backtest's raises drift (the API's drift_ratio setting).",
+)
+@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the records as JSON.")
 @click.option(
     "--plans", is_flag=True, help="Capacity plans instead: each stored plan scored against its actuals."
 )
 @db_option
 def accuracy(
-    service: str | None, metric: str | None, limit: int, json_out: Path | None, plans: bool, db: str | None
+    service: str | None,
+    metric: str | None,
+    limit: int,
+    drift_ratio: float,
+    json_out: Path | None,
+    plans: bool,
+    db: str | None,
 ) -> None:
-    """Each series' chosen model with its backtest scores, and the live accuracy of stored forecasts.
+    """Each series' chosen model with its backtest scores, and the live accuracy of its stored forecasts.
 
-    Live accuracy scores every stored forecast whose horizon has since been covered by actuals: MASE (scaled by
-    the seasonal-naive error of the four weeks before it), sMAPE and the share of actuals inside the 80% and 95%
-    intervals.
+    Live accuracy comes from the forecast ledger: every stored forecast scored against the actuals that arrived
+    after it (MASE against the seasonal-naive error of the 28 days before it, sMAPE, WAPE, the share of actuals
+    inside the 80% and 95% intervals), partial until its whole horizon has passed; the series' figure sums its
+    newest 20 scored forecasts. The same numbers as GET /api/v1/series/{service}/{metric}/accuracy.
 
     With --plans: every stored capacity plan (``capacity plan``), each of its weeks with actuals scored by the
     absolute percentage error of its p50 peak against the actual weekly peak, and the share of weeks within 10%
@@ -225,7 +202,7 @@ def accuracy(
     \b
     Examples:
       capacity accuracy
-      capacity accuracy checkout cpu
+      capacity accuracy checkout cpu --json accuracy.json
       capacity accuracy --plans
     """
 
@@ -237,58 +214,48 @@ def accuracy(
     if plans:
         show_plan_accuracy(store, service, metric, limit, json_out)
         return
-    infos = [
-        i
+    keys = [
+        (i.service, i.metric)
         for i in store.series.list_series()
         if (not service or i.service == service) and (not metric or i.metric == metric)
     ]
-    if not infos:
+    if not keys:
         target = f"{service}/{metric}" if metric else service or "any series"
         raise UnknownSeries(
             f"unknown series {target}" if service else "the store has no series", field="service"
         )
-    rows, records = [], []
-    for info in infos:
-        latest = store.forecasts.latest_forecast(info.service, info.metric, with_paths=False)
-        chosen = (latest.scores.get("chosen") or {}) if latest else {}
-        live = (
-            live_accuracy(store, info.service, info.metric, info.agg, limit) if latest else {"forecasts": 0}
-        )
-        record = {
-            "service": info.service,
-            "metric": info.metric,
-            "model": latest.model if latest else None,
-            "backtest": chosen,
-            "live": live,
-        }
-        records.append(record)
+    records = fleet_accuracy(store, keys, drift_ratio=drift_ratio, limit=limit)
 
-        def num(d: dict[str, Any], key: str, fmt: str = ".3f") -> str:
-            value = d.get(key)
-            return "-" if value is None else format(value, fmt)
+    def num(value: Any, digits: str = ".3f") -> str:
+        return "-" if value is None else format(value, digits)
 
+    rows = []
+    for r in records:
+        live, chosen = r["live"], r["backtest"]["scores"]
         rows.append(
             [
-                info.service,
-                info.metric,
-                latest.model if latest else "(no forecast)",
-                num(chosen, "mase"),
-                num(chosen, "smape", ".1f"),
-                str(live.get("forecasts", 0)),
-                num(live, "mase"),
-                num(live, "smape", ".1f"),
-                num(live, "coverage_80", ".2f"),
-                num(live, "coverage_95", ".2f"),
+                r["service"],
+                r["metric"],
+                r["backtest"]["model"] or "(no forecast)",
+                num(chosen.get("mase")),
+                f"{live['runs_complete']}/{live['runs_scored']}",
+                str(live["scored_steps"]),
+                num(live["mase"]),
+                num(live["backtest_mase"]),
+                num(live["coverage_80"], ".2f"),
+                num(live["coverage_95"], ".2f"),
+                "DRIFT" if r["drift"] else "-",
             ]
         )
     print_table(
-        "forecast accuracy: backtest of the chosen model, live = stored forecasts scored against later actuals",
-        ["service", "metric", "model", "backtest MASE", "backtest sMAPE", "live n", "live MASE", "live sMAPE",
-         "live cov80", "live cov95"],
+        "forecast accuracy: backtest of the newest model; live = its newest stored forecasts scored against later "
+        "actuals (promised: their backtest MASE)",
+        ["service", "metric", "model", "backtest MASE", "runs done/scored", "steps", "live MASE", "promised",
+         "cov80", "cov95", "drift"],
         rows,
     )  # fmt: skip
     if json_out:
-        json_out.write_text(json.dumps(records, indent=2, default=str))
+        json_out.write_text(json.dumps(records, indent=2))
         console.print(f"wrote {json_out}")
 
 

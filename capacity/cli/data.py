@@ -11,6 +11,7 @@ from capacity.cli.common import EXIT_CODES_EPILOG, console, db_option, fmt, open
 from capacity.config import AGGREGATIONS, SeriesConfig, load_fleet_config, validate_series_config
 from capacity.errors import InvalidInput
 from capacity.schema import validate_name
+from capacity.services.accuracy import score_ingested
 from capacity.sources.files import DUPLICATE_POLICIES, read_history
 from capacity.store import Store
 from capacity.store.db import sqlite_file
@@ -106,11 +107,13 @@ def ingest_files(
         store.events.add_events(config.events, source="config")
     for cfg in settings:  # only the threshold: what a --config file set besides it stays
         store.series.update_series(cfg.service, cfg.metric, threshold=cfg.threshold)
+    scored = score_ingested(store, history)  # the forecast ledger: runs these actuals reach are rescored
     took = time.perf_counter() - started
     console.print(
         f"ingested {report.rows:,} rows into {report.series} series "
         f"({report.inserted:,} new, {report.updated:,} already stored or replaced, "
         f"{report.created_series} new series) in {took:.1f}s"
+        + (f"; scored {scored} stored forecast(s) against them" if scored else "")
     )
     if dropped:
         kept = (

@@ -10,6 +10,7 @@ import pandas as pd
 from capacity.cli.common import console, db_option, open_store, print_table
 from capacity.errors import InvalidInput
 from capacity.schema import METRIC, SERVICE, TS, parse_duration, parse_timestamp, validate_name
+from capacity.services.accuracy import score_ingested
 from capacity.sources.prometheus import PrometheusClient, pull_history
 from capacity.store import Store
 
@@ -143,9 +144,11 @@ def ingest_prometheus(
         soft_wrap=True,
     )
     report = store.series.ingest(history)
+    scored = score_ingested(store, history)  # the forecast ledger: runs these actuals reach are rescored
     console.print(
         f"ingested {report.rows:,} rows into {report.series} series ({report.inserted:,} new, "
-        f"{report.updated:,} already stored or replaced, {report.created_series} new series)",
+        f"{report.updated:,} already stored or replaced, {report.created_series} new series)"
+        + (f"; scored {scored} stored forecast(s) against them" if scored else ""),
         soft_wrap=True,
     )
     summary = history.groupby([SERVICE, METRIC])[TS].agg(["count", "min", "max"]).reset_index()

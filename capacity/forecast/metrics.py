@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import pandas as pd
 
 EPS = 1e-9
 
@@ -81,33 +80,3 @@ POINT_METRICS: dict[str, Callable[[np.ndarray, np.ndarray, float], float]] = {
     "smape": smape,
     "wape": wape,
 }
-
-
-def score_stored_forecast(
-    forecast: pd.DataFrame, actual: pd.Series, scale: float, *, ts: str = "ts"
-) -> dict[str, float] | None:
-    """Live accuracy of one stored forecast frame against actuals that arrived after it.
-
-    Args:
-        forecast: ``ts, mean`` and quantile columns (``q0.1`` ... as in :mod:`capacity.schema`).
-        actual: regularized actual values indexed by the same timestamps (missing steps are skipped).
-        scale: the MASE scale (see :func:`seasonal_scale`) of the history the forecast was made from.
-
-    Returns:
-        ``steps`` (how many forecast steps had actuals), ``mase``, ``smape``, ``wape`` and, when the frame holds the
-        interval quantiles, ``coverage_80`` / ``coverage_95``; None when no step had an actual.
-    """
-    joined = forecast.set_index(ts).join(actual.rename("_actual"), how="inner").dropna(subset=["_actual"])
-    if joined.empty:
-        return None
-    a = joined["_actual"].to_numpy(dtype="float64")
-    out = {
-        "steps": float(len(joined)),
-        "mase": mase(a, joined["mean"].to_numpy(), scale),
-        "smape": smape(a, joined["mean"].to_numpy()),
-        "wape": wape(a, joined["mean"].to_numpy()),
-    }
-    for width, lo, hi in ((80, "q0.1", "q0.9"), (95, "q0.025", "q0.975")):
-        if lo in joined and hi in joined:
-            out[f"coverage_{width}"] = coverage(a, joined[lo].to_numpy(), joined[hi].to_numpy())
-    return out

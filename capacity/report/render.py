@@ -59,6 +59,8 @@ class ReportInput:
         generated_at: when the report was made (given by the caller: the engine never reads the clock).
         event: the event name, when the report is for one.
         plans: the capacity-plan section's rows (``capacity.services.plans.plan_summary``); None: no section.
+        accuracy: each series' live forecast accuracy (``capacity.services.accuracy.live_summaries``), by
+            ``(service, metric)``: how far its forecast has been right so far.
     """
 
     title: str
@@ -71,6 +73,7 @@ class ReportInput:
     generated_at: str = ""
     event: str | None = None
     plans: Sequence[Mapping[str, Any]] | None = None
+    accuracy: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
 
 
 def _is_missing(value: Any) -> bool:
@@ -139,6 +142,21 @@ def flagged(frame: pd.DataFrame) -> list[tuple[str, str]]:
     return [(str(s), str(m)) for s, m in zip(rows["service"], rows["metric"], strict=True)]
 
 
+def accuracy_line(live: Mapping[str, Any] | None) -> str:
+    """One sentence on a series' live forecast accuracy ("" when none of its forecasts has been scored yet)."""
+    if not live:
+        return ""
+    text = (
+        f"live MASE {_num(live.get('mase'), 2)} over {live.get('scored_steps', 0)} steps of "
+        f"{live.get('runs_scored', 0)} stored forecast(s), backtest promised {_num(live.get('backtest_mase'), 2)}"
+    )
+    if not _is_missing(live.get("coverage_80")):
+        text += f"; the 80% interval held {float(live['coverage_80']):.0%} of actuals"
+    if live.get("drift"):
+        text += "; DRIFT: live error well above the backtest's, trust this forecast less"
+    return text
+
+
 def _extra_note(note: str, uplifts: Sequence[str]) -> str:
     """The parts of a risk note not already shown as uplift lines."""
     return "; ".join(part for part in note.split("; ") if part and part not in uplifts)
@@ -200,6 +218,9 @@ def render_html(report: ReportInput) -> str:
         )
         for line in report.uplifts.get(key, ()):
             parts.append(f'<p class="note">Uplift: {e(line)}</p>')
+        live = accuracy_line(report.accuracy.get(key))
+        if live:
+            parts.append(f'<p class="note">Forecast accuracy: {e(live)}</p>')
         note = _extra_note(row["note"], report.uplifts.get(key, ()))
         if note:
             parts.append(f'<p class="note">{e(note)}</p>')
@@ -253,6 +274,9 @@ def render_markdown(report: ReportInput) -> str:
         lines += ["", f"## {_md_cell(row['service'])} / {_md_cell(row['metric'])}: {row['status']}", ""]
         for line in report.uplifts.get(key, ()):
             lines.append(f"- uplift: {_md_cell(line)}")
+        live = accuracy_line(report.accuracy.get(key))
+        if live:
+            lines.append(f"- forecast accuracy: {_md_cell(live)}")
         note = _extra_note(row["note"], report.uplifts.get(key, ()))
         if note:
             lines.append(f"- note: {_md_cell(note)}")
@@ -289,6 +313,7 @@ def render_json(report: ReportInput) -> str:
         "risks": risks,
         "uplifts": {f"{s}/{m}": list(v) for (s, m), v in report.uplifts.items()},
         "charts": {f"{s}/{m}": f for (s, m), f in report.chart_files.items()},
+        "accuracy": {f"{s}/{m}": dict(v) for (s, m), v in report.accuracy.items()},
     }
     if report.plans is not None:
         payload["plans"] = [dict(row) for row in report.plans]

@@ -10,12 +10,13 @@ per-series gauges ``/metrics`` shows.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from capacity.errors import CapacityError, InvalidInput, UnknownEvent
+from capacity.errors import CapacityError, InvalidInput, UnknownEvent, UnknownSeries
 from capacity.events.calendar import EventOccurrence, events_named, next_occurrence
 from capacity.events.record import parse_diagnostics
 from capacity.events.uplift import unknown_events
@@ -25,6 +26,7 @@ from capacity.risk.crossing import seasonal_analogs
 from capacity.risk.probability import PEAK_DAYS, SPREAD_WEEKS, recent_profile
 from capacity.schema import parse_timestamp, validate_event_name
 from capacity.services.staleness import stale_notes
+from capacity.store.gauges import RiskGauge
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ def load_fleet_risks(
     event: str | None = None,
     until: pd.Timestamp | None = None,
     settings: RiskSettings | None = None,
+    only: Collection[tuple[str, str]] | None = None,
 ) -> FleetRiskRun:
     """Rank every stored series by breach risk from its latest forecast (the CLI and the API call this).
 
@@ -118,6 +121,7 @@ def load_fleet_risks(
         event: assess until the end of this event's next occurrence (per series, after its history ends).
         until: else assess until this instant; neither means the whole forecast horizon.
         settings: cut-offs, margin and calibration.
+        only: assess only these (service, metric) series (one deleted meanwhile is left out).
 
     Returns:
         A :class:`FleetRiskRun` whose ``frame`` is ranked by breach probability then first breach time.
@@ -143,7 +147,7 @@ def load_fleet_risks(
     forecasts: dict[tuple[str, str], Any] = {}
     infos: dict[tuple[str, str], Any] = {}
     label = "whole forecast horizon"
-    for info in store.series.list_series():
+    for info in store.series.list_series() if only is None else _described(store, only):
         key = (info.service, info.metric)
         infos[key] = info
         stored = store.forecasts.latest_forecast(info.service, info.metric)
@@ -198,27 +202,47 @@ def window_end(run: FleetRiskRun, key: tuple[str, str]) -> pd.Timestamp:
     )
 
 
-def risk_gauges(store: Any, now: pd.Timestamp) -> list[dict[str, Any]]:
-    """Per series: breach probability over the forecast horizon, headroom ratio (threshold over the p95 peak) and
-    days from ``now`` until the first likely breach (None where unknown)."""
-    run = load_fleet_risks(store)
+def _described(store: Any, keys: Collection[tuple[str, str]]) -> list[Any]:
+    out = []
+    for service, metric in keys:
+        try:
+            out.append(store.series.describe(service, metric))
+        except UnknownSeries:
+            continue
+    return out
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not pd.isna(value) else None
+
+
+def risk_gauges(store: Any, only: Collection[tuple[str, str]] | None = None) -> list[RiskGauge]:
+    """Per series with a forecast (all, or ``only`` these): breach probability over the forecast horizon, the first
+    likely breach, the headroom ratio (threshold over the p95 peak), and the run and settings they rest on (what
+    ``/metrics`` shows, stored by :mod:`capacity.services.gauges`)."""
+    run = load_fleet_risks(store, only=only)
     rows = []
     for rec in run.frame.to_dict(orient="records"):
-        threshold, peak = rec.get("threshold"), rec.get("peak_p95")
-        ratio = None
-        if isinstance(threshold, int | float) and isinstance(peak, int | float) and peak > 0:
-            ratio = float(threshold) / float(peak)
+        key = (rec["service"], rec["metric"])
+        stored, info = run.forecasts.get(key), run.infos[key]
+        if stored is None:
+            continue
+        threshold, peak = _number(rec.get("threshold")), _number(rec.get("peak_p95"))
         first = rec.get("first_breach")
-        days = None
-        if isinstance(first, pd.Timestamp) and not pd.isna(first):
-            days = max(0.0, (first - now).total_seconds() / 86400.0)
         rows.append(
-            {
-                "service": rec["service"],
-                "metric": rec["metric"],
-                "capacity_breach_probability": rec.get("breach_probability"),
-                "capacity_headroom_ratio": ratio,
-                "capacity_days_until_breach": days,
-            }
+            RiskGauge(
+                service=info.service,
+                metric=info.metric,
+                run_id=stored.run_id,
+                threshold=info.threshold,
+                instances=info.instances,
+                instance_capacity=info.instance_capacity,
+                agg=info.agg,
+                breach_probability=_number(rec.get("breach_probability")),
+                first_breach=first if isinstance(first, pd.Timestamp) and not pd.isna(first) else None,
+                headroom_ratio=threshold / peak
+                if threshold is not None and peak is not None and peak > 0
+                else None,
+            )
         )
     return rows

@@ -21,6 +21,7 @@ from capacity.batch.task import SeriesTask, TaskResult, spec_for
 from capacity.errors import CapacityError, Interrupted, StoreError
 from capacity.events.calendar import EventOccurrence
 from capacity.forecast.types import ForecastSpec
+from capacity.services.gauges import after_forecast
 from capacity.services.staleness import stale_keys
 from capacity.store import Store
 
@@ -107,6 +108,7 @@ def _save(store: Store, task: SeriesTask, done: TaskResult | BaseException) -> S
     except CapacityError as exc:  # a result the store refuses (e.g. deleted series): recorded, not fatal
         run_id = _record_failure(store, service, metric, task.spec, str(exc))
         return replace(ran, error=str(exc), run_id=run_id)
+    after_forecast(store, service, metric)  # the /metrics gauges and the ledger rest on the newest run
     return replace(ran, ok=True, model=done.result.model, fallback=done.result.fallback, run_id=run_id)
 
 
@@ -125,7 +127,8 @@ def forecast_stored(
     """Forecast each (service, metric) from the store and save each result as soon as it is ready.
 
     A series that fails is recorded as a failed run with its reason and does not stop the others. Results are
-    saved by this process in the order they finish; an interrupted run keeps every result saved so far.
+    saved by this process in the order they finish, each with its series' ``/metrics`` gauges and ledger row
+    (:func:`capacity.services.gauges.after_forecast`); an interrupted run keeps every result saved so far.
 
     Args:
         store: an open :class:`capacity.store.Store`.

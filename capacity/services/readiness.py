@@ -21,6 +21,7 @@ from capacity.report.plots import CHART_LOCK, ChartSpec, past_of, render_chart
 from capacity.report.render import ReportInput, flagged
 from capacity.risk.assess import RiskSettings, RiskWindow
 from capacity.schema import TS, unit_label
+from capacity.services.accuracy import live_summaries
 from capacity.services.fleet_risk import FleetRiskRun, load_fleet_risks, window_end
 from capacity.services.plans import latest_plan_rows
 from capacity.store import SeriesInfo, Store, StoredForecast
@@ -140,8 +141,9 @@ def readiness_report(
     store: Store, event: str, settings: RiskSettings | None = None, *, require_series: bool = False
 ) -> ReportInput:
     """The readiness report of ``event``'s next occurrence: the ranked risks, a chart per flagged series that has
-    a forecast, the uplifts each forecast applied inside its window, and each series' latest stored capacity plan
-    (made by ``capacity plan``; scored first when its weeks have new actuals).
+    a forecast, the uplifts each forecast applied inside its window, each series' live accuracy from the forecast
+    ledger (how far to trust its forecast), and each series' latest stored capacity plan (made by ``capacity
+    plan``; scored first when its weeks have new actuals).
 
     Args:
         store: an open store.
@@ -178,4 +180,5 @@ def readiness_report(
         generated_at=f"{pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC",
         event=event_name,
         plans=latest_plan_rows(store),
+        accuracy=live_summaries(store, run.forecasts),
     )

@@ -22,8 +22,11 @@ from capacity.store.db import (
     translate_errors,
 )
 from capacity.store.events import EventRepository
+from capacity.store.fleet import FleetRepository
 from capacity.store.forecasts import ForecastRepository, StoredForecast
+from capacity.store.gauges import GaugeRepository
 from capacity.store.jobs import JobRepository
+from capacity.store.ledger import LedgerRepository
 from capacity.store.loadtests import LoadTestRepository
 from capacity.store.plans import PlanRepository
 from capacity.store.series import IngestReport, SeriesInfo, SeriesRepository
@@ -37,7 +40,9 @@ class Store:
 
     ``store.series`` (series and samples), ``store.forecasts`` (forecast runs), ``store.events`` (the calendar),
     ``store.tokens`` (API tokens), ``store.jobs`` (background jobs), ``store.loadtests`` (load-test results),
-    ``store.plans`` (capacity plans and their scores).
+    ``store.plans`` (capacity plans and their scores),
+    ``store.ledger`` (each forecast's live accuracy), ``store.gauges`` (the per-series gauges of ``/metrics``),
+    ``store.fleet`` (one version of everything fleet-wide answers rest on).
     Thread-safe: each call checks a connection out of the engine's pool.
     """
 
@@ -51,6 +56,9 @@ class Store:
         self.jobs = JobRepository(self.db)
         self.loadtests = LoadTestRepository(self.db)
         self.plans = PlanRepository(self.db)
+        self.ledger = LedgerRepository(self.db)
+        self.gauges = GaugeRepository(self.db)
+        self.fleet = FleetRepository(self.db)
 
     @classmethod
     def open(cls, db: str | Path | None = None, *, migrate_schema: bool = True) -> Store:

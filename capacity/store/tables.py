@@ -99,6 +99,58 @@ forecast_points = Table(
     Column("quantiles", Text, nullable=False),
 )
 
+# The ledger (since 0004): each successful forecast run scored against the actuals that arrived after it, kept up to
+# date as more arrive (capacity.services.accuracy writes it). One row per run.
+forecast_scores = Table(
+    "forecast_scores",
+    metadata,
+    Column("run_id", Integer, ForeignKey("forecast_runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("series_id", Integer, ForeignKey("series.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("scored_at", BigInteger, nullable=False),
+    # The series' data version the scores reflect: a later ingest that reaches the run's window rescores it.
+    Column("data_version", BigInteger, nullable=False),
+    Column("window_end", BigInteger, nullable=False),  # end of the run's last step (epoch seconds)
+    Column("horizon", Integer, nullable=False),  # steps forecast
+    Column("steps", Integer, nullable=False),  # steps scored so far (closed steps with actuals)
+    Column("complete", Boolean, nullable=False),  # every step of the horizon has closed
+    Column("mase", Float),
+    Column("mase_scale", Float),  # the seasonal-naive error of the history the run saw
+    Column("smape", Float),
+    Column("wape", Float),
+    Column("abs_error", Float),  # sum of absolute errors: WAPE adds up over runs
+    Column("abs_actual", Float),  # sum of absolute actuals
+    Column("coverage_80", Float),
+    Column("coverage_95", Float),
+    Column("backtest_mase", Float),  # what the run's backtest promised
+)
+
+# Per-series gauges for /metrics (since 0004), written when they change, read by a scrape: the risk part from the
+# newest successful run and the settings it was assessed with, the live part from the ledger.
+series_gauges = Table(
+    "series_gauges",
+    metadata,
+    Column("series_id", Integer, ForeignKey("series.id", ondelete="CASCADE"), primary_key=True),
+    Column("run_id", Integer, ForeignKey("forecast_runs.id", ondelete="SET NULL")),
+    Column("risk_at", BigInteger),
+    Column("threshold", Float),
+    Column("instances", Integer),
+    Column("instance_capacity", Float),
+    Column("agg", String(8)),
+    Column("breach_probability", Float),
+    Column("first_breach", BigInteger),
+    Column("headroom_ratio", Float),
+    Column("live_at", BigInteger),
+    Column("live_runs", Integer),
+    Column("live_complete", Integer),
+    Column("live_steps", Integer),
+    Column("live_mase", Float),
+    Column("live_backtest_mase", Float),
+    Column("live_smape", Float),
+    Column("live_wape", Float),
+    Column("live_coverage_80", Float),
+    Column("live_coverage_95", Float),
+)
+
 loadtests = Table(
     "loadtests",
     metadata,

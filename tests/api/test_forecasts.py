@@ -146,18 +146,27 @@ def test_live_accuracy_and_drift(tmp_path: Path) -> None:
     assert before["backtest"]["scores"]["mase"] > 0
     assert before["live"]["mase"] is None and before["live"]["scored_steps"] == 0 and before["drift"] is False
     later = history.iloc[14 * 24 :]
-    a.store.series.ingest(later)
+    # Actuals pushed to the samples route are scored against the stored forecast as they arrive (the ledger).
+    assert a.client.post(f"{BASE}/samples", json=columns_body(later), headers=a.write).status_code == 200
     good = a.client.get(f"{BASE}/accuracy", headers=a.read).get_json()
     assert good["live"]["scored_steps"] == 48 and good["live"]["mase"] is not None
-    assert 0.0 <= good["live"]["runs"][0]["coverage_80"] <= 1.0
-    # Actuals far from anything the forecast allowed: live error many times the backtest's, drift raised.
-    a.store.series.ingest(later.assign(value=np.clip(later["value"] + 45.0, 0, 100)))
+    run = good["live"]["runs"][0]
+    assert (
+        run["complete"] is False and run["horizon_steps"] == 14 * 24
+    )  # partial: 48 of 336 steps have passed
+    assert 0.0 <= run["coverage_80"] <= 1.0 and good["drift"] is False
+    # Corrected actuals far from anything the forecast allowed: rescored, live error many times the backtest's.
+    shifted = later.assign(value=np.clip(later["value"] + 45.0, 0, 100))
+    assert a.client.post(f"{BASE}/samples", json=columns_body(shifted), headers=a.write).status_code == 200
     bad = a.client.get(f"{BASE}/accuracy", headers=a.read).get_json()
     assert bad["live"]["mase"] > good["live"]["mase"] and bad["drift"] is True
     assert bad["live"]["runs"][0]["coverage_80"] < 0.5
     text = a.client.get("/metrics").get_data(as_text=True)
     assert 'capacity_forecast_drift{service="checkout",metric="cpu"} 1.0' in text
-    assert 'capacity_live_forecast_mase{service="checkout",metric="cpu"}' in text
+    line = next(
+        x for x in text.splitlines() if x.startswith('capacity_forecast_live_mase_ratio{service="checkout"')
+    )
+    assert float(line.split()[-1]) == pytest.approx(bad["live"]["mase"], abs=1e-6)  # the same ledger numbers
 
 
 def test_a_series_the_engine_cannot_forecast_is_a_422_problem(tmp_path: Path) -> None:

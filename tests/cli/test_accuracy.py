@@ -1,5 +1,5 @@
-"""``capacity accuracy``: the chosen model's backtest scores and the live accuracy of stored forecasts, scored on a
-real SQLite store against actuals that arrived after each forecast."""
+"""``capacity accuracy``: the chosen model's backtest scores and the live accuracy of stored forecasts, read from the
+forecast ledger on a real SQLite file; the CLI and the API's ``GET .../accuracy`` print the same numbers."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 from click.testing import CliRunner
 
+from api import create_app
 from capacity.cli import cli
-from capacity.forecast.metrics import score_stored_forecast
 from capacity.forecast.pipeline import forecast_series
 from capacity.forecast.types import ForecastSpec
 from capacity.store import Store
+from tests.support.api import columns_body
 
 
 def history(days: int) -> pd.DataFrame:
@@ -24,41 +25,43 @@ def history(days: int) -> pd.DataFrame:
     return pd.DataFrame({"service": "shop", "metric": "cpu", "ts": ts, "value": value})
 
 
-def test_live_accuracy_scores_only_covered_forecasts(tmp_path: Path) -> None:
+def test_the_cli_and_the_api_print_the_same_live_accuracy(tmp_path: Path) -> None:
     db = tmp_path / "cap.db"
     full = history(20)
     store = Store.open(db)
     store.series.ingest(full.iloc[: 24 * 16])
     spec = ForecastSpec(horizon=48)
-    past = store.series.load_history("shop", "cpu")
-    store.forecasts.save_forecast("shop", "cpu", forecast_series(past, spec), spec)
-    store.series.ingest(full.iloc[24 * 16 :])  # four more days arrive: the first forecast is covered
-    latest = store.series.load_history("shop", "cpu")
-    store.forecasts.save_forecast("shop", "cpu", forecast_series(latest, spec), spec)  # not covered yet
+    store.forecasts.save_forecast(
+        "shop", "cpu", forecast_series(store.series.load_history("shop", "cpu"), spec), spec
+    )
     store.close()
+    # One more day through `capacity ingest` (scored at ingest), the rest through the API's samples route.
+    day = tmp_path / "day.csv"
+    full.iloc[24 * 16 : 24 * 17].to_csv(day, index=False)
+    ingested = CliRunner().invoke(cli, ["ingest", str(day), "--db", str(db)])
+    assert ingested.exit_code == 0 and "scored 1 stored forecast(s)" in ingested.output, ingested.output
+    app = create_app({"db": str(db), "worker": False})
+    client = app.test_client()
+    _, secret = app.extensions["capacity"].store.tokens.create_token(["write"], "test")
+    auth = {"Authorization": f"Bearer {secret}"}
+    rest = client.post(
+        "/api/v1/series/shop/cpu/samples", json=columns_body(full.iloc[24 * 17 :]), headers=auth
+    )
+    assert rest.status_code == 200
 
     out = tmp_path / "acc.json"
     result = CliRunner().invoke(cli, ["accuracy", "shop", "cpu", "--db", str(db), "--json", str(out)])
     assert result.exit_code == 0, result.output
     (record,) = json.loads(out.read_text())
-    assert record["model"] and record["backtest"]["mase"] > 0
+    api = client.get("/api/v1/series/shop/cpu/accuracy", headers=auth).get_json()
+    assert record == api
     live = record["live"]
-    assert live["forecasts"] == 1 and live["steps"] == 48
-    assert live["mase"] < 1.0 and 0.5 <= live["coverage_95"] <= 1.0
+    assert live["runs_scored"] == live["runs_complete"] == 1 and live["scored_steps"] == 48
+    assert 0 < live["mase"] < 1.0 and 0.5 <= live["coverage_95"] <= 1.0
+    assert record["backtest"]["model"] and record["backtest"]["scores"]["mase"] > 0
     assert "shop" in result.output
 
 
 def test_unknown_series_is_a_one_line_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["accuracy", "nope", "--db", str(tmp_path / "x.db"), "--create"])
     assert result.exit_code == 2 and "nope" in result.output
-
-
-def test_score_stored_forecast_joins_on_timestamps() -> None:
-    ts = pd.date_range("2024-01-01", periods=4, freq="1h", tz="UTC")
-    frame = pd.DataFrame({"ts": ts, "mean": [1.0, 2.0, 3.0, 4.0], "q0.1": 0.0, "q0.9": 10.0})
-    actual = pd.Series([1.0, 2.0, 5.0], index=ts[:3])
-    score = score_stored_forecast(frame, actual, scale=1.0)
-    assert (
-        score is not None and score["steps"] == 3 and score["mase"] == 2.0 / 3 and score["coverage_80"] == 1.0
-    )
-    assert score_stored_forecast(frame, actual.iloc[:0], 1.0) is None

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"  # becomes "0004" after api-live's 0004_forecast_ledger is merged
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
