@@ -1,4 +1,5 @@
-"""Event uplift: learned from past occurrences by hour of day, planner bands, unknown uplifts, wider intervals."""
+"""Event uplift: learned from past occurrences by hour of day, shrunk towards the calendar's prior, planner bands,
+assumed and unknown uplifts, wider intervals."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import pandas as pd
 import pytest
 
 from capacity.events.calendar import EventOccurrence
-from capacity.events.record import LEARNED, PLANNER, UNKNOWN, parse_diagnostics
+from capacity.events.prior import DEFAULT_WITHIN_SD
+from capacity.events.record import LEARNED, PLANNER, PRIOR, UNKNOWN, parse_diagnostics
 from capacity.events.uplift import apply_uplift, learn_uplift, unknown_events
 from capacity.forecast.pipeline import forecast_series, regularize_for
 from capacity.forecast.types import ForecastSpec
@@ -145,11 +147,51 @@ def test_event_without_history_or_multiplier_is_unknown_not_a_normal_day():
     # ... and the risk ranking reports it as unknown rather than as a normal day.
     unknown = unknown_events(parse_diagnostics(result.diagnostics), None, upcoming.end)
     assert unknown == ("Mystery",)
+    # (a threshold the normal-day forecast is far from: below the breach cut-off an unknown uplift stays unknown)
     risk = assess(
-        RiskInput("svc", "cpu", 99.0, result.frame, result.paths, unknown_uplift=unknown),
+        RiskInput("svc", "cpu", 1000.0, result.frame, result.paths, unknown_uplift=unknown),
         RiskWindow(end=upcoming.end),
     )
     assert risk.status == RISK_UNKNOWN and "unknown uplift for Mystery" in risk.note
+
+
+def test_a_single_past_occurrence_never_yields_near_zero_spread():
+    # A very regular series (noise 0.1 on a level of 100): a normal day's noise alone would give a log sd of ~0.001.
+    rng = np.random.default_rng(3)
+    idx = pd.date_range(START, periods=24 * 7 * WEEKS, freq="h")
+    values = 100 + 30 * np.sin((idx.hour.to_numpy() - 6) / 24 * 2 * np.pi) + rng.normal(0, 0.1, len(idx))
+    past = day("2026-03-12")
+    values[(idx >= past) & (idx < past + pd.Timedelta(days=1))] *= 4.0
+    y = pd.Series(values, index=idx)
+    upcoming = occurrence("Christmas", UPCOMING)
+    calendar = (occurrence("Christmas", past), upcoming)
+    uplift = learn_uplift(y, upcoming, calendar)
+    assert uplift.source == LEARNED and uplift.occurrences == 1
+    assert min(uplift.log_sd) >= DEFAULT_WITHIN_SD
+    assert 3.0 < np.exp(np.mean(np.log(uplift.profile))) < 4.5  # a lone large uplift is kept almost whole
+    result = forecast_series(y, ForecastSpec(horizon=HORIZON, models=FAST, events=calendar))
+    inside = window_mask(result.frame, upcoming)
+    # The uplift's uncertainty shows: an 80 % band at least x1.3 wide around the event's hours.
+    assert float((result.frame["q0.9"] / result.frame["q0.1"])[inside].min()) > 1.3
+
+
+def test_an_event_with_no_past_occurrence_gets_the_calendars_pooled_prior():
+    learned = {"A": ("2026-01-22", "2026-03-19"), "B": ("2026-02-05", "2026-04-02")}
+    factors = {"A": (1.3, 1.4), "B": (1.1, 1.2)}
+    multipliers = {d: f for name, days in learned.items() for d, f in zip(days, factors[name], strict=True)}
+    y = series_with_events(multipliers)
+    upcoming = occurrence("Launch", UPCOMING)
+    calendar = (*[occurrence(name, day(d)) for name, days in learned.items() for d in days], upcoming)
+    uplift = learn_uplift(y, upcoming, calendar)
+    assert uplift.source == PRIOR and uplift.assumed and uplift.prior_events == 2
+    level = float(np.exp(np.mean(np.log(uplift.profile))))
+    assert 1.1 < level < 1.4  # between the calendar's events
+    assert min(uplift.log_sd) >= DEFAULT_WITHIN_SD
+    assert "uplift assumed" in uplift.describe() and "capacity events add" in uplift.describe()
+    result = forecast_series(y, ForecastSpec(horizon=HORIZON, models=FAST, events=calendar))
+    (used,) = [u for u in parse_diagnostics(result.diagnostics) if u.event == "Launch"]
+    assert used.source == PRIOR
+    assert unknown_events(parse_diagnostics(result.diagnostics), None, None) == ()
 
 
 def test_learning_does_not_mutate_inputs(doubled):
@@ -186,7 +228,12 @@ def test_an_uplift_is_shrunk_more_when_the_calendars_events_disagree_from_year_t
         y = series_with_events({**multipliers, "2026-03-05": 0.8})
         uplift = learn_uplift(y, upcoming, calendar)
         assert uplift.source == LEARNED and uplift.occurrences == 1
-        kept.append(float(np.mean(np.log(uplift.profile))))
+        assert uplift.raw is not None and uplift.prior is not None
+        level = float(np.mean(np.log(uplift.profile)))
+        # The share of the dip (measured from the calendar's pooled prior) that the shrinkage keeps.
+        kept.append((level - np.log(uplift.prior)) / (np.log(uplift.raw) - np.log(uplift.prior)))
+        if factors is steady:
+            assert level < np.log(0.85)
     # The same 0.8x dip: nearly all of it kept when holidays repeat themselves, less when they do not.
-    assert kept[0] < np.log(0.85)
-    assert kept[0] < kept[1] <= 0.0
+    assert kept[0] > 0.8
+    assert 0.0 <= kept[1] < kept[0]
