@@ -6,11 +6,19 @@ from ``lead`` before its start through its end, and compare the forecast peak in
 peak: absolute percent error. Training is the ``max_train_days`` before the
 cutoff for every method (two years by default: two earlier seasons of each holiday, and Prophet stays affordable).
 
-This engine's forecast peak is the median of its sample paths' maxima inside the window (the ``peak p50`` that
-``capacity risks`` reports), not the maximum of its mean: the mean of an ensemble is smoother than any real day, so
-its maximum sits below the typical peak, and an uplift learned against real days would then be applied to a
-reference biased low. Seasonal naive is one real trajectory (its maximum is its peak); Prophet's peak is the
-maximum of its point forecast.
+Every method is scored the same way, twice:
+
+- **point** (the headline, ``summary.<method>.peak_ape_median``): the maximum inside the window of the method's point
+  forecast: this engine's mean (what the API returns and the chart draws), Prophet's ``yhat``, seasonal naive's
+  one trajectory. Every method has one, and the rule is the same for all.
+- **paths** (``peak_ape_median_paths``): the median over the method's predictive sample paths of their maxima inside
+  the window: this engine's ``peak p50`` (what ``capacity risks`` reports) and Prophet's predictive samples;
+  seasonal naive has no sample paths (its one trajectory counts as its path).
+
+An earlier version scored this engine by its paths and Prophet by its point forecast; the two rules disagree by a
+point or more of median error (the maximum of a mean sits below a real day's peak, the median of path maxima
+includes the paths' hour-to-hour noise), so comparing one method on one rule with another on the other said
+little.
 
 Methods, on the same occurrences:
 
@@ -33,13 +41,15 @@ from capacity.bench.peers import fit_prophet, seasonal_naive
 from capacity.errors import InvalidInput, PeerUnavailable
 from capacity.events.calendar import EventOccurrence
 from capacity.forecast.pipeline import forecast_series
-from capacity.forecast.types import ForecastResult, ForecastSpec
+from capacity.forecast.types import ForecastSpec
 
 METHODS: tuple[str, ...] = ("capacity_events", "capacity_plain", "seasonal_naive", "prophet_holidays")
 #: Training days before each cutoff, for every method.
 MAX_TRAIN_DAYS = 730
-#: Sample paths per forecast of this engine (its peak is the median of their window maxima).
+#: Sample paths per forecast of this engine and of Prophet (the "paths" rule: the median of their window maxima).
 PATHS = 100
+#: Suffix of a method's score under the "paths" rule, in the rows and the summary.
+PATHS_SUFFIX = "_paths"
 #: Fewest training days before a cutoff (the uplift's baseline needs weeks around each past occurrence).
 MIN_TRAIN_DAYS = 56
 
@@ -72,20 +82,22 @@ def cases_for(
     return out
 
 
-def _peak(forecast_index: pd.DatetimeIndex, values: np.ndarray, occ: EventOccurrence) -> float:
-    inside = np.asarray((forecast_index >= occ.start) & (forecast_index < occ.end))
+def window_of(forecast_index: pd.DatetimeIndex, occ: EventOccurrence) -> np.ndarray:
+    """Which forecast steps lie inside the occurrence."""
+    return np.asarray((forecast_index >= occ.start) & (forecast_index < occ.end))
+
+
+def point_peak(values: np.ndarray, inside: np.ndarray) -> float:
+    """The "point" rule: the maximum of a point forecast inside the window."""
     return float(np.max(values[inside])) if inside.any() else float("nan")
 
 
-def path_peak(result: ForecastResult, forecast_index: pd.DatetimeIndex, occ: EventOccurrence) -> float:
-    """This engine's forecast peak in the window: the median of its sample paths' window maxima (``capacity risks``'
-    peak p50); the maximum of the mean when there are no paths."""
-    inside = np.asarray((forecast_index >= occ.start) & (forecast_index < occ.end))
-    if not inside.any():
+def path_peak(paths: np.ndarray | None, inside: np.ndarray) -> float:
+    """The "paths" rule: the median over sample paths ``(n_paths, steps)`` of their maxima inside the window; NaN
+    without paths."""
+    if paths is None or paths.ndim != 2 or paths.shape[0] == 0 or not inside.any():
         return float("nan")
-    if result.paths is None or result.paths.ndim != 2 or result.paths.shape[0] == 0:
-        return _peak(forecast_index, result.frame["mean"].to_numpy(dtype="float64"), occ)
-    return float(np.median(result.paths[:, inside].max(axis=1)))
+    return float(np.median(paths[:, inside].max(axis=1)))
 
 
 def _prophet_holidays(calendar: Sequence[EventOccurrence]) -> pd.DataFrame:
@@ -103,17 +115,22 @@ def _prophet_holidays(calendar: Sequence[EventOccurrence]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def prophet_forecast(train: pd.Series, horizon: int, holidays: pd.DataFrame) -> np.ndarray:
-    """Prophet's point forecast with the calendar as holidays.
+def prophet_forecast(train: pd.Series, horizon: int, holidays: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Prophet's point forecast with the calendar as holidays, and :data:`PATHS` predictive sample paths.
+
+    Returns:
+        ``yhat`` (one value per step) and the samples, shape ``(PATHS, horizon)``.
 
     Raises:
         PeerUnavailable: when Prophet is not installed.
     """
 
-    model, future = fit_prophet(train, horizon, holidays=holidays, uncertainty_samples=0)
+    model, future = fit_prophet(train, horizon, holidays=holidays, uncertainty_samples=PATHS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return np.asarray(model.predict(future)["yhat"], dtype="float64")
+        yhat = np.asarray(model.predict(future)["yhat"], dtype="float64")
+        samples = np.asarray(model.predictive_samples(future)["yhat"], dtype="float64").T
+    return yhat, samples
 
 
 def evaluate_series(
@@ -142,44 +159,72 @@ def evaluate_series(
             "start": occ.start.isoformat(),
             "actual_peak": round(float(actual.max()), 4),
         }
+        inside = window_of(future, occ)
         for method in methods:
             if method in unavailable:
                 continue
+            paths: np.ndarray | None = None
             try:
                 if method in ("capacity_events", "capacity_plain"):
                     known = tuple(e for e in calendar if e.start < future[-1])
                     spec = ForecastSpec(
                         horizon=horizon, n_paths=PATHS, events=known if method == "capacity_events" else ()
                     )
-                    row[method] = round(path_peak(forecast_series(train, spec), future, occ), 4)
-                    continue
-                if method == "seasonal_naive":
-                    values = pd.Series(seasonal_naive(train, horizon, 24, (0.5,)).mean)
+                    result = forecast_series(train, spec)
+                    point, paths = result.frame["mean"].to_numpy(dtype="float64"), result.paths
+                elif method == "seasonal_naive":
+                    point = np.asarray(seasonal_naive(train, horizon, 24, (0.5,)).mean, dtype="float64")
+                    paths = point[None, :]  # one trajectory: its own only path
                 else:
-                    values = pd.Series(prophet_forecast(train, horizon, holidays))
+                    point, paths = prophet_forecast(train, horizon, holidays)
             except PeerUnavailable as exc:
                 unavailable[method] = str(exc)
                 continue
-            row[method] = round(_peak(future, values.to_numpy(dtype="float64"), occ), 4)
+            row[method] = round(point_peak(point, inside), 4)
+            row[method + PATHS_SUFFIX] = round(path_peak(paths, inside), 4)
         rows.append(row)
     return rows
 
 
+def _apes(rows: Sequence[Mapping[str, Any]], key: str) -> list[float]:
+    return [
+        100.0 * abs(r[key] - r["actual_peak"]) / abs(r["actual_peak"])
+        for r in rows
+        if key in r and np.isfinite(r[key]) and r["actual_peak"] != 0
+    ]
+
+
 def summarize(rows: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Per method: occurrences, median and mean absolute percent error of the peak (in percent)."""
+    """Per method: occurrences, median and mean absolute percent error of the peak (in percent) under the "point"
+    rule, and the median and mean under the "paths" rule (see the module docstring)."""
     out = {}
     for m in methods:
-        errors = [
-            100.0 * abs(r[m] - r["actual_peak"]) / abs(r["actual_peak"])
-            for r in rows
-            if m in r and np.isfinite(r[m]) and r["actual_peak"] != 0
-        ]
+        errors = _apes(rows, m)
         if errors:
+            paths = _apes(rows, m + PATHS_SUFFIX)
             out[m] = {
                 "occurrences": len(errors),
                 "peak_ape_median": round(float(np.median(errors)), 3),
                 "peak_ape_mean": round(float(np.mean(errors)), 3),
+                "peak_ape_median_paths": round(float(np.median(paths)), 3) if paths else None,
+                "peak_ape_mean_paths": round(float(np.mean(paths)), 3) if paths else None,
             }
+    return out
+
+
+def summarize_by_series(
+    rows: Sequence[Mapping[str, Any]], methods: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Per series and method: occurrences and the median peak error under the "point" rule (for rotations that
+    report on some series what was chosen on others)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(r["series"] for r in rows):
+        mine = [r for r in rows if r["series"] == name]
+        out[name] = {
+            m: {"occurrences": len(e), "peak_ape_median": round(float(np.median(e)), 3)}
+            for m in methods
+            if (e := _apes(mine, m))
+        }
     return out
 
 
@@ -228,12 +273,35 @@ def run_events(
         "skipped": skipped,
         **(config or {}),
     }
-    return {"config": conf, "summary": summarize(rows, methods), "occurrences": rows}
+    return {
+        "config": conf,
+        "summary": summarize(rows, methods),
+        "summary_by_series": summarize_by_series(rows, methods),
+        "occurrences": rows,
+    }
 
 
 def markdown_table(result: Mapping[str, Any]) -> str:
-    """The summary as a Markdown table (errors in percent)."""
-    lines = ["| method | occurrences | peak APE median (%) | peak APE mean (%) |", "|---|---|---|---|"]
+    """The summary as a Markdown table (errors in percent, both scoring rules), then the median by series."""
+
+    def num(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
+    lines = [
+        "| method | occurrences | peak APE median (%), max of the point forecast | mean | "
+        "median (%), median of the paths' maxima | mean |",
+        "|---|---|---|---|---|---|",
+    ]
     for m, s in result["summary"].items():
-        lines.append(f"| {m} | {s['occurrences']} | {s['peak_ape_median']:.2f} | {s['peak_ape_mean']:.2f} |")
+        lines.append(
+            f"| {m} | {s['occurrences']} | {s['peak_ape_median']:.2f} | {s['peak_ape_mean']:.2f} | "
+            f"{num(s.get('peak_ape_median_paths'))} | {num(s.get('peak_ape_mean_paths'))} |"
+        )
+    by_series = result.get("summary_by_series") or {}
+    methods = list(result["summary"])
+    if by_series and methods:
+        lines += ["", "| series | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+        for name, per in by_series.items():
+            cells = [num(per[m]["peak_ape_median"]) if m in per else "-" for m in methods]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -1,4 +1,5 @@
-"""``capacity events import | list | delete``: the peak-event calendar from CSV files and built-in holiday calendars."""
+"""``capacity events import | add | list | delete``: the peak-event calendar from CSV files, built-in holiday calendars
+and single occurrences."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from rich.table import Table
 
 from capacity.cli.common import EXIT_CODES_EPILOG, console, db_option, open_store
 from capacity.errors import InvalidConfig, InvalidInput, UnknownEvent
-from capacity.events.calendar import EventOccurrence, parse_events_csv
+from capacity.events.calendar import EventOccurrence, make_occurrence, parse_events_csv, parse_uplift
 from capacity.events.holidays import holiday_events, parse_years
 from capacity.schema import parse_timestamp, validate_event_name, validate_name
 from capacity.services.staleness import calendar_write_effect
@@ -29,12 +30,13 @@ SHOWN_DATES = 8
 
 @click.group("events", epilog=EXIT_CODES_EPILOG)
 def events() -> None:
-    """The peak-event calendar: import occurrences (CSV or country holidays), list and delete them.
+    """The peak-event calendar: import occurrences (CSV or country holidays), add one, list and delete them.
 
     \b
     Examples:
       capacity events import events.csv
       capacity events import --holidays US --years 2024-2027
+      capacity events add "Partner launch" --start 2026-12-03 --uplift 1.3..1.8
       capacity events list
       capacity events delete "Black Friday" --start 2024-11-29
     """
@@ -93,23 +95,25 @@ def import_cmd(
     """Add occurrences from a CSV file or a country's holidays, in one transaction (re-importing updates them).
 
     \b
-    The CSV has a header and one row per occurrence:
-      event,start,end[,multiplier_low,multiplier_high][,service]
-    \b
-      event            the name (what --event matches, any case)
-      start, end       UTC dates or times (2026-11-27, 2026-11-27T06:00:00Z); a date-only
-                       or 23:59 end includes that day
-      multiplier_low,  optional planner band for an event with no past occurrence in the
-      multiplier_high  history ("marketing expects 2x to 3x"); one alone is used for both
-      service          optional: the one service it applies to (empty: the whole fleet)
-    List past occurrences too: each event's uplift is learned from them.
+    CSV columns (a header row; dates or timestamps in UTC, 2026-11-27 or 2026-11-27T06:00:00Z):
+      event            the event's name, what --event matches (any case; required)
+      start            first day or instant of the occurrence (required)
+      end              last day (inclusive: a date-only or 23:59 end includes that day) or the
+                       instant it ends (required)
+      uplift           optional planner band: LOW..HIGH (1.3..1.8) or one multiplier (1.5)
+      multiplier_low   optional, the band's low end (instead of uplift)
+      multiplier_high  optional, the band's high end
+      service          optional: only this service (empty = the whole fleet)
+    List past occurrences too: an event with past occurrences in a series' history gets the uplift
+    learned from them; one without gets the band when given, else the calendar's pooled prior (said
+    as assumed in the risk table).
 
     \b
     Example file:
-      event,start,end,multiplier_low,multiplier_high,service
-      Black Friday,2025-11-28,2025-11-30,,,
-      Black Friday,2026-11-27,2026-11-29,,,
-      Partner launch,2026-12-03,2026-12-03,1.8,2.5,search
+      event,start,end,uplift,service
+      Black Friday,2025-11-28,2025-11-30,,
+      Black Friday,2026-11-27,2026-11-29,,
+      Partner launch,2026-12-03,2026-12-04,1.3..1.8,search
 
     \b
     Examples:
@@ -137,6 +141,63 @@ def import_cmd(
     names = sorted({o.name for o in occurrences})
     console.print(
         f"imported {n} occurrences of {len(names)} events from {file or f'holidays {country} {years}'}"
+    )
+    report_stale(store, before)
+
+
+@events.command("add")
+@click.argument("name")
+@click.option("--start", required=True, metavar="DATE", help="First day (or instant, UTC) of the occurrence.")
+@click.option(
+    "--end",
+    default=None,
+    metavar="DATE",
+    help="Last day, inclusive (or the instant it ends); default: --start's day.",
+)
+@click.option(
+    "--uplift",
+    default=None,
+    metavar="LOW..HIGH",
+    help="Planner band of the multiplier, e.g. 1.3..1.8 (or 1.5).",
+)
+@click.option("--service", default=None, help="Only this service (default: the whole fleet).")
+@db_option
+def add_cmd(
+    name: str, start: str, end: str | None, uplift: str | None, service: str | None, db: str | None
+) -> None:
+    """Add one occurrence of an event (re-adding the same start updates it), optionally with a planner band.
+
+    Without a band, an event with no past occurrence in a series' history gets the calendar's pooled prior; a
+    band (read as the multiplier's 80 % range) says what the planner expects instead.
+
+    \b
+    Examples:
+      capacity events add "Partner launch" --start 2026-12-03 --uplift 1.3..1.8
+      capacity events add "Summer sale" --start 2026-07-01 --end 2026-07-03 --uplift 2 --service shop
+    """
+    if end is None and len(start.strip()) > 10:
+        raise InvalidInput(
+            "--end is needed when --start is a timestamp, e.g. --end 2026-12-04T06:00", field="end"
+        )
+    band = parse_uplift(uplift, "uplift", "--uplift") if uplift is not None else None
+    occurrence = make_occurrence(
+        name,
+        start,
+        end if end is not None else start.strip(),
+        band[0] if band else None,
+        band[1] if band else None,
+        service,
+        where="capacity events add",
+    )
+    store = open_store(db)
+    before = store.events.calendar_digests()
+    store.events.add_events([occurrence], source="cli")
+    last = occurrence.end - pd.Timedelta(seconds=1)
+    what = f", planner band {band[0]:g}x-{band[1]:g}x" if band else ""
+    console.print(
+        f"added {occurrence.name} {occurrence.start:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
+        f" ({occurrence.service or 'fleet'}){what}",
+        soft_wrap=True,
     )
     report_stale(store, before)
 

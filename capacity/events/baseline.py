@@ -1,8 +1,15 @@
 """The normal-day baseline an event's uplift is measured against, and how noisy normal days are.
 
-Pure helpers of :mod:`capacity.events.uplift`: each step's log-ratio to the median of the same step in the weeks around it
-(skipping event windows), the hour-to-hour and day-to-day noise of those ratios on normal days, and the per-hour
-profile and smoothing the learned uplift is built from.
+Pure helpers of :mod:`capacity.events.uplift`: each step's log-ratio to its normal-day baseline (skipping event
+windows), one occurrence's log-ratios, the hour-to-hour and day-to-day noise of those ratios on normal days, and
+the per-hour profile and smoothing the learned uplift is built from.
+
+The baseline is *balanced*: the mean of the median of the same step in the weeks before and the median in the weeks
+after. A seasonal drift (December into January, spring into summer) then cancels, where a pooled median over
+whichever weeks exist leans to one side at the edges of the history: the older of two past holidays, the one near
+the start of a two-year history, was measured against the weeks after it only and carried the season's slope into
+its uplift (Christmas Eve -36 % instead of -28 % on a PJM region). A step without a week on both sides has no
+baseline. docs/benchmarks.md (Event peaks) has what it changed on the event benchmark.
 """
 
 from __future__ import annotations
@@ -27,24 +34,42 @@ def in_windows(index: pd.DatetimeIndex, windows: Sequence[EventOccurrence]) -> n
 def baseline_logs(
     values: np.ndarray, blocked: np.ndarray, per_week: int, weeks: int, floor: float
 ) -> np.ndarray:
-    """Each step's log-ratio to its normal-week baseline: the median of the same step 1..``weeks`` weeks before
-    and after, skipping blocked (event) steps; NaN where fewer than two such steps exist."""
+    """Each step's log-ratio to its balanced normal-week baseline: the mean of the median of the same step
+    1..``weeks`` weeks before and the median 1..``weeks`` weeks after, skipping blocked (event) steps; NaN where
+    either side has no such step (see the module docstring for why both sides)."""
     n = len(values)
-    shifted = np.full((2 * weeks, n), np.nan)
+    before = np.full((weeks, n), np.nan)
+    after = np.full((weeks, n), np.nan)
     clean = np.where(blocked | ~np.isfinite(values), np.nan, values)
-    row = 0
     for k in range(1, weeks + 1):
         lag = k * per_week
         if lag < n:
-            shifted[row, lag:] = clean[:-lag]  # the same step k weeks before
-            shifted[row + 1, :-lag] = clean[lag:]  # ... and k weeks after
-        row += 2
-    enough = np.isfinite(shifted).sum(axis=0) >= 2
+            before[k - 1, lag:] = clean[:-lag]  # the same step k weeks before
+            after[k - 1, :-lag] = clean[lag:]  # ... and k weeks after
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns are masked just below
-        base = np.nanmedian(shifted, axis=0)
+        base = 0.5 * (np.nanmedian(before, axis=0) + np.nanmedian(after, axis=0))
     out = np.log(np.maximum(values, floor)) - np.log(np.maximum(base, floor))
-    return np.where(enough & np.isfinite(values), out, np.nan)
+    return np.where(np.isfinite(base) & np.isfinite(values), out, np.nan)
+
+
+def occurrence_logs(
+    index: pd.DatetimeIndex, logs: np.ndarray, occurrence: EventOccurrence, min_coverage: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """One past occurrence's log-ratios with each step's offset from its start and its hour of day; None when
+    fewer than ``min_coverage`` of its steps have a baseline (the history does not cover it well enough)."""
+    inside = np.asarray((index >= occurrence.start) & (index < occurrence.end))
+    if not inside.any():
+        return None
+    step = index[1] - index[0] if len(index) > 1 else pd.Timedelta(hours=1)
+    positions = np.flatnonzero(inside)
+    ok = np.isfinite(logs[positions])
+    if ok.sum() < min_coverage * max(1, int((occurrence.end - occurrence.start) / step)):
+        return None
+    positions = positions[ok]
+    offsets = np.asarray((index[positions] - occurrence.start) // step, dtype=int)
+    hours = np.asarray(index[positions].hour, dtype=int)
+    return offsets, hours, logs[positions]
 
 
 def shape_noise(index: pd.DatetimeIndex, logs: np.ndarray, blocked: np.ndarray) -> float:

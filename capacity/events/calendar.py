@@ -1,7 +1,8 @@
 """The peak-event calendar: named events with past and upcoming occurrences.
 
 An occurrence is a window ``[start, end)`` in UTC, optionally scoped to one service, optionally carrying a
-planner-given expected multiplier band (``multiplier_low`` .. ``multiplier_high``, e.g. 2x to 3x normal traffic).
+planner-given expected multiplier band (``multiplier_low`` .. ``multiplier_high``, e.g. 2x to 3x normal traffic;
+in a CSV also as one ``uplift`` column, ``1.3..1.8`` or ``1.5``).
 Whether an occurrence is past or upcoming is relative to a reference time the caller passes: the engine never
 reads the clock.
 """
@@ -18,7 +19,9 @@ from capacity.errors import InvalidConfig, UnknownEvent, describe_value
 from capacity.schema import parse_timestamp, validate_event_name, validate_name
 
 EVENT_CSV_COLUMNS = ("event", "start", "end")
-EVENT_CSV_OPTIONAL = ("multiplier_low", "multiplier_high", "service")
+EVENT_CSV_OPTIONAL = ("multiplier_low", "multiplier_high", "uplift", "service")
+#: Separator of a planner band written as one value: ``1.3..1.8``.
+BAND_SEPARATOR = ".."
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,44 @@ def _multiplier(value: object, field: str, prefix: str) -> float | None:
     return number
 
 
+def parse_uplift(value: object, field: str = "uplift", where: str = "") -> tuple[float, float] | None:
+    """A planner band written as one value: ``LOW..HIGH`` (``1.3..1.8``) or a single multiplier (``1.5``); None
+    when empty.
+
+    Raises:
+        InvalidConfig: naming the field (and ``where``) and echoing the value, when it is not such a band.
+    """
+    prefix = f"{where}: " if where else ""
+    if value is None or (isinstance(value, float) and pd.isna(value)) or str(value).strip() == "":
+        return None
+    text = str(value).strip()
+    parts = text.split(BAND_SEPARATOR) if BAND_SEPARATOR in text else [text, text]
+    if len(parts) != 2:
+        raise InvalidConfig(
+            f"{prefix}{field} must be a multiplier band like 1.3..1.8 (or one multiplier like 1.5), "
+            f"got {describe_value(value)}",
+            field=field,
+        )
+    low = _multiplier(parts[0].strip(), field, prefix)
+    high = _multiplier(parts[1].strip(), field, prefix)
+    if low is None or high is None:
+        raise InvalidConfig(
+            f"{prefix}{field} must be a multiplier band like 1.3..1.8, got {describe_value(value)}",
+            field=field,
+        )
+    if high < low:
+        raise InvalidConfig(
+            f"{prefix}{field} must run from low to high (like 1.3..1.8), got {describe_value(value)}",
+            field=field,
+        )
+    return low, high
+
+
 def parse_events_csv(text: str, *, source: str = "events") -> tuple[EventOccurrence, ...]:
-    """Parse an events CSV: ``event,start,end[,multiplier_low,multiplier_high][,service]``.
+    """Parse an events CSV: ``event,start,end[,uplift | multiplier_low,multiplier_high][,service]``.
+
+    ``uplift`` is the planner band in one column (``1.3..1.8`` or ``1.5``); a row gives it or the two
+    ``multiplier_*`` columns, not both.
 
     Raises:
         InvalidConfig: on a missing column or a bad row, naming the row (as numbered in the file).
@@ -135,21 +174,28 @@ def parse_events_csv(text: str, *, source: str = "events") -> tuple[EventOccurre
     missing = [c for c in EVENT_CSV_COLUMNS if c not in frame.columns]
     if missing:
         raise InvalidConfig(
-            f"{source}: missing column {missing[0]!r} (expected event,start,end[,multiplier_low,multiplier_high])",
+            f"{source}: missing column {missing[0]!r} "
+            "(expected event,start,end[,uplift | multiplier_low,multiplier_high][,service])",
             field=missing[0],
         )
     out = []
     records: list[dict[str, str]] = frame.to_dict(orient="records")  # type: ignore[assignment]
     for pos, record in enumerate(records):
+        where = f"{source} row {pos + 2}"
+        low: object = record.get("multiplier_low")
+        high: object = record.get("multiplier_high")
+        band = parse_uplift(record.get("uplift"), "uplift", where)
+        if band is not None:
+            if any(str(v or "").strip() for v in (low, high)):
+                raise InvalidConfig(
+                    f"{where}: give uplift or multiplier_low/multiplier_high, not both, got uplift "
+                    f"{describe_value(record.get('uplift'))} and multiplier_low {describe_value(low)}",
+                    field="uplift",
+                )
+            low, high = band
         out.append(
             make_occurrence(
-                record["event"],
-                record["start"],
-                record["end"],
-                record.get("multiplier_low"),
-                record.get("multiplier_high"),
-                record.get("service"),
-                where=f"{source} row {pos + 2}",
+                record["event"], record["start"], record["end"], low, high, record.get("service"), where=where
             )
         )
     return tuple(out)

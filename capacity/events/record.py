@@ -8,9 +8,11 @@ table's notes and the readiness report.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 HOUR = "hour"
@@ -18,7 +20,10 @@ OFFSET = "offset"
 
 LEARNED = "learned"
 PLANNER = "planner"
+PRIOR = "prior"
 UNKNOWN = "unknown"
+#: Sources whose level nobody measured on this event: the planner's band or the calendar's pooled prior.
+ASSUMED = (PLANNER, PRIOR)
 
 #: Prefix of the diagnostic line that records an uplift.
 DIAGNOSTIC_PREFIX = "uplift: "
@@ -32,8 +37,10 @@ class Uplift:
         event: event name.
         start: occurrence start (UTC).
         end: occurrence end (UTC, exclusive).
-        source: ``learned``, ``planner`` or ``unknown``.
-        occurrences: how many past occurrences it was learned from (0 for planner/unknown without history).
+        source: ``learned`` (from the event's past occurrences), ``planner`` (a planner's band), ``prior`` (no
+            past occurrence: the calendar's pooled prior, :mod:`capacity.events.prior`) or ``unknown`` (none of
+            these: nothing applied).
+        occurrences: how many past occurrences it was learned from (0 for planner/prior/unknown without history).
         profile: multiplier by hour of day (24 values) or by step since the start (one per step of the window),
             see ``by``; empty when unknown.
         log_sd: log-scale standard deviation of the uplift level, aligned with ``profile``.
@@ -41,6 +48,9 @@ class Uplift:
         band: the planner band when one was used.
         by: ``hour`` (profile by hour of day) or ``offset`` (by step since the start: every past occurrence
             spanned the same steps, so each day of a multi-day event keeps its own hour-of-day shape).
+        raw: for a learned uplift, the multiplier of its past occurrences' mean level before shrinkage.
+        prior: the calendar's pooled prior multiplier it was shrunk towards (or assumed), when there was one.
+        prior_events: how many of the calendar's events that prior pools.
     """
 
     event: str
@@ -53,20 +63,42 @@ class Uplift:
     multiplier: float | None = None
     band: tuple[float, float] | None = None
     by: str = "hour"
+    raw: float | None = None
+    prior: float | None = None
+    prior_events: int = 0
+
+    @property
+    def assumed(self) -> bool:
+        """True when the level was given or assumed, not learned from this event's past (planner band or prior)."""
+        return self.source in ASSUMED
 
     def describe(self) -> str:
         """One human line: which uplift was used."""
         when = f"{self.start:%Y-%m-%d}"
         if self.source == UNKNOWN:
-            return f"{self.event} ({when}): unknown uplift (no past occurrence, no planner multiplier)"
+            return (
+                f"{self.event} ({when}): unknown uplift (no past occurrence, no learned event to pool, no planner "
+                "band)"
+            )
         if self.source == PLANNER:
             assert self.band is not None
-            return f"{self.event} ({when}): planner multiplier {self.band[0]:g}x-{self.band[1]:g}x"
+            return f"{self.event} ({when}): uplift assumed, planner multiplier {self.band[0]:g}x-{self.band[1]:g}x"
         spread = max(self.log_sd) if self.log_sd else 0.0
-        return (
+        if self.source == PRIOR:
+            return (
+                f"{self.event} ({when}): uplift assumed x{self.multiplier:.2f} (log sd {spread:.2f}), the pooled "
+                f"prior of {self.prior_events} learned event{'s' if self.prior_events != 1 else ''}: no past "
+                "occurrence; give a planner band with capacity events add NAME --uplift LOW..HIGH"
+            )
+        line = (
             f"{self.event} ({when}): learned from {self.occurrences} past occurrence"
             f"{'s' if self.occurrences != 1 else ''}, peak-hour x{self.multiplier:.2f} (log sd {spread:.2f})"
         )
+        if self.raw is not None and self.prior is not None and self.profile:
+            level = math.exp(float(np.mean(np.log(self.profile))))
+            if abs(math.log(level / self.raw)) > 0.01:
+                line += f"; level x{level:.2f}, shrunk from x{self.raw:.2f} towards the calendar's x{self.prior:.2f}"
+        return line
 
 
 def format_diagnostic(uplift: Uplift) -> str:
@@ -82,6 +114,9 @@ def format_diagnostic(uplift: Uplift) -> str:
         "profile": [round(v, 4) for v in uplift.profile],
         "log_sd": [round(v, 4) for v in uplift.log_sd],
         "by": uplift.by,
+        "raw": None if uplift.raw is None else round(uplift.raw, 4),
+        "prior": None if uplift.prior is None else round(uplift.prior, 4),
+        "prior_events": uplift.prior_events,
     }
     return f"{DIAGNOSTIC_PREFIX}{uplift.describe()} | {json.dumps(payload)}"
 
@@ -106,6 +141,9 @@ def parse_diagnostics(diagnostics: Iterable[str]) -> tuple[Uplift, ...]:
                     multiplier=None if raw.get("multiplier") is None else float(raw["multiplier"]),
                     band=tuple(raw["band"]) if raw.get("band") else None,
                     by=str(raw.get("by", HOUR)),
+                    raw=None if raw.get("raw") is None else float(raw["raw"]),
+                    prior=None if raw.get("prior") is None else float(raw["prior"]),
+                    prior_events=int(raw.get("prior_events", 0)),
                 )
             )
         except (ValueError, KeyError, TypeError):

@@ -266,8 +266,8 @@ def forecast_series(values: pd.Series, spec: ForecastSpec) -> ForecastResult:
     if is_long(spec) and not spec.models:
         return forecast_long_series(values, spec).result
     result, regular = _plain_forecast(values, spec)
-    # Peak events: each upcoming occurrence gets the uplift learned from its past occurrences (or the planner's
-    # band), recorded in the diagnostics; an event with neither is recorded as an unknown uplift.
+    # Peak events: each upcoming occurrence gets the uplift learned from its past occurrences, the planner's band,
+    # or the calendar's pooled prior, recorded in the diagnostics; with none of these it is an unknown uplift.
     frame, paths, notes = apply_uplift(
         result.frame, result.paths, regular.values, spec.events, spec.quantiles
     )

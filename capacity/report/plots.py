@@ -5,11 +5,13 @@ One figure per series, two panels:
 - **overview** (top): the whole history as daily peaks, the forecast's daily peak, the threshold, the past
   occurrences of the event shaded and labelled, and the upcoming window shaded. Only whole days are drawn: a day
   the data covers in part (the history's last, the forecast's first) would show a dip that is not there;
-- **zoom** (bottom): the last weeks of hourly history, the forecast mean with its 80% and 95% bands, the threshold,
-  the upcoming event window shaded and the first likely breach marked. A forecast longer than
-  :data:`HOURLY_MAX_DAYS` would fill the panel with a solid block of hourly cycles: the panel then shows
-  :data:`ZOOM_DAYS` hour by hour around what matters (up to the end of the event, else the first likely breach,
-  else the start of the forecast), and the overview marks where that is.
+- **zoom** (bottom): the last weeks of hourly history, the forecast mean with its 80% and 95% bands (the frame's
+  per-step quantiles, which the sample paths follow), the threshold, the upcoming event window shaded, the
+  window's peak as the risk table states it (median to 95th percentile of the paths' maxima) and the first likely
+  breach marked (a step where the upper band reaches the threshold): every number the risk row shows is on it.
+  A forecast longer than :data:`HOURLY_MAX_DAYS` would fill the panel with a solid block of hourly cycles: the
+  panel then shows :data:`ZOOM_DAYS` hour by hour around what matters (up to the end of the event, else the first
+  likely breach, else the start of the forecast), and the overview marks where that is.
 
 The legends sit to the right of the panels, so they hide no line and no past event's label.
 
@@ -33,6 +35,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from capacity.events.calendar import EventOccurrence
+from capacity.risk.peaks import WindowPeak
 from capacity.schema import MEAN, TS, quantile_column
 
 #: pyplot keeps global state (the current figure): one chart at a time per process (the API serves on threads);
@@ -52,6 +55,7 @@ HOURLY_MAX_DAYS = 35
 ZOOM_DAYS = 28
 #: The y axis label of each unit (the metric's name is in the title).
 _YLABELS = {"%": "percent", "": "value"}
+PEAK_COLOR = "#2c2c2c"
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,9 @@ class ChartSpec:
         event_end: end of the upcoming window to shade.
         past: past occurrences of the event to mark.
         first_breach: the first likely breach time to mark, when any.
+        peak: the window's peak as the risk table states it (:func:`capacity.risk.peaks.window_peak`), marked at
+            the step where it most often falls: the per-hour bands cannot show a window's maximum, which over a
+            week usually sits above most hours' 97.5 % quantile.
         zoom_days: days of hourly history shown before the forecast in the zoom panel.
     """
 
@@ -78,6 +85,7 @@ class ChartSpec:
     event_end: pd.Timestamp | None = None
     past: tuple[EventOccurrence, ...] = ()
     first_breach: pd.Timestamp | None = None
+    peak: WindowPeak | None = None
     zoom_days: int = 21
 
 
@@ -276,6 +284,8 @@ def render_chart(history: pd.Series, forecast: pd.DataFrame | None, spec: ChartS
             zoom.plot(x, forecast[MEAN], color=FORECAST_COLOR, lw=1.2, label="forecast (mean)")
         _shade_event(zoom, spec, label=True)
         _threshold(zoom, spec)
+        if spec.peak is not None and spec.peak.at is not None:
+            _peak_marker(zoom, spec.peak)
         if spec.first_breach is not None and breach_in_zoom:
             _breach(zoom, spec.first_breach)
         if zoomed is not None:
@@ -296,16 +306,50 @@ def render_chart(history: pd.Series, forecast: pd.DataFrame | None, spec: ChartS
         plt.close(fig)
 
 
+def _number(value: float) -> str:
+    """A value as the risk table prints it: one decimal, thousands separated."""
+    return f"{value:,.1f}"
+
+
+def _peak_marker(ax: plt.Axes, peak: WindowPeak) -> None:
+    """The window's peak, median to 95th percentile, as a bracket at the step where it most often falls."""
+    x = _naive(peak.at)
+    ax.vlines(x, peak.p50, peak.p95, color=PEAK_COLOR, lw=2.2, zorder=5)
+    ax.plot(
+        [x, x],
+        [peak.p50, peak.p95],
+        ls="none",
+        marker="_",
+        markersize=12,
+        mew=2.2,
+        color=PEAK_COLOR,
+        zorder=5,
+        label=f"window peak p50-p95 (risk table) {_number(peak.p50)}-{_number(peak.p95)}",
+    )
+
+
 def past_of(
-    calendar: Sequence[EventOccurrence], name: str | None, before: pd.Timestamp, service: str
+    calendar: Sequence[EventOccurrence],
+    name: str | None,
+    before: pd.Timestamp,
+    service: str,
+    after: pd.Timestamp | None = None,
 ) -> tuple[EventOccurrence, ...]:
-    """Past occurrences of ``name`` (ended before ``before``) that apply to ``service``; empty when no name."""
+    """Past occurrences of ``name`` (ended before ``before``, and ending after ``after`` when given: inside the
+    history drawn) that apply to ``service``; empty when no name."""
     if not name:
         return ()
     key = name.lower()
     return tuple(
         sorted(
-            (e for e in calendar if e.name.lower() == key and e.end <= before and e.applies_to(service)),
+            (
+                e
+                for e in calendar
+                if e.name.lower() == key
+                and e.end <= before
+                and (after is None or e.end > after)
+                and e.applies_to(service)
+            ),
             key=lambda e: e.start,
         )
     )

@@ -25,8 +25,9 @@ import pandas as pd
 
 from capacity.errors import InvalidConfig, describe_value
 from capacity.risk.crossing import calibrate, crossing_curve, quantile_exceedance
+from capacity.risk.peaks import first_crossings, first_likely_breach, upper_band, window_peak
 from capacity.risk.probability import DEFAULT_MODEL, MIN_ANALOGS, BreachModel, RecentProfile, breach_curve
-from capacity.schema import MEAN, PERCENT, TS, quantile_column, unit_for
+from capacity.schema import PERCENT, TS, unit_for
 
 BREACH_LIKELY = "breach likely"
 AT_RISK = "at risk"
@@ -49,7 +50,9 @@ class RiskSettings:
         10.0, "a series whose headroom (threshold minus p95 peak) is below this percent is at least 'at risk'"
     )
     risk_level: float = _setting(
-        0.5, "the first likely breach is the earliest step whose cumulative crossing probability reaches this"
+        0.5,
+        "the first likely breach is the earliest step, once the cumulative crossing probability has reached this, "
+        "at which the forecast's upper band (q0.975) reaches the threshold",
     )
     margin: float = _setting(
         0.1, "capacity margin: instances are sized so that the p95 peak x (1 + margin) stays under the limit"
@@ -170,6 +173,7 @@ class SeriesRisk:
     peak_p50: float | None = None
     peak_p90: float | None = None
     peak_p95: float | None = None
+    peak_at: pd.Timestamp | None = None
     headroom: float | None = None
     headroom_pct: float | None = None
     instances: int | None = None
@@ -242,7 +246,9 @@ def assess(
 
     Returns:
         A :class:`SeriesRisk`; status ``unknown`` (with a note saying why) when there is no threshold, no
-        forecast, no forecast step in the window, or an event in the window has an unknown uplift.
+        forecast, no forecast step in the window, or an event in the window has an unknown uplift and the breach
+        is not likely anyway (a probability at the cut-off stays ``breach likely``, with the note). The peak
+        quantiles and the first likely breach come from :mod:`capacity.risk.peaks`, which the chart uses too.
     """
     settings = settings or RiskSettings()
     base: dict[str, Any] = {"service": item.service, "metric": item.metric, "threshold": item.threshold}
@@ -263,25 +269,18 @@ def assess(
         notes.append(f"forecast covers the window only until {ts[-1]:%Y-%m-%d %H:%M}")
     paths = item.paths
     use_paths = paths is not None and paths.ndim == 2 and paths.shape[1] == len(ts) and paths.shape[0] > 0
-    if use_paths:
-        assert paths is not None
-        wpaths = paths[:, mask]
-        peaks = wpaths.max(axis=1)
-        p50, p90, p95 = (float(v) for v in np.quantile(peaks, [0.5, 0.9, 0.95]))
-    else:
-        wframe = item.frame.loc[mask]
+    wpaths = paths[:, mask] if use_paths and paths is not None else None
+    wframe = item.frame.loc[mask]
+    if not use_paths:
         notes.append("no sample paths: peak and probability from quantiles (probability is a lower bound)")
-
-        def col_max(q: float) -> float:
-            col = quantile_column(q)
-            return float(wframe[col].max() if col in wframe else wframe[MEAN].max())
-
-        p50, p90, p95 = col_max(0.5), col_max(0.9), col_max(0.95)
+    peak = window_peak(wts, wframe, wpaths)
+    p50, p90, p95 = peak.p50, peak.p90, peak.p95
     out: dict[str, Any] = {
         **base,
         "peak_p50": p50,
         "peak_p90": p90,
         "peak_p95": p95,
+        "peak_at": peak.at,
         "instances": item.instances,
         "window_start": wts[0],
         "window_end": window.end if window.end is not None else wts[-1],
@@ -298,27 +297,27 @@ def assess(
         and analogs.shape[0] >= MIN_ANALOGS
         and analogs.shape[1] == len(ts)
     )
-    if use_paths:
-        assert paths is not None
+    band = upper_band(wframe, wpaths)
+    if wpaths is not None:
         if use_history:
             assert analogs is not None and item.recent is not None
             raw = breach_curve(
-                paths[:, mask], analogs[:, mask], item.recent, threshold, model, settings.analog_weight
+                wpaths, analogs[:, mask], item.recent, threshold, model, settings.analog_weight
             )
         else:
-            raw = crossing_curve(paths[:, mask], threshold)
+            raw = crossing_curve(wpaths, threshold)
         curve = calibrate(raw, settings)
-        first_steps = np.argmax(paths[:, mask] >= threshold, axis=1)
-        crossed = (paths[:, mask] >= threshold).any(axis=1)
+        exceedance = (wpaths >= threshold).mean(axis=0)
+        first_steps, crossed = first_crossings(wpaths, band, threshold)
     else:
-        per_step = quantile_exceedance(item.frame.loc[mask], threshold)
-        curve = calibrate(np.maximum.accumulate(per_step), settings)
+        exceedance = quantile_exceedance(wframe, threshold)
+        curve = calibrate(np.maximum.accumulate(exceedance), settings)
         first_steps, crossed = np.zeros(0, dtype=int), np.zeros(0, dtype=bool)
     prob = float(curve[-1])
     first = early = late = None
-    hit = np.flatnonzero(curve >= settings.risk_level)
-    if hit.size:
-        first = wts[int(hit[0])]
+    at = first_likely_breach(curve, band, exceedance, threshold, settings.risk_level)
+    if at is not None:
+        first = wts[at]
         if crossed.any():
             lo, hi = np.quantile(first_steps[crossed], [0.1, 0.9])
             early, late = min(first, wts[math.floor(lo)]), max(first, wts[math.ceil(hi)])
@@ -334,13 +333,16 @@ def assess(
     to_add = max(0, needed - item.instances) if needed is not None and item.instances is not None else None
     headroom_pct = 100.0 * headroom / threshold if threshold > 0 else None
     if item.unknown_uplift:
-        status = UNKNOWN
         notes.append(
-            f"unknown uplift for {', '.join(item.unknown_uplift)}: no past occurrence and no planner multiplier; "
-            "the probability shown assumes a normal day and is a lower bound"
+            f"unknown uplift for {', '.join(item.unknown_uplift)}: no past occurrence, no learned event to pool and "
+            "no planner band; the probability shown assumes a normal day"
+            + (" (a lower bound)" if prob < settings.breach_likely else "")
         )
-    elif prob >= settings.breach_likely:
+    if prob >= settings.breach_likely:
+        # Whatever is unknown about an event's uplift, a likely breach on a normal day's assumption stays likely.
         status = BREACH_LIKELY
+    elif item.unknown_uplift:
+        status = UNKNOWN  # below the cut-off, but the probability is only a lower bound
     elif prob >= settings.at_risk or (headroom_pct is not None and headroom_pct < settings.min_headroom_pct):
         status = AT_RISK
     elif partial:
@@ -376,7 +378,14 @@ def rank(risks: Sequence[SeriesRisk]) -> pd.DataFrame:
     )
     if frame.empty:
         return frame
-    for col in ("first_breach", "first_breach_early", "first_breach_late", "window_start", "window_end"):
+    for col in (
+        "first_breach",
+        "first_breach_early",
+        "first_breach_late",
+        "peak_at",
+        "window_start",
+        "window_end",
+    ):
         frame[col] = pd.to_datetime(frame[col], utc=True)
     key = pd.DataFrame(
         {

@@ -10,7 +10,8 @@ window; the edges only write or serve what :mod:`capacity.report.render` makes o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -20,6 +21,7 @@ from capacity.events.record import parse_diagnostics
 from capacity.report.plots import CHART_LOCK, ChartSpec, past_of, render_chart
 from capacity.report.render import ReportInput, flagged
 from capacity.risk.assess import RiskSettings, RiskWindow
+from capacity.risk.peaks import WindowPeak
 from capacity.schema import TS, unit_label
 from capacity.services.accuracy import live_summaries
 from capacity.services.fleet_risk import FleetRiskRun, load_fleet_risks, window_end
@@ -54,6 +56,7 @@ def draw(
     event: tuple[str, pd.Timestamp | None, pd.Timestamp | None] | None,
     past_before: pd.Timestamp,
     first_breach: pd.Timestamp | None = None,
+    peak: WindowPeak | None = None,
 ) -> bytes:
     """One series' chart as PNG bytes: history, forecast bands, threshold, the event window and its past.
 
@@ -68,6 +71,7 @@ def draw(
         event: the shaded event as (name, start, end), or None.
         past_before: occurrences that ended by this instant count as past.
         first_breach: the first likely breach to mark, when any.
+        peak: the window's peak as the risk row states it, when any.
     """
     name = event[0] if event else None
     spec = ChartSpec(
@@ -77,8 +81,9 @@ def draw(
         event_name=name,
         event_start=event[1] if event else None,
         event_end=event[2] if event else None,
-        past=past_of(calendar, name, past_before, service),
+        past=past_of(calendar, name, past_before, service, after=history.index[0] if len(history) else None),
         first_breach=first_breach,
+        peak=peak,
     )
     with CHART_LOCK:
         return render_chart(history, forecast, spec)
@@ -94,6 +99,7 @@ def run_chart(store: Store, run: FleetRiskRun, service: str, metric: str) -> byt
     window = run.windows.get(key)
     row = run.frame[(run.frame["service"] == service) & (run.frame["metric"] == metric)]
     first = row["first_breach"].iloc[0] if len(row) else None
+    peak = peak_of(row.iloc[0].to_dict()) if len(row) else None
     if window is not None and window.event is None and stored is not None:
         ts = pd.DatetimeIndex(stored.frame[TS])
         inside = first_event_inside(run.events, service, ts[0], ts[-1])
@@ -114,7 +120,17 @@ def run_chart(store: Store, run: FleetRiskRun, service: str, metric: str) -> byt
         event=event,
         past_before=history.index[-1] if len(history) else pd.Timestamp.max,
         first_breach=first if first is not None and pd.notna(first) else None,
+        peak=peak,
     )
+
+
+def peak_of(row: Mapping[Any, Any]) -> WindowPeak | None:
+    """The window's peak a risk row states (None when it has none): the chart marks exactly these numbers."""
+    values: list[Any] = [row.get(c) for c in ("peak_p50", "peak_p90", "peak_p95")]
+    at = row.get("peak_at")
+    if any(v is None or pd.isna(v) for v in values) or at is None or pd.isna(at):
+        return None
+    return WindowPeak(float(values[0]), float(values[1]), float(values[2]), pd.Timestamp(at))
 
 
 def forecast_chart(store: Store, info: SeriesInfo, fc: StoredForecast, steps: int) -> bytes:

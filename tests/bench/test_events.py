@@ -49,7 +49,7 @@ def test_bench_events_runs_and_the_uplift_helps(tmp_path: Path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     payload = json.loads(out.read_text())
-    assert set(payload) == {"config", "summary", "occurrences"}
+    assert set(payload) == {"config", "summary", "summary_by_series", "occurrences"}
     methods = [
         m
         for m in ("capacity_events", "capacity_plain", "seasonal_naive", "prophet_holidays")
@@ -57,14 +57,34 @@ def test_bench_events_runs_and_the_uplift_helps(tmp_path: Path):
     ]
     assert methods[:3] == ["capacity_events", "capacity_plain", "seasonal_naive"]
     for m in methods:
-        assert set(payload["summary"][m]) == {"occurrences", "peak_ape_median", "peak_ape_mean"}
+        assert set(payload["summary"][m]) == {
+            "occurrences",
+            "peak_ape_median",
+            "peak_ape_mean",
+            "peak_ape_median_paths",
+            "peak_ape_mean_paths",
+        }
+    assert set(payload["summary_by_series"]) == {"shop"}
+    assert payload["summary_by_series"]["shop"]["capacity_events"]["occurrences"] == 3
     # Only the occurrences with an earlier one and at least 56 days of training: days 58, 86 and 114.
     assert [o["start"][:10] for o in payload["occurrences"]] == ["2024-02-28", "2024-03-27", "2024-04-24"]
     for occ in payload["occurrences"]:
-        assert set(occ) == {"series", "event", "start", "actual_peak", *methods}
+        assert set(occ) == {
+            "series",
+            "event",
+            "start",
+            "actual_peak",
+            *methods,
+            *(f"{m}_paths" for m in methods),
+        }
+        # Seasonal naive's one trajectory is its only path: both rules give the same peak.
+        assert occ["seasonal_naive"] == occ["seasonal_naive_paths"]
     summary = payload["summary"]
-    assert summary["capacity_events"]["peak_ape_median"] < 15.0
-    assert summary["capacity_events"]["peak_ape_median"] < summary["capacity_plain"]["peak_ape_median"] / 2
+    for rule in ("peak_ape_median", "peak_ape_median_paths"):
+        assert summary["capacity_events"][rule] < 15.0
+        assert summary["capacity_events"][rule] < summary["capacity_plain"][rule] / 2
+    table = (tmp_path / "events.md").read_text()
+    assert "max of the point forecast" in table and "| shop |" in table
 
 
 def test_cases_need_an_earlier_occurrence_in_training():

@@ -18,7 +18,7 @@ from capacity.config import SeriesConfig
 from capacity.events.calendar import EventOccurrence
 from capacity.forecast.types import ForecastSpec
 from capacity.report.render import ReportInput, render_html, render_markdown
-from capacity.risk.assess import BREACH_LIKELY, OK, RISK_COLUMNS, UNKNOWN
+from capacity.risk.assess import BREACH_LIKELY, OK, RISK_COLUMNS
 from capacity.schema import validate_history
 from capacity.services.fleet_risk import load_fleet_risks
 from capacity.services.forecasting import forecast_stored
@@ -83,10 +83,11 @@ def test_fleet_risks_flag_the_hot_series_and_not_the_quiet_one(db):
     assert run.frame.iloc[0]["service"] == "shop"
     assert run.windows[("shop", "cpu")].end == SALE + pd.Timedelta(days=1)
     assert "learned from 1 past occurrence" in by_service["shop"]["note"]
-    # Until a date past the unknown event, the quiet series is reported unknown, not ok.
+    # Until a date past the first-time event: the quiet series' Mystery gets the calendar's pooled prior (its Sale
+    # was learned), says that the uplift is assumed, and is ranked on its probability like any other series.
     later = load_fleet_risks(store, until=SALE + pd.Timedelta(days=4))
     quiet = later.frame[later.frame["service"] == "quiet"].iloc[0]
-    assert quiet["status"] == UNKNOWN and "unknown uplift for Mystery" in quiet["note"]
+    assert quiet["status"] == OK and "Mystery" in quiet["note"] and "uplift assumed" in quiet["note"]
 
 
 def test_report_renders_and_its_html_references_charts_that_exist(db, tmp_path):

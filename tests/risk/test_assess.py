@@ -117,6 +117,47 @@ def test_unknown_statuses():
     assert unknown.status == UNKNOWN and "unknown uplift for Launch" in unknown.note
 
 
+def test_an_unknown_or_assumed_uplift_never_hides_a_likely_breach():
+    frame, paths = make_forecast(level=60, amp=10, sd=3)
+    # Already likely on a normal day's assumption: the unknown uplift cannot make it less likely to matter.
+    unknown = assess(RiskInput("svc", "cpu", 62.0, frame, paths, unknown_uplift=("Labor Day",)), RiskWindow())
+    assert unknown.breach_probability >= 0.5
+    assert unknown.status == BREACH_LIKELY and "unknown uplift for Labor Day" in unknown.note
+    assert "lower bound" not in unknown.note
+    # An assumed uplift (the calendar's prior) is a note, never a status of its own.
+    note = "Labor Day (2026-09-07): uplift assumed x0.95 (log sd 0.16), the pooled prior of 4 learned events"
+    assumed = assess(RiskInput("svc", "cpu", 62.0, frame, paths, notes=(note,)), RiskWindow())
+    assert assumed.status == BREACH_LIKELY and "uplift assumed" in assumed.note
+
+
+def test_first_likely_breach_is_where_the_upper_band_reaches_the_threshold():
+    # Two days: daily peaks of 100 at hours 0, 24 and 47, lows of 20 at hours 12 and 36. The frame's quantiles are
+    # the calibrated marginals (noise sd 4); the paths also carry rare +150 spikes at any hour (1 % of the steps),
+    # so the cumulative crossing share of 106 reaches one half at a daily low (hour 36, mean 20): the issue's
+    # "first likely breach at a daily low, mean 53 against a threshold of 127".
+    rng = np.random.default_rng(5)
+    steps, n, threshold = 48, 400, 106.0
+    ts = pd.date_range(START, periods=steps, freq="h")
+    mean = 60 + 40 * np.cos(np.arange(steps) / 24 * 2 * np.pi)
+    normal = mean + rng.normal(0, 4, (n, steps))
+    paths = normal.copy()
+    paths[rng.random((n, steps)) < 0.01] += 150.0
+    frame = pd.DataFrame({TS: ts, MEAN: mean})
+    for q, row in zip(DEFAULT_QUANTILES, np.quantile(normal, DEFAULT_QUANTILES, axis=0), strict=True):
+        frame[quantile_column(q)] = row
+    assert mean[int(np.argmax(crossing_curve(paths, threshold) >= 0.5))] < 30.0
+    risk = assess(
+        RiskInput("svc", "rps", threshold, frame, paths), RiskWindow(), RiskSettings(analog_weight=0.0)
+    )
+    assert risk.breach_probability >= 0.5 and risk.first_breach is not None
+    band = frame[quantile_column(0.975)].to_numpy()
+    at = int(np.flatnonzero(ts == risk.first_breach)[0])
+    assert band[at] >= threshold and mean[at] > 90.0  # at a daily peak, where the chart's band reaches it
+    assert risk.first_breach_early is not None and risk.first_breach_late is not None
+    for t in (risk.first_breach_early, risk.first_breach_late):
+        assert band[int(np.flatnonzero(ts == t)[0])] >= threshold
+
+
 def test_without_paths_uses_quantiles_as_lower_bound():
     frame, paths = make_forecast(level=60, amp=10, sd=3)
     with_paths = assess(RiskInput("svc", "cpu", 72.0, frame, paths), RiskWindow())
