@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from capacity.forecast.types import ForecastSpec
+from capacity.services.forecasting import forecast_stored
 from tests.support.api import Api, assert_problem, columns_body, make_api
 from tests.support.data import hourly_history
 
@@ -177,3 +179,17 @@ def test_a_series_the_engine_cannot_forecast_is_a_409_problem(tmp_path: Path) ->
         )
         == 1
     )
+
+
+def test_points_reach_the_stored_forecast_horizon_or_the_one_asked(tmp_path: Path) -> None:
+    # A forecast stored 21 days ahead (as a refresh up to an event stores it) is shown whole by default, not cut
+    # at the 14-day default horizon; ``horizon`` shortens it.
+    a = make_api(tmp_path)
+    a.store.series.ingest(hourly_history("checkout", "cpu", days=14))
+    forecast_stored(a.store, [("checkout", "cpu")], ForecastSpec(horizon=21 * 24))
+    points = a.client.get(f"{BASE}/points", headers=a.read).get_json()
+    assert len([p for p in points if p["forecast"] is not None]) == 21 * 24
+    short = a.client.get(f"{BASE}/points?horizon=2d", headers=a.read).get_json()
+    assert len([p for p in short if p["forecast"] is not None]) == 2 * 24
+    assert_problem(a.client.get(f"{BASE}/points?horizon=2y", headers=a.read), 422, "horizon")
+    a.store.close()
