@@ -37,12 +37,37 @@ class PlanQuery(Schema):
     step_seconds = Float(validate=Range(1.0, 3600.0), metadata={"description": "Seconds per ramp step (10)"})
 
 
+_NON_NEGATIVE = {"type": "number", "minimum": 0}
+_STEP = {
+    "type": "object",
+    "required": ["target_rps", "achieved_rps", "p50_ms", "p95_ms", "p99_ms", "failure_ratio", "met_slo"],
+    "properties": {
+        **{k: _NON_NEGATIVE for k in ("target_rps", "achieved_rps", "failure_ratio")},
+        **{k: {**_NON_NEGATIVE, "nullable": True} for k in ("p50_ms", "p95_ms", "p99_ms")},
+        "met_slo": {"type": "boolean"},
+    },
+}
+#: The ``result.json`` document as ``loadtests.verdict.validate_result`` checks it, so that the OpenAPI document
+#: says what is refused (the one rule it cannot say is in the description).
+_RESULT = {
+    "description": "The result.json document of capacity headroom; measured_capacity_rps must not exceed the "
+    "achieved_rps of the best step that met the SLOs",
+    "required": ["verdict", "target_rps", "steps"],
+    "properties": {
+        "verdict": {"type": "string", "enum": ["pass", "fail", "unreachable"]},
+        "target_rps": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+        "measured_capacity_rps": {**_NON_NEGATIVE, "nullable": True},
+        "steps": {"type": "array", "items": _STEP},
+    },
+}
+
+
 class LoadTestIn(Schema):
     """A load-test result to record."""
 
     service = String(required=True, validate=[Length(1, 128), Regexp(params.NAME)])
     metric = String(required=True, validate=[Length(1, 128), Regexp(params.NAME)])
-    result = Dict(required=True, metadata={"description": "The result.json document of capacity headroom"})
+    result = Dict(required=True, metadata=_RESULT)
     apply = Boolean(load_default=False, metadata={"description": "Make the measured capacity the threshold"})
 
 
