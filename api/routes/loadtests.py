@@ -56,7 +56,7 @@ _RESULT = {
     "properties": {
         "verdict": {"type": "string", "enum": ["pass", "fail", "unreachable"]},
         "target_rps": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
-        "measured_capacity_rps": {**_NON_NEGATIVE, "nullable": True},
+        "measured_capacity_rps": {**_NON_NEGATIVE, "exclusiveMinimum": True, "nullable": True},
         "steps": {"type": "array", "items": _STEP},
     },
 }
