@@ -12,7 +12,7 @@ from typing import Any
 
 from apiflask import APIFlask
 
-from api.http import jsonsafe, openapi, problems
+from api.http import docs_assets, jsonsafe, openapi, problems
 from api.routes import BLUEPRINTS
 from api.serving import worker
 from api.settings import SETTINGS, Settings
@@ -72,6 +72,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, store: Sto
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint, url_prefix="/api/v1")
     openapi.register(app)
+    docs_assets.register(app)  # /docs works offline: Swagger UI from a pinned package, not a CDN
     if settings.worker:
         worker.start(app)
     return app

@@ -59,11 +59,12 @@ STATUS: dict[type[CapacityError], int] = {
     errors.CapacityError: 400,
     errors.InvalidInput: 422,
     errors.UnknownToken: 404,
-    errors.NotEnoughHistory: 422,
+    # Well-formed requests the series' state does not allow: 409, so that 422 always means "breaks the document".
+    errors.NotEnoughHistory: 409,
     errors.UnknownSeries: 404,
     errors.UnknownEvent: 404,
     errors.UnknownJob: 404,
-    errors.ForecastFailed: 422,
+    errors.ForecastFailed: 409,
     errors.SourceError: 502,
     errors.StoreError: 503,
     errors.HeadroomRunError: 502,
@@ -166,8 +167,32 @@ def problem_response(
     return response
 
 
-def _validation_detail(detail: Any) -> tuple[str, str | None]:
-    """Flatten apiflask/marshmallow validation detail ``{location: {field: [msg]}}`` to one line and a field."""
+#: The problem title of a validation error, by where the bad value was: the title names what was wrong.
+_LOCATION_TITLES = {
+    "query": "Invalid query parameter",
+    "path": "Invalid path parameter",
+    "view_args": "Invalid path parameter",
+    "json": "Invalid request body",
+    "form": "Invalid request body",
+    "headers": "Invalid header",
+}
+
+
+def _located_title(exc: CapacityError) -> str:
+    """The title of a 422 raised by the code behind a route: the parameter's location when the field is a query
+    or path parameter of this request (a bad quantile is an invalid query parameter, not invalid history), else the
+    error's own title (invalid history, invalid configuration)."""
+    if exc.field is not None:
+        if exc.field in (request.view_args or {}):
+            return _LOCATION_TITLES["path"]
+        if exc.field in request.args:
+            return _LOCATION_TITLES["query"]
+    return exc.title
+
+
+def _validation_detail(detail: Any) -> tuple[str, str | None, str | None]:
+    """Flatten apiflask/marshmallow validation detail ``{location: {field: [msg]}}`` to one line, the field and the
+    location (query, json, ...)."""
     if isinstance(detail, Mapping):
         for location, errors in detail.items():
             if isinstance(errors, Mapping):
@@ -179,9 +204,9 @@ def _validation_detail(detail: Any) -> tuple[str, str | None]:
                     if isinstance(text, list | tuple):
                         text = "; ".join(str(m) for m in text)
                     where = "query parameter" if location == "query" else "body field"
-                    return f"{where} {path}: {text}", str(field)
-            return f"{location}: {errors}", None
-    return str(detail or "invalid request"), None
+                    return f"{where} {path}: {text}", str(field), str(location)
+            return f"{location}: {errors}", None, str(location)
+    return str(detail or "invalid request"), None, None
 
 
 def register(app: Flask) -> None:
@@ -192,9 +217,8 @@ def register(app: Flask) -> None:
         status = status_of(exc)
         if status >= 500:
             log.warning("%s on %s %s: %s", type(exc).__name__, request.method, request.path, exc)
-        return problem_response(
-            status, exc.title, str(exc), field=exc.field, row=exc.row, slug=_slug(exc.title)
-        )
+        title = _located_title(exc) if status == 422 else exc.title
+        return problem_response(status, title, str(exc), field=exc.field, row=exc.row, slug=_slug(title))
 
     @app.errorhandler(Problem)
     def _problem(exc: Problem) -> Response:
@@ -205,10 +229,9 @@ def register(app: Flask) -> None:
     def _http_error(error: HTTPError) -> Response:
         status = int(error.status_code)
         if status == 422 or (status == 400 and isinstance(error.detail, Mapping) and error.detail):
-            detail, field = _validation_detail(error.detail)
-            return problem_response(
-                status, "Invalid request", detail, field=field, headers=_str_headers(error.headers)
-            )
+            detail, field, location = _validation_detail(error.detail)
+            title = _LOCATION_TITLES.get(location or "", "Invalid request")
+            return problem_response(status, title, detail, field=field, headers=_str_headers(error.headers))
         title = _TITLES.get(status, error.message or "Error")
         return problem_response(
             status, title, _http_detail(status, error.message), headers=_str_headers(error.headers)

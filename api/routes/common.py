@@ -7,9 +7,12 @@ from typing import Any
 import pandas as pd
 from apiflask import Schema
 from apiflask.fields import Integer, String
-from apiflask.validators import Range
+from apiflask.validators import Range, Regexp
+from flask import Response, json
 
+from api.http import params
 from api.http.render import iso
+from capacity.errors import Computing
 from capacity.schema import validate_event_name, validate_name
 from capacity.store import SeriesInfo
 
@@ -25,6 +28,17 @@ def series_key(service: str, metric: str) -> tuple[str, str]:
 def event_key(name: str) -> str:
     """Validate an event name from a path."""
     return validate_event_name(name, "event")
+
+
+def computing(exc: Computing) -> Response:
+    """202 with ``Retry-After``: the forecast a read needs is being computed and nothing stored can serve it yet."""
+    body = {"status": "computing", "retry_after": exc.retry_after}
+    return Response(
+        json.dumps(body),
+        status=202,
+        mimetype="application/json",
+        headers={"Retry-After": str(exc.retry_after)},
+    )
 
 
 def series_json(info: SeriesInfo) -> dict[str, Any]:
@@ -61,13 +75,27 @@ class WindowQuery(Schema):
     to = Integer(validate=Range(MS_MIN, MS_MAX), metadata={"description": "End, epoch ms"})
 
 
+def horizon_field(description: str) -> String:
+    """A ``horizon`` parameter: whole minutes, hours, days or weeks up to 366 days (:data:`params.HORIZON`)."""
+    return String(validate=Regexp(params.HORIZON), metadata={"description": description, "example": "14d"})
+
+
 class ForecastQuery(WindowQuery):
     """Forecast parameters."""
 
-    horizon = String(
-        validate=lambda s: 0 < len(s) <= 16, metadata={"description": "How far ahead: 24h, 14d, 2w"}
-    )
+    horizon = horizon_field("How far ahead: 90m, 24h, 14d, 2w (at most 366d; default 14d)")
     quantiles = String(
-        validate=lambda s: 0 < len(s) <= 200,
-        metadata={"description": "Comma-separated quantile levels, e.g. 0.05,0.5,0.95"},
+        validate=Regexp(params.QUANTILES),
+        metadata={
+            "description": "Comma-separated quantile levels in (0, 1), up to 4 decimals, e.g. 0.05,0.5,0.95",
+            "example": "0.05,0.5,0.95",
+        },
+    )
+
+
+class PointsQuery(WindowQuery):
+    """The points' window and how far the forecast part reaches."""
+
+    horizon = horizon_field(
+        "How far ahead the forecast points reach (default: the stored forecast's horizon)"
     )

@@ -6,10 +6,10 @@ from typing import Any
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Float, List, Nested, String
-from apiflask.validators import Length
+from apiflask.validators import Length, Range, Regexp
 from flask import url_for
 
-from api.http import openapi, schemas
+from api.http import openapi, params, schemas
 from api.http.auth import require
 from api.http.render import iso
 from api.routes.common import event_key
@@ -20,24 +20,43 @@ from capacity.events.calendar import EventOccurrence, make_occurrence
 bp = APIBlueprint("events", __name__, tag="Events")
 
 
+def _multiplier(description: str) -> Float:
+    """An optional peak multiplier in (0, 1000] (``exclusiveMinimum`` so that the document says 0 is refused)."""
+    return Float(
+        allow_none=True,
+        validate=Range(0, 1000, min_inclusive=False),
+        metadata={"description": description, "exclusiveMinimum": True},
+    )
+
+
 class OccurrenceIn(Schema):
     """One occurrence: a window, an optional multiplier band and an optional service scope."""
 
-    start = String(required=True, validate=Length(1, 64), metadata={"description": "ISO date or time (UTC)"})
+    start = String(
+        required=True,
+        validate=Regexp(params.DATE_OR_TIME),
+        metadata={
+            "description": "A date (2026-11-27) or a time (2026-11-27T08:00:00Z; without an offset: UTC)"
+        },
+    )
     end = String(
         required=True,
-        validate=Length(1, 64),
-        metadata={"description": "ISO date (inclusive) or time (exclusive)"},
+        validate=Regexp(params.DATE_OR_TIME),
+        metadata={"description": "A date (inclusive) or a time (exclusive), after start"},
     )
-    multiplier_low = Float(allow_none=True, allow_nan=False)
-    multiplier_high = Float(allow_none=True, allow_nan=False)
-    service = String(allow_none=True, validate=Length(1, 128), metadata={"description": "Only this service"})
+    multiplier_low = _multiplier("Low end of the expected peak multiplier, in (0, 1000]")
+    multiplier_high = _multiplier("High end of the expected peak multiplier, at least multiplier_low")
+    service = String(
+        allow_none=True,
+        validate=[Length(1, 128), Regexp(params.NAME)],
+        metadata={"description": "Only this service"},
+    )
 
 
 class EventIn(OccurrenceIn):
     """A new event occurrence, named."""
 
-    name = String(required=True, validate=Length(1, 128))
+    name = String(required=True, validate=[Length(1, 128), Regexp(params.EVENT_NAME)])
 
 
 class EventPut(Schema):

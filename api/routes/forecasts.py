@@ -2,54 +2,48 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import pandas as pd
 from apiflask import APIBlueprint
-from flask import Response, json, request
+from flask import Response, request
 
 from api.http import openapi, schemas
 from api.http.auth import require
 from api.http.render import band, etag_matches, iso, render, window
-from api.routes.common import ForecastQuery, WindowQuery, ms_to_ts, series_key
+from api.routes.common import ForecastQuery, PointsQuery, computing, ms_to_ts, series_key
 from api.state import state, store
-from capacity.errors import CapacityError, Computing, InvalidInput
+from capacity.errors import CapacityError, Computing
 from capacity.schema import DEFAULT_QUANTILES, TS, quantile_column, validate_quantiles
 from capacity.services.accuracy import series_accuracy
 from capacity.services.readiness import forecast_chart
+from capacity.services.serving import Freshness
 
 bp = APIBlueprint("forecasts", __name__, tag="Forecasts")
 
 
 def _quantiles(text: str | None) -> tuple[float, ...] | None:
+    """The levels of a ``quantiles`` parameter (already matched against :data:`params.QUANTILES`), each once."""
     if text is None:
         return None
-    try:
-        levels = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise InvalidInput(
-            f"quantiles must be comma-separated numbers in (0, 1), got {text[:60]!r}", field="quantiles"
-        ) from None
-    if not levels:
-        raise InvalidInput("quantiles must name at least one level", field="quantiles")
-    return validate_quantiles(levels)
+    return validate_quantiles(sorted({float(x) for x in text.split(",")}))
 
 
 def _window(query: dict[str, Any]) -> tuple[int | None, int | None]:
-    start, end = query.get("from_"), query.get("to")
-    if start is not None and end is not None and end < start:
-        raise InvalidInput(f"to ({end}) must not be before from ({start})", field="to")
-    return start, end
+    """``from``/``to`` as given: a window that ends before it starts selects no points (it is not an error, which
+    the OpenAPI document could not say: JSON Schema cannot compare two parameters)."""
+    return query.get("from_"), query.get("to")
 
 
-def _computing(exc: Computing) -> Response:
-
-    body = {"status": "computing", "retry_after": exc.retry_after}
-    return Response(
-        json.dumps(body),
-        status=202,
-        mimetype="application/json",
-        headers={"Retry-After": str(exc.retry_after)},
-    )
+def _stored_horizon(fresh: Freshness) -> str | None:
+    """The horizon of the stored forecast as a duration (None when there is none): what ``/points`` shows by default,
+    so that a forecast stored past the default horizon (up to an event) is shown whole."""
+    ok = fresh.ok
+    if ok is None:
+        return None
+    minutes = pd.Timedelta(pd.tseries.frequencies.to_offset(ok.freq)) * ok.horizon / pd.Timedelta(minutes=1)  # type: ignore[arg-type]
+    return f"{max(1, math.ceil(minutes))}m"
 
 
 @bp.get("/series/<service>/<metric>/forecast")
@@ -65,7 +59,7 @@ def get_forecast(service: str, metric: str, query: dict[str, Any]) -> Any:
     try:
         fc, steps, qs, stale, fresh = st.serving.resolve(service, metric, query.get("horizon"), quantiles)
     except Computing as exc:
-        return _computing(exc)
+        return computing(exc)
     # A newer failed run, newer data or a changed calendar change the stale reason the body carries.
     latest_id = (fresh.latest or {}).get("id")
     info = fresh.info
@@ -111,7 +105,7 @@ def get_forecast_png(service: str, metric: str, query: dict[str, Any]) -> Any:
             service, metric, query.get("horizon"), _quantiles(query.get("quantiles"))
         )
     except Computing as exc:
-        return _computing(exc)
+        return computing(exc)
     key = ("png", service, metric, fc.run_id, steps, qs, fresh.info.threshold)
     png = st.forecasts.get(key)
     if png is None:
@@ -126,16 +120,22 @@ def get_forecast_png(service: str, metric: str, query: dict[str, Any]) -> Any:
 
 @bp.get("/series/<service>/<metric>/points")
 @require("read")
-@bp.input(WindowQuery, location="query", arg_name="query")
+@bp.input(PointsQuery, location="query", arg_name="query")
 @bp.doc(responses=openapi.ok(schemas.POINTS))
 def get_points(service: str, metric: str, query: dict[str, Any]) -> Any:
-    """Actuals and forecast as one flat list of points (for Grafana's Infinity datasource)."""
+    """Actuals and forecast as one flat list of points (for Grafana's Infinity datasource); the forecast part
+    reaches ``horizon`` ahead, by default as far as the stored forecast does."""
     service, metric = series_key(service, metric)
     start, end = _window(query)
     st = state()
     info = st.store.series.describe(service, metric)
-    history = st.store.series.load_history(
-        service, metric, ms_to_ts(start), ms_to_ts(end + 1) if end is not None else None
+    empty = start is not None and end is not None and end < start
+    history = (
+        st.store.series.load_history(
+            service, metric, ms_to_ts(start), ms_to_ts(end + 1) if end is not None else None
+        )
+        if not empty
+        else pd.Series(dtype="float64")
     )
     points: list[dict[str, Any]] = [
         {
@@ -148,9 +148,10 @@ def get_points(service: str, metric: str, query: dict[str, Any]) -> Any:
         }
         for ts, v in zip(history.index, history.to_numpy(), strict=True)
     ]
-    if info.samples:
+    if info.samples and not empty:
         try:
-            fc, steps, qs, _stale, _fresh = st.serving.resolve(service, metric, None, None)
+            horizon = query.get("horizon") or _stored_horizon(st.serving.freshness(service, metric))
+            fc, steps, qs, _stale, _fresh = st.serving.resolve(service, metric, horizon, None)
         except (Computing, CapacityError):  # actuals are still worth plotting
             fc = None
         if fc is not None:

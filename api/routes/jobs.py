@@ -2,39 +2,41 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
+from uuid import UUID
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, List, String
 from apiflask.validators import Length, Regexp
 from flask import url_for
 
-from api.http import openapi, schemas
+from api.http import openapi, params, schemas
 from api.http.auth import require
 from api.http.render import iso
 from api.serving.worker import FORECASTS
 from api.state import state, store
-from capacity.errors import InvalidInput, UnknownJob
+from capacity.errors import UnknownSeries
 from capacity.schema import check_horizon, duration_steps, validate_name
 from capacity.store.jobs import JobInfo
 
 bp = APIBlueprint("jobs", __name__, tag="Jobs")
 
-_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-
 
 class ForecastJobIn(Schema):
     """Which series to refresh and how far ahead."""
 
-    service = String(validate=Length(1, 128), metadata={"description": "Only this service (default: all)"})
+    service = String(
+        validate=[Length(1, 128), Regexp(params.NAME)],
+        metadata={"description": "Only this service (default: all)"},
+    )
     series = List(
-        String(validate=Regexp(r"^[^/]{1,128}/[^/]{1,128}$")),
+        String(validate=Regexp(params.SERIES_KEY)),
         validate=Length(1, 10_000),
-        metadata={"description": "Only these series, as SERVICE/METRIC"},
+        metadata={"description": "Only these series, as SERVICE/METRIC (each must exist: 404 otherwise)"},
     )
     horizon = String(
-        validate=Length(1, 16), metadata={"description": "How far ahead: 24h, 14d (default 14d)"}
+        validate=Regexp(params.HORIZON),
+        metadata={"description": "How far ahead: 90m, 24h, 14d, 2w (at most 366d; default 14d)"},
     )
     force = Boolean(metadata={"description": "Re-forecast series whose forecast is already current"})
 
@@ -80,7 +82,7 @@ def create_forecast_job(body: dict[str, Any]) -> Any:
             wanted.append((validate_name(service, "service"), validate_name(metric, "metric")))
         missing = [w for w in wanted if w not in set(known)]
         if missing:
-            raise InvalidInput(f"unknown series {missing[0][0]}/{missing[0][1]}", field="series")
+            raise UnknownSeries(f"unknown series {missing[0][0]}/{missing[0][1]}", field="series")
         keys = [k for k in keys if k in set(wanted)]
     params = {
         "keys": [list(k) for k in keys],
@@ -93,15 +95,14 @@ def create_forecast_job(body: dict[str, Any]) -> Any:
     return job_json(job), 202, {"Location": location, "Retry-After": "1"}
 
 
-@bp.get("/jobs/<job_id>")
+# A UUID converter: ``/jobs/forecasts`` (POST only) must not also match this GET route, or OPTIONS would advertise
+# a GET there that answers 404.
+@bp.get("/jobs/<uuid:job_id>")
 @require("read")
 @bp.doc(responses=openapi.ok(schemas.JOB))
-def get_job(job_id: str) -> Any:
+def get_job(job_id: UUID) -> Any:
     """A job's status and progress."""
-
-    if not re.match(_UUID, job_id):
-        raise UnknownJob(f"unknown job {job_id[:40]!r}", field="id")
-    return job_json(store().jobs.get_job(job_id))
+    return job_json(store().jobs.get_job(str(job_id)))
 
 
 @bp.get("/jobs")

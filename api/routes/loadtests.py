@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Dict, Float, String
-from apiflask.validators import Length, Range
+from apiflask.validators import Length, Range, Regexp
 
-from api.http import openapi, schemas
+from api.http import openapi, params, schemas
 from api.http.auth import require
 from api.http.problems import Problem
-from api.routes.common import series_key
+from api.routes.common import computing, series_key
 from api.state import state, store
 from capacity.errors import Computing, InvalidInput
 from capacity.events.calendar import next_occurrence
@@ -29,17 +29,45 @@ bp = APIBlueprint("loadtests", __name__, tag="Load tests")
 class PlanQuery(Schema):
     """Which peak to plan for and how hard to push."""
 
-    event = String(validate=Length(1, 128), metadata={"description": "Plan for this event's next occurrence"})
+    event = String(
+        validate=[Length(1, 128), Regexp(params.EVENT_NAME)],
+        metadata={"description": "Plan for this event's next occurrence"},
+    )
     margin = Float(validate=Range(1.0, 100.0), metadata={"description": "Target = p95 peak x margin (1.3)"})
     step_seconds = Float(validate=Range(1.0, 3600.0), metadata={"description": "Seconds per ramp step (10)"})
+
+
+_NON_NEGATIVE = {"type": "number", "minimum": 0}
+_STEP = {
+    "type": "object",
+    "required": ["target_rps", "achieved_rps", "p50_ms", "p95_ms", "p99_ms", "failure_ratio", "met_slo"],
+    "properties": {
+        **{k: _NON_NEGATIVE for k in ("target_rps", "achieved_rps", "failure_ratio")},
+        **{k: {**_NON_NEGATIVE, "nullable": True} for k in ("p50_ms", "p95_ms", "p99_ms")},
+        "met_slo": {"type": "boolean"},
+    },
+}
+#: The ``result.json`` document as ``loadtests.verdict.validate_result`` checks it, so that the OpenAPI document
+#: says what is refused (the one rule it cannot say is in the description).
+_RESULT = {
+    "description": "The result.json document of capacity headroom; measured_capacity_rps must not exceed the "
+    "achieved_rps of the best step that met the SLOs",
+    "required": ["verdict", "target_rps", "steps"],
+    "properties": {
+        "verdict": {"type": "string", "enum": ["pass", "fail", "unreachable"]},
+        "target_rps": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+        "measured_capacity_rps": {**_NON_NEGATIVE, "exclusiveMinimum": True, "nullable": True},
+        "steps": {"type": "array", "items": _STEP},
+    },
+}
 
 
 class LoadTestIn(Schema):
     """A load-test result to record."""
 
-    service = String(required=True, validate=Length(1, 128))
-    metric = String(required=True, validate=Length(1, 128))
-    result = Dict(required=True, metadata={"description": "The result.json document of capacity headroom"})
+    service = String(required=True, validate=[Length(1, 128), Regexp(params.NAME)])
+    metric = String(required=True, validate=[Length(1, 128), Regexp(params.NAME)])
+    result = Dict(required=True, metadata=_RESULT)
     apply = Boolean(load_default=False, metadata={"description": "Make the measured capacity the threshold"})
 
 
@@ -53,7 +81,8 @@ def _event_window(service: str, event: str, after: pd.Timestamp) -> tuple[str, p
 @bp.get("/series/<service>/<metric>/loadtest-plan")
 @require("read")
 @bp.input(PlanQuery, location="query", arg_name="query")
-@bp.doc(responses=openapi.ok(schemas.PLAN))
+@bp.doc(responses={**openapi.ok(schemas.PLAN), **openapi.computing(), **openapi.conflict()})
+@openapi.path_param("metric", params.RATE_METRIC, "rps")
 def get_plan(service: str, metric: str, query: dict[str, Any]) -> Any:
     """The Locust load plan of a request-rate series: target = forecast p95 peak (in the event) x margin."""
 
@@ -75,17 +104,17 @@ def get_plan(service: str, metric: str, query: dict[str, Any]) -> Any:
     try:
         fc, steps, _qs, _stale, _fresh = st.serving.resolve(service, metric, horizon, None)
     except Computing as exc:
-        raise Problem(
-            503,
-            "the forecast is being computed; retry shortly",
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from None
+        return computing(exc)  # as the forecast route answers: 202 and Retry-After
     frame = fc.frame.iloc[:steps]
     if window is not None:
         frame = frame[(frame[TS] >= window[1]) & (frame[TS] < window[2])]
         if frame.empty:
-            raise InvalidInput(
-                f"the forecast does not reach {window[0]} ({window[1]:%Y-%m-%d})", field="event"
+            # The request is well formed; the series' history and the calendar do not allow it (409).
+            raise Problem(
+                409,
+                f"the forecast does not reach {window[0]} ({window[1]:%Y-%m-%d})",
+                title="Forecast does not reach the event",
+                field="event",
             )
     column = quantile_column(0.95) if quantile_column(0.95) in frame.columns else MEAN
     peak = float(np.nanmax(frame[column].to_numpy(dtype="float64")))

@@ -6,9 +6,9 @@ from typing import Any
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import String
-from apiflask.validators import Length
+from apiflask.validators import Length, Regexp
 
-from api.http import openapi, schemas
+from api.http import openapi, params, schemas
 from api.http.auth import require
 from api.http.render import risk_records
 from api.state import state, store
@@ -23,8 +23,16 @@ bp = APIBlueprint("risks", __name__, tag="Risks")
 class RiskQuery(Schema):
     """The window: an event's next occurrence, or until a date."""
 
-    event = String(validate=Length(1, 128), metadata={"description": "Assess until the end of this event"})
-    until = String(validate=Length(1, 40), metadata={"description": "Assess until this ISO date or time"})
+    event = String(
+        validate=[Length(1, 128), Regexp(params.EVENT_NAME)],
+        metadata={"description": "Assess until the end of this event (not with until)"},
+    )
+    until = String(
+        validate=Regexp(params.UNTIL),
+        metadata={
+            "description": "Assess until this date (its end) or RFC 3339 time, e.g. 2026-11-30 (not with event)"
+        },
+    )
 
 
 def _until(text: str | None) -> Any:

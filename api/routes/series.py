@@ -6,9 +6,9 @@ from typing import Any
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Float, Integer, String
-from apiflask.validators import Length, OneOf, Range
+from apiflask.validators import Length, OneOf, Range, Regexp
 
-from api.http import openapi, schemas
+from api.http import openapi, params, schemas
 from api.http.auth import require
 from api.routes.common import series_json, series_key
 from api.state import state, store
@@ -22,19 +22,30 @@ bp = APIBlueprint("series", __name__, tag="Series")
 class SeriesListQuery(Schema):
     """Filter of the series list."""
 
-    service = String(validate=Length(1, 128), metadata={"description": "Only this service's series"})
+    service = String(
+        validate=[Length(1, 128), Regexp(params.NAME)], metadata={"description": "Only this service's series"}
+    )
 
 
 class SeriesPatch(Schema):
     """The settable fields of a series (absent fields are kept; null clears a number)."""
 
-    threshold = Float(allow_none=True, allow_nan=False, metadata={"description": "Scaling threshold"})
+    threshold = Float(
+        allow_none=True,
+        validate=Range(0, min_inclusive=False),
+        metadata={
+            "description": "Scaling threshold, > 0 (and at most 100 for a percent series); null clears it",
+            "exclusiveMinimum": True,
+        },
+    )
     instance_capacity = Float(
-        allow_none=True, allow_nan=False, metadata={"description": "What one instance serves"}
+        allow_none=True,
+        validate=Range(0, min_inclusive=False),
+        metadata={"description": "What one instance serves, > 0; null clears it", "exclusiveMinimum": True},
     )
     instances = Integer(allow_none=True, validate=Range(1, 1_000_000), metadata={"description": "Instances"})
     agg = String(validate=OneOf(AGGREGATIONS), metadata={"description": "Aggregation inside a step"})
-    description = String(validate=Length(0, 2000))
+    description = String(validate=Length(0, 2000), metadata={"description": "Free text"})
 
 
 @bp.get("/services")

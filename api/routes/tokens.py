@@ -6,9 +6,9 @@ from typing import Any
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import List, String
-from apiflask.validators import Length, OneOf
+from apiflask.validators import Length, OneOf, Regexp
 
-from api.http import openapi, schemas
+from api.http import openapi, params, schemas
 from api.http.auth import require
 from api.http.render import iso
 from api.state import state, store
@@ -21,7 +21,10 @@ class TokenIn(Schema):
     """A new token."""
 
     scopes = List(String(validate=OneOf(SCOPES)), required=True, validate=Length(1, 3))
-    name = String(validate=Length(0, 128))
+    name = String(
+        validate=[Length(0, 128), Regexp(params.TOKEN_NAME)],
+        metadata={"description": "A label, without control characters"},
+    )
 
 
 def token_json(token: TokenInfo) -> dict[str, Any]:

@@ -32,6 +32,9 @@ from capacity.store.tables import tokens
 SCOPES: tuple[str, ...] = ("read", "write", "admin")
 TOKEN_PREFIX = "cp_"
 PREFIX_LEN = 11
+#: The largest token id: ids are 32-bit integers on PostgreSQL (``serial``), so no token can have a larger one, and
+#: a bigger number is "no such token", never an overflow in the driver. The API's path schema says the same.
+MAX_TOKEN_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -309,8 +312,15 @@ class TokenRepository:
         """
         text = str(ident).strip()
         with translate_errors("revoke token"), self.db.write() as conn:
-            if text.isdigit():
-                rows = conn.execute(select(tokens).where(tokens.c.id == int(text))).mappings().all()
+            if text.isascii() and text.isdigit():
+                # An id out of range names no token and is not looked up: SQLite and the drivers overflow on
+                # numbers past 64 bits, and int() refuses very long digit strings.
+                digits = text.lstrip("0")
+                token_id = int(digits) if 0 < len(digits) <= len(str(MAX_TOKEN_ID)) else 0
+                rows = []
+                if 1 <= token_id <= MAX_TOKEN_ID:
+                    query = select(tokens).where(tokens.c.id == token_id)
+                    rows = list(conn.execute(query).mappings().all())
             elif len(text) >= 6:
                 # Prefix match done in Python: the prefix column is short and LIKE would need escaping.
                 candidates = conn.execute(select(tokens)).mappings().all()

@@ -1,4 +1,4 @@
-"""The readiness report page, served by the API under gunicorn, opened in a real headless Chromium.
+"""The readiness report page and the /docs page, served by the API under gunicorn, opened in a real headless Chromium.
 
 The browser is driven over the DevTools protocol (websocket on loopback): it sends the bearer token as an extra
 header, loads the page, and the test checks that every chart image decoded (``naturalWidth > 0``). A full-page
@@ -72,8 +72,9 @@ class DevTools:
 
 
 @contextmanager
-def chromium(profile: Path) -> Iterator[DevTools]:
-    """A headless Chromium on loopback with a throwaway profile; yields a DevTools client on its page."""
+def chromium(profile: Path, *extra: str) -> Iterator[DevTools]:
+    """A headless Chromium on loopback with a throwaway profile (and ``extra`` flags); yields a DevTools client on
+    its page."""
     assert CHROMIUM is not None
     proc = subprocess.Popen(
         [
@@ -88,6 +89,7 @@ def chromium(profile: Path) -> Iterator[DevTools]:
             "--remote-debugging-address=127.0.0.1",
             "--remote-debugging-port=0",
             "--window-size=1280,900",
+            *extra,
             "about:blank",
         ],
         stdout=subprocess.DEVNULL,
@@ -180,3 +182,71 @@ def test_report_page_loads_every_chart_in_chromium(tmp_path: Path) -> None:
     target = ARTIFACTS / "readiness-report.png"
     target.write_bytes(base64.b64decode(shot["data"]))
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and target.stat().st_size > 20_000
+
+
+#: Every host name but loopback resolves to nothing: the page gets no CDN, as on a machine without internet.
+OFFLINE = ("--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1", "--disable-component-update")
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)"
+)
+def test_docs_page_lists_the_operations_with_the_network_blocked(tmp_path: Path) -> None:
+    db = tmp_path / "docs.db"
+    Store.open(db).close()
+    server = start_server(db, tmp_path / "server.log", workers=1)
+    try:
+        with chromium(tmp_path / "profile", *OFFLINE) as page:
+            page.call("Network.enable")
+            page.call("Page.enable")
+            page.call("Page.navigate", url=f"{server.url}/docs")
+            page.wait_event("Page.loadEventFired", timeout=120)
+            count = "document.querySelectorAll('.opblock').length"
+            deadline = time.monotonic() + 120
+            operations = 0
+            while (
+                time.monotonic() < deadline and operations < 20
+            ):  # Swagger UI renders after fetching the spec
+                operations = page.call("Runtime.evaluate", expression=count, returnByValue=True)["result"][
+                    "value"
+                ]
+                time.sleep(0.5)
+            state = page.call(
+                "Runtime.evaluate",
+                expression=(
+                    "JSON.stringify({title: (document.querySelector('.info .title') || {}).textContent,"
+                    " paths: Array.from(document.querySelectorAll('.opblock-summary-path'))"
+                    ".map(e => e.textContent)})"
+                ),
+                returnByValue=True,
+            )
+            # The blocking works: the CDN APIFlask would use is out of reach from this browser.
+            cdn = page.call(
+                "Runtime.evaluate",
+                expression=(
+                    "fetch('https://cdn.jsdelivr.net/npm/swagger-ui-dist/swagger-ui.css')"
+                    ".then(() => 'reached', () => 'blocked')"
+                ),
+                awaitPromise=True,
+                returnByValue=True,
+            )
+            shot = page.call("Page.captureScreenshot", format="png")
+            requested = [
+                e["params"]["request"]["url"]
+                for e in page.events
+                if e.get("method") == "Network.requestWillBeSent"
+            ]
+    finally:
+        server.stop()
+    docs = json.loads(state["result"]["value"])
+    assert cdn["result"]["value"] == "blocked"
+    assert operations >= 20 and "capacity-planner API" in (docs["title"] or ""), docs
+    assert any(
+        p.replace("\u200b", "") == "/api/v1/series/{service}/{metric}/forecast" for p in docs["paths"]
+    ), docs
+    loaded = [u for u in requested if not u.startswith("https://cdn.jsdelivr.net")]
+    assert all(u.startswith((server.url, "data:")) for u in loaded), loaded
+    ARTIFACTS.mkdir(exist_ok=True)
+    target = ARTIFACTS / "docs-offline.png"
+    target.write_bytes(base64.b64decode(shot["data"]))
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -299,7 +299,13 @@ def test_openapi_document_and_docs_page(api: Api) -> None:
     op = spec["paths"]["/api/v1/series/{service}/{metric}"]["patch"]
     assert op["x-required-scope"] == "write" and "401" in op["responses"] and "403" in op["responses"]
     assert "application/problem+json" in op["responses"]["422"]["content"]
-    assert api.client.get("/docs").status_code == 200
+    page = api.client.get("/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)  # the page loads Swagger UI from this server, never from a CDN
+    assert "/docs/assets/swagger-ui-bundle.js" in html and "cdn." not in html
+    with api.client.get("/docs/assets/swagger-ui-bundle.js") as asset:  # a file response: close it
+        assert asset.status_code == 200 and len(asset.get_data()) > 100_000
+    assert_problem(api.client.get("/docs/assets/index.html"), 404)
 
 
 def test_settings_are_validated() -> None:

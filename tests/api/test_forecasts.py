@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from capacity.forecast.types import ForecastSpec
+from capacity.services.forecasting import forecast_stored
 from tests.support.api import Api, assert_problem, columns_body, make_api
 from tests.support.data import hourly_history
 
@@ -74,7 +76,9 @@ def test_from_to_window_in_epoch_ms(fapi: Api) -> None:
     end = int(pd.Timestamp("2024-01-16T05:00:00Z").timestamp() * 1000)
     body = fapi.client.get(f"{BASE}/forecast?from={start}&to={end}", headers=fapi.read).get_json()
     assert [p["ts"] for p in body["points"]] == [f"2024-01-16T0{h}:00:00Z" for h in range(6)]
-    assert_problem(fapi.client.get(f"{BASE}/forecast?from={end}&to={start}", headers=fapi.read), 422, "to")
+    # A window that ends before it starts selects nothing (JSON Schema cannot compare two parameters).
+    reversed_window = fapi.client.get(f"{BASE}/forecast?from={end}&to={start}", headers=fapi.read)
+    assert reversed_window.status_code == 200 and reversed_window.get_json()["points"] == []
 
 
 def test_forecast_png(fapi: Api) -> None:
@@ -169,13 +173,13 @@ def test_live_accuracy_and_drift(tmp_path: Path) -> None:
     assert float(line.split()[-1]) == pytest.approx(bad["live"]["mase"], abs=1e-6)  # the same ledger numbers
 
 
-def test_a_series_the_engine_cannot_forecast_is_a_422_problem(tmp_path: Path) -> None:
+def test_a_series_the_engine_cannot_forecast_is_a_409_problem(tmp_path: Path) -> None:
     a = make_api(tmp_path)
     one = {"samples": [["2024-01-01T00:00:00Z", 5]]}
     assert a.client.post("/api/v1/series/tiny/cpu/samples", json=one, headers=a.write).status_code == 201
     for _ in range(2):  # the failure is recorded; the second read does not recompute
         problem = assert_problem(
-            a.client.get("/api/v1/series/tiny/cpu/forecast", headers=a.read), 422, "series"
+            a.client.get("/api/v1/series/tiny/cpu/forecast", headers=a.read), 409, "series"
         )
         assert problem["title"] == "Forecast failed" and "at least" in problem["detail"]
     assert (
@@ -184,3 +188,17 @@ def test_a_series_the_engine_cannot_forecast_is_a_422_problem(tmp_path: Path) ->
         )
         == 1
     )
+
+
+def test_points_reach_the_stored_forecast_horizon_or_the_one_asked(tmp_path: Path) -> None:
+    # A forecast stored 21 days ahead (as a refresh up to an event stores it) is shown whole by default, not cut
+    # at the 14-day default horizon; ``horizon`` shortens it.
+    a = make_api(tmp_path)
+    a.store.series.ingest(hourly_history("checkout", "cpu", days=14))
+    forecast_stored(a.store, [("checkout", "cpu")], ForecastSpec(horizon=21 * 24))
+    points = a.client.get(f"{BASE}/points", headers=a.read).get_json()
+    assert len([p for p in points if p["forecast"] is not None]) == 21 * 24
+    short = a.client.get(f"{BASE}/points?horizon=2d", headers=a.read).get_json()
+    assert len([p for p in short if p["forecast"] is not None]) == 2 * 24
+    assert_problem(a.client.get(f"{BASE}/points?horizon=2y", headers=a.read), 422, "horizon")
+    a.store.close()

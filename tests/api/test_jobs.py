@@ -49,7 +49,7 @@ def test_job_input_errors(tmp_path: Path) -> None:
     )
     assert_problem(
         a.client.post("/api/v1/jobs/forecasts", json={"series": ["nosuch/cpu"]}, headers=a.write),
-        422,
+        404,
         "series",
     )
     assert_problem(
