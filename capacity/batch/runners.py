@@ -27,6 +27,9 @@ from capacity.errors import Interrupted, InvalidInput
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 #: Seconds to wait for a Dask scheduler to answer.
 CONNECT_TIMEOUT = 10.0
+#: Seconds a dead pool worker may leave every result pending before the pool is ended by hand (see
+#: ``_PoolRunner._wait``); concurrent.futures notices an ordinary death within milliseconds.
+STUCK_AFTER_S = 10.0
 
 
 def pin_threads() -> None:
@@ -123,13 +126,16 @@ class _PoolRunner:
         return self._workers
 
     def submit(self, task: SeriesTask) -> Any:
+        return self.submit_call(run_task, task)
 
+    def submit_call(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn(*args)`` on the pool; its future comes back from :meth:`next_done` like a task's."""
         try:
             try:
-                future = self._executor.submit(run_task, task)
+                future = self._executor.submit(fn, *args)
             except BrokenProcessPool:  # broke since the last result: the rest run on a fresh pool
                 self._restart()
-                future = self._executor.submit(run_task, task)
+                future = self._executor.submit(fn, *args)
         except RuntimeError as exc:
             # "cannot schedule new futures after (interpreter) shutdown": the process is exiting (a server's graceful
             # stop runs concurrent.futures' exit hook): the batch is interrupted, not failed.
@@ -148,7 +154,7 @@ class _PoolRunner:
     def next_done(self, timeout: float | None = None) -> tuple[Any, TaskResult | BaseException] | None:
 
         if not self._done:
-            finished, _ = wait(self._pending, timeout=timeout, return_when=FIRST_COMPLETED)
+            finished = self._wait(timeout)
             if not finished:
                 return None
             self._pending -= finished
@@ -166,6 +172,52 @@ class _PoolRunner:
         except Exception as exc:
             return future, exc
 
+    def _wait(self, timeout: float | None) -> set[Any]:
+        """The futures done within ``timeout`` (None: until one is), unsticking a pool a dead worker hung.
+
+        A worker killed while it was writing a result to the pool's result pipe leaves a partial message there:
+        concurrent.futures' manager thread then waits for the rest of it forever, so no future ever completes
+        and no BrokenProcessPool is raised (the kill is only noticed between messages). When a worker has been
+        dead for :data:`STUCK_AFTER_S` and still nothing completed, :meth:`_unstick` ends the pool by hand.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        dead_since: float | None = None
+        while True:
+            step = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+            finished, _ = wait(self._pending, timeout=step, return_when=FIRST_COMPLETED)
+            now = time.monotonic()
+            if finished or (deadline is not None and now >= deadline):
+                return set(finished)
+            if not self._a_worker_died():
+                dead_since = None
+            elif dead_since is None:
+                dead_since = now
+            elif now - dead_since >= STUCK_AFTER_S:
+                self._unstick()
+                dead_since = None
+
+    def _processes(self) -> list[Any]:
+        # _processes is a stable private attribute of ProcessPoolExecutor (3.8-3.13), read defensively.
+        return list((getattr(self._executor, "_processes", None) or {}).values())
+
+    def _a_worker_died(self) -> bool:
+        return any(process.exitcode is not None for process in self._processes())
+
+    def _unstick(self) -> None:
+        """End a pool whose manager thread is stuck on a dead worker's partial result.
+
+        Every worker is terminated and this process's copy of the result pipe's write end is closed: with no
+        writer left, the manager thread's read ends (EOF), and it fails every pending future with
+        BrokenProcessPool, which :meth:`next_done` handles as for any broken pool.
+        """
+        for process in self._processes():
+            with contextlib.suppress(OSError, ValueError):  # already gone or closed
+                process.terminate()
+        writer = getattr(getattr(self._executor, "_result_queue", None), "_writer", None)
+        if writer is not None:
+            with contextlib.suppress(OSError):
+                writer.close()
+
     def close(self, cancel: bool) -> None:
         if not cancel:
             self._executor.shutdown(wait=True)
@@ -174,7 +226,7 @@ class _PoolRunner:
         # would otherwise wait for them (concurrent.futures joins its pools at exit), maybe past a server's
         # graceful timeout. The executor keeps no public handle on its processes; _processes is a stable private
         # attribute (3.8-3.13), read defensively.
-        processes = list((getattr(self._executor, "_processes", None) or {}).values())
+        processes = self._processes()
         self._executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             with contextlib.suppress(OSError, ValueError):  # already gone or closed

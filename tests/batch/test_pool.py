@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import signal
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from capacity.errors import InvalidInput
 from capacity.services.forecasting import SeriesOutcome, forecast_stored
 from capacity.services.staleness import stale_keys
 from capacity.store import Store
-from tests.support.batch import SPEC, assert_same_forecasts, fill, latest
+from tests.support.batch import SPEC, assert_same_forecasts, fill, latest, partial_result_then_die
 from tests.support.data import hourly_history
 
 
@@ -109,3 +110,20 @@ def test_a_killed_worker_fails_only_the_series_in_flight_and_the_run_goes_on(sto
     again = forecast_stored(store, keys, SPEC, workers=2, resume=True)
     assert sorted((o.service, o.metric) for o in again) == sorted((o.service, o.metric) for o in lost)
     assert all(o.ok for o in again)
+
+
+@pytest.mark.timeout(300)  # without the fix this hangs for ever: fail instead
+def test_a_worker_killed_halfway_through_a_result_breaks_the_pool_instead_of_hanging() -> None:
+    # concurrent.futures waits for the rest of a half-written result for ever; the runner must notice the dead
+    # worker, end the pool and hand back BrokenProcessPool for what was in flight, like any broken pool.
+    runner = runners._PoolRunner(2)
+    try:
+        submitted = [runner.submit_call(partial_result_then_die)]
+        submitted += [runner.submit_call(os.getpid) for _ in range(3)]
+        outcomes = [runner.next_done() for _ in submitted]
+    finally:
+        runner.close(cancel=True)
+    assert all(o is not None for o in outcomes)
+    results = [r for _f, r in outcomes if r is not None]
+    assert any(isinstance(r, BrokenProcessPool) for r in results), results
+    assert {f for f, _r in outcomes if f is not None} == set(submitted)  # every call came back, once

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import struct
+import sys
+
 import numpy as np
 import pandas as pd
 
@@ -34,3 +39,19 @@ def assert_same_forecasts(a: dict, b: dict) -> None:  # type: ignore[type-arg]
     for key in a:
         pd.testing.assert_frame_equal(a[key][0], b[key][0], check_exact=True)
         assert np.array_equal(a[key][1], b[key][1])
+
+
+def partial_result_then_die() -> None:
+    """Run on a pool worker: die by SIGKILL halfway through writing a result, as a worker killed mid-send does.
+
+    The result pipe is left holding the first bytes of a message whose rest never comes, and the pool's write lock
+    stays held: what a kill at the wrong instant does to concurrent.futures.
+    """
+    frame = sys._getframe()
+    while frame is not None and "result_queue" not in frame.f_locals:
+        frame = frame.f_back  # up to concurrent.futures' _process_worker, which holds the queue
+    assert frame is not None, "not running on a ProcessPoolExecutor worker"
+    queue = frame.f_locals["result_queue"]
+    queue._wlock.acquire()
+    os.write(queue._writer.fileno(), struct.pack("!i", 1000) + b"partial")
+    os.kill(os.getpid(), signal.SIGKILL)
