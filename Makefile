@@ -11,11 +11,12 @@ PORT   ?= 8000
 PIP     := $(BIN)/python -m pip --disable-pip-version-check -q
 INSTALL := $(BIN)/uv pip install -q --python $(BIN)/python
 
-.PHONY: demo test test-fast serve bench lint format reliability fleet docs clean help
+.PHONY: demo test test-slow test-all test-fast serve bench lint format reliability fleet docs clean help
 
 help:
 	@echo "make demo         sample fleet -> forecasts -> ranked risk table and readiness report (SQLite in $(DB))"
-	@echo "make test         install with test extras and run the whole suite (starts PostgreSQL/Prometheus itself)"
+	@echo "make test         install with test extras and run the suite but its slow tests (starts PostgreSQL/Prometheus itself)"
+	@echo "make test-slow    the slow tests: end-to-end benchmark runs, the Prometheus soak, the full fuzzers (CI runs both)"
 	@echo "make serve        the API on http://127.0.0.1:$(PORT) over the demo database"
 	@echo "make bench        accuracy, breach, events, scale and API benchmarks (writes bench-results/)"
 	@echo "make lint         ruff check, ruff format --check, mypy, lint-imports (layers, no cycles), layout rules"
@@ -42,8 +43,18 @@ fleet: data/fleet/history.csv
 demo: $(VENV)/.installed-runtime data/fleet/history.csv
 	$(BIN)/capacity demo --db $(DB) --out .demo/report
 
+# The suite runs in $(TEST_PROCS) pytest-xdist processes: most tests wait on servers and subprocesses, so two
+# processes finish sooner even on two busy cores. Tests marked `slow` (end-to-end benchmark runs, the real-Prometheus
+# soak, the full fuzzers) are what a newcomer need not run: `make test-slow` runs them, and CI runs both.
+TEST_PROCS ?= 2
+
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_PROCS) -m "not slow"
+
+test-slow: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q -n $(TEST_PROCS) -m slow
+
+test-all: test test-slow
 
 test-fast: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q -x -m "not slow"

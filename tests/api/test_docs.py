@@ -37,6 +37,7 @@ def test_every_route_is_in_the_api_reference() -> None:
     assert not missing, f"routes missing from docs/api.md (write them as 'METHOD /path'): {missing}"
 
 
+@pytest.mark.slow  # end to end, minutes on 2 cores: `make test-slow` (CI runs it)
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_bench_api_runs_on_tiny_input(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
     db = ["--db", str(request.getfixturevalue("pg_database"))] if backend == "postgresql" else []
@@ -116,6 +117,7 @@ def test_grafana_dashboard_queries_work_against_the_api(tmp_path: Path) -> None:
             assert column["selector"] in rows[0], (url, column["selector"], rows[0])
 
 
+@pytest.mark.slow  # end to end, minutes on 2 cores: `make test-slow` (CI runs it)
 def test_bench_api_refuses_a_database_that_holds_series(tmp_path: Path) -> None:
     from capacity.store import Store
 

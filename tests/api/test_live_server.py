@@ -59,6 +59,7 @@ def test_gunicorn_smoke(live: tuple[LiveServer, dict[str, str], Path]) -> None:
     assert "Traceback" not in server.text()
 
 
+@pytest.mark.slow  # end to end, minutes on 2 cores: `make test-slow` (CI runs it)
 def test_server_killed_mid_job_resumes_it_after_restart(tmp_path: Path) -> None:
     token = seed_fleet(tmp_path / "jobs.db", n=5, days=14)
     auth = {"Authorization": f"Bearer {token}"}
@@ -71,7 +72,7 @@ def test_server_killed_mid_job_resumes_it_after_restart(tmp_path: Path) -> None:
     done_before = job["done"]
     server = start_server(tmp_path / "jobs.db", tmp_path / "jobs.log", workers=1, env=env)
     try:
-        job = wait_job_finished(server.url, location, auth, timeout=180)
+        job = wait_job_finished(server.url, location, auth)
         assert job["status"] == "done" and job["done"] == job["total"] == 6 and job["failed"] == 0, job
         assert job["attempts"] == 2
     finally:
@@ -86,6 +87,7 @@ def test_server_killed_mid_job_resumes_it_after_restart(tmp_path: Path) -> None:
     assert done_before >= 1
 
 
+@pytest.mark.slow  # end to end, minutes on 2 cores: `make test-slow` (CI runs it)
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     live: tuple[LiveServer, dict[str, str], Path],
 ) -> None:

@@ -75,7 +75,7 @@ def test_processes_sharing_the_table_get_exactly_the_limit(tmp_path: Path) -> No
         )
         for _ in range(3)
     ]
-    counts = [int(child.communicate(timeout=60)[0]) for child in children]
+    counts = [int(child.communicate(timeout=600)[0]) for child in children]
     assert sum(counts) == LIMIT, counts  # 120 attempts from 12 threads in 3 processes
 
 

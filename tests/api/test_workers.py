@@ -121,7 +121,7 @@ class Server:
     def workers_of(self, answers: list[Answer]) -> set[str]:
         """The worker pids that served ``answers``, from the access log (waits for its lines)."""
         wanted = {a.tag for a in answers}
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120  # a hang guard, not a speed check
         while True:
             pids = {}
             for line in self.live.text().splitlines():
@@ -153,7 +153,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     live = start_server(tmp / "api.db", tmp / "server.log", workers=2, env=env)
     server = Server(live, int(live.url.rsplit(":", 1)[1]), admin, tmp / "api.db")
-    deadline = time.monotonic() + 60  # /healthz answered once one worker was up; wait for the second too
+    deadline = time.monotonic() + 300  # /healthz answered once one worker was up; wait for the second too
     while len(server.workers_of(server.many(8, lambda i: server.request("GET", "/healthz")))) < 2:
         if time.monotonic() > deadline:
             live.stop(signal.SIGKILL)
@@ -326,7 +326,7 @@ def test_a_workers_counts_stay_in_the_totals_after_it_dies_and_is_replaced(serve
     before = server.workers_of(answers)
     victim = int(sorted(before)[0])
     os.kill(victim, signal.SIGKILL)  # the master's child_exit hook runs, and it starts a new worker
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300
     while True:
         probes = server.many(8, lambda i: server.request("GET", "/healthz"))
         if len(server.workers_of(probes) - before) >= 1:

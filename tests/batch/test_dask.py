@@ -39,6 +39,7 @@ def scheduler() -> Iterator[str]:
         cluster.close()
 
 
+@pytest.mark.slow  # end to end, minutes on 2 cores: `make test-slow` (CI runs it)
 def test_dask_gives_the_same_forecasts_as_the_pool(store: Store, scheduler: str) -> None:
     keys = fill(store, 4)
     pooled = forecast_stored(store, keys, SPEC, workers=2)

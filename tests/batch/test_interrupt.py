@@ -32,6 +32,7 @@ def gone(pid: int) -> bool:
         return True
 
 
+@pytest.mark.slow  # end to end, minutes on 2 cores: `make test-slow` (CI runs it)
 def test_killed_run_keeps_its_forecasts_and_resume_finishes(tmp_path: Path) -> None:
     db = tmp_path / "fleet.db"
     store = Store.open(db)
@@ -41,10 +42,10 @@ def test_killed_run_keeps_its_forecasts_and_resume_finishes(tmp_path: Path) -> N
     proc = subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     helpers: list[int] = []
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 600  # a hang guard, not a speed check
         while ok_runs(db) < 3:
             assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-            assert time.monotonic() < deadline, "no forecast stored within 240 s"
+            assert time.monotonic() < deadline, "no forecast stored within 600 s"
             helpers = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)] or helpers
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)

@@ -86,6 +86,7 @@ def test_fuzzers_run_their_examples_and_find_nothing(tmp_path: Path) -> None:
     assert forecast.cases == 8 and forecast.failures == 0, forecast.problems
 
 
+@pytest.mark.slow  # end to end, minutes on 2 cores: `make test-slow` (CI runs it)
 def test_bench_reliability_quick_runs_every_check_and_loses_nothing(tmp_path: Path) -> None:
     out = tmp_path / "reliability.json"
     run = subprocess.run(

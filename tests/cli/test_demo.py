@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.data import ROOT
 
 CAPACITY = [sys.executable, "-m", "capacity.cli"]
@@ -18,6 +20,7 @@ AT_RISK = [("checkout", "cpu"), ("checkout", "rps"), ("payments", "cpu"), ("paym
 SAFE = [("auth", "cpu"), ("auth", "rps"), ("cdn-edge", "cpu"), ("cdn-edge", "rps"), ("search", "rps")]
 
 
+@pytest.mark.slow  # end to end, minutes on 2 cores: `make test-slow` (CI runs it)
 def test_demo_end_to_end(tmp_path: Path) -> None:
     fleet = tmp_path / "fleet"
     gen = subprocess.run(

@@ -124,6 +124,11 @@ def run_load(
                     int(row["Request Count"]),
                     int(row["Failure Count"]),
                 )
+    if result.requests == 0:
+        result.failures += 1
+        result.problems.append(
+            f"no request completed in {seconds} s from {users} users (server log: {workdir})"
+        )
     failures = Path(f"{prefix}_failures.csv")
     if failures.exists():
         with failures.open() as fh:
