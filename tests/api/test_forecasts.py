@@ -194,7 +194,9 @@ def test_points_reach_the_stored_forecast_horizon_or_the_one_asked(tmp_path: Pat
     # A forecast stored 21 days ahead (as a refresh up to an event stores it) is shown whole by default, not cut
     # at the 14-day default horizon; ``horizon`` shortens it.
     a = make_api(tmp_path)
-    a.store.series.ingest(hourly_history("checkout", "cpu", days=14))
+    a.store.series.ingest(
+        hourly_history("checkout", "cpu", days=28)
+    )  # a 21-day horizon needs 21 days of history
     forecast_stored(a.store, [("checkout", "cpu")], ForecastSpec(horizon=21 * 24))
     points = a.client.get(f"{BASE}/points", headers=a.read).get_json()
     assert len([p for p in points if p["forecast"] is not None]) == 21 * 24
