@@ -172,6 +172,12 @@ TOO_MANY = {
 }
 
 
+SIGNED_NOTE = (
+    " Or no token, with `expires` and `signature` from the series' `chart-url` operation (a signed URL, valid up to"
+    " an hour): an expired one is answered 401, one whose signature does not match this path and expiry 403."
+)
+
+
 def register(app: Flask) -> None:
     """Add security, scopes, request bodies and problem responses to every operation of the document."""
 
@@ -214,9 +220,14 @@ def _operation(
         op["security"] = [{"BearerAuth": []}]
         op["x-required-scope"] = scope
         note = f"Needs a token with the `{scope}` scope."
+        if getattr(view, "_signed_url", False):
+            op["security"].append({"SignedUrl": []})
+            note += SIGNED_NOTE
         op["description"] = f"{op.get('description', '')}\n\n{note}".strip()
-        responses.setdefault("401", _problem("Missing or invalid token"))
-        responses.setdefault("403", _problem(f"The token lacks the {scope} scope"))
+        responses.setdefault("401", _problem("Missing or invalid token (or an expired signed URL)"))
+        responses.setdefault(
+            "403", _problem(f"The token lacks the {scope} scope (or the URL signature does not match)")
+        )
         responses.setdefault("429", TOO_MANY)
     else:
         op["security"] = []

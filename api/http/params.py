@@ -77,6 +77,8 @@ RATE_METRIC = (
 #: A job id (``uuid4`` text).
 UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 #: A token's label: any text without control characters (``capacity.store.tokens.create_token``).
+#: A signed URL's signature: a hex SHA-256 HMAC (:mod:`api.http.signing`).
+SIGNATURE = r"^[0-9a-fA-F]{64}$"
 TOKEN_NAME = r"^[^\x00-\x1f]*$"
 #: SERVICE/METRIC, as a refresh job names series.
 SERIES_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}/[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"

@@ -16,7 +16,7 @@ from flask import Response
 
 from api.http import openapi, schemas
 from api.http.auth import require
-from api.routes.common import series_key
+from api.routes.common import SignedQuery, series_key
 from api.state import state, store
 from capacity.errors import NotEnoughHistory
 from capacity.plan.weeks import parse_quarter, parse_weeks
@@ -56,6 +56,10 @@ class PlanQuery(Schema):
         validate=Range(0, 10, max_inclusive=False),
         metadata={"description": "Capacity margin"},
     )
+
+
+class PlanChartQuery(PlanQuery, SignedQuery):
+    """The plan chart's parameters, and a signed URL's."""
 
 
 class FleetPlanQuery(PlanQuery):
@@ -134,8 +138,8 @@ def get_series_plan(service: str, metric: str, query: dict[str, Any]) -> Any:
 
 
 @bp.get("/series/<service>/<metric>/plan.png")
-@require("read")
-@bp.input(PlanQuery, location="query", arg_name="query")
+@require("read", signed=True)
+@bp.input(PlanChartQuery, location="query", arg_name="query")
 @bp.doc(responses=openapi.png_responses())
 def get_series_plan_chart(service: str, metric: str, query: dict[str, Any]) -> Any:
     """The plan's chart: recent weekly peaks, the planned p50 and p90 weekly peaks, the threshold."""
