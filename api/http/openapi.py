@@ -132,7 +132,7 @@ def request_body(schema: dict[str, Any], *, csv: bool = False) -> Callable[[F], 
         content: dict[str, Any] = {"application/json": {"schema": schema}}
         if csv:
             content["text/csv"] = {
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "minLength": 1},  # an empty file is refused
                 "example": "timestamp,value\n2026-01-01T00:00:00Z,41.5\n",
             }
         view._request_body = {"required": True, "content": content}  # type: ignore[attr-defined]
