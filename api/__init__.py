@@ -58,7 +58,15 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, store: Sto
         AUTO_VALIDATION_ERROR_RESPONSE=False,
         AUTO_AUTH_ERROR_RESPONSE=False,
         AUTO_200_RESPONSE=False,
-        SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
+        SECURITY_SCHEMES={
+            "BearerAuth": {"type": "http", "scheme": "bearer"},
+            "SignedUrl": {
+                "type": "apiKey",
+                "in": "query",
+                "name": "signature",
+                "description": "A chart's signed URL (with its expires parameter), from the chart-url operation",
+            },
+        },
         DESCRIPTION=openapi.DESCRIPTION,
     )
     jsonsafe.register(app)  # too-deeply nested JSON is a 400, not a 500

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from flask import g, request
 
-from api.http import ratelimit
+from api.http import ratelimit, signing
 from api.http.problems import Problem
 from api.state import state
 from capacity.store.tokens import SCOPES, TokenInfo
@@ -111,18 +111,26 @@ def check_scope(scope: str) -> TokenInfo:
     return token
 
 
-def require(scope: str) -> Callable[[F], F]:
-    """Decorator: the view needs a token with ``scope`` (recorded for the OpenAPI document)."""
+def require(scope: str, *, signed: bool = False) -> Callable[[F], F]:
+    """Decorator: the view needs a token with ``scope`` (recorded for the OpenAPI document).
+
+    With ``signed`` (read-only charts), a request carrying signed-URL parameters is judged on its signature instead
+    (:mod:`api.http.signing`): an ``<img>`` tag cannot send a bearer header.
+    """
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
 
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            check_scope(scope)
+            if signed and signing.is_signed():
+                signing.check_signed(state())
+            else:
+                check_scope(scope)
             return view(*args, **kwargs)
 
         wrapper._required_scope = scope  # type: ignore[attr-defined]
+        wrapper._signed_url = signed  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorator

@@ -132,7 +132,7 @@ def request_body(schema: dict[str, Any], *, csv: bool = False) -> Callable[[F], 
         content: dict[str, Any] = {"application/json": {"schema": schema}}
         if csv:
             content["text/csv"] = {
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "minLength": 1},  # an empty file is refused
                 "example": "timestamp,value\n2026-01-01T00:00:00Z,41.5\n",
             }
         view._request_body = {"required": True, "content": content}  # type: ignore[attr-defined]
@@ -170,6 +170,12 @@ TOO_MANY = {
     "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
     "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
 }
+
+
+SIGNED_NOTE = (
+    " Or no token, with `expires` and `signature` from the series' `chart-url` operation (a signed URL, valid up to"
+    " an hour): an expired one is answered 401, one whose signature does not match this path and expiry 403."
+)
 
 
 def register(app: Flask) -> None:
@@ -214,9 +220,14 @@ def _operation(
         op["security"] = [{"BearerAuth": []}]
         op["x-required-scope"] = scope
         note = f"Needs a token with the `{scope}` scope."
+        if getattr(view, "_signed_url", False):
+            op["security"].append({"SignedUrl": []})
+            note += SIGNED_NOTE
         op["description"] = f"{op.get('description', '')}\n\n{note}".strip()
-        responses.setdefault("401", _problem("Missing or invalid token"))
-        responses.setdefault("403", _problem(f"The token lacks the {scope} scope"))
+        responses.setdefault("401", _problem("Missing or invalid token (or an expired signed URL)"))
+        responses.setdefault(
+            "403", _problem(f"The token lacks the {scope} scope (or the URL signature does not match)")
+        )
         responses.setdefault("429", TOO_MANY)
     else:
         op["security"] = []

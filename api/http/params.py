@@ -77,6 +77,12 @@ RATE_METRIC = (
 #: A job id (``uuid4`` text).
 UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 #: A token's label: any text without control characters (``capacity.store.tokens.create_token``).
+#: A plan's horizon: whole weeks, 1 to 52 (:func:`capacity.plan.weeks.parse_weeks`).
+PLAN_WEEKS = r"^ *0*([1-9]|[1-4][0-9]|5[0-2]) *[wW]? *$"
+#: A quarter, 1990Q1 to 2099Q4 (:func:`capacity.plan.weeks.parse_quarter`).
+QUARTER = r"^ *(199[0-9]|20[0-9][0-9]) *-? *[Qq][1-4] *$"
+#: A signed URL's signature: a hex SHA-256 HMAC (:mod:`api.http.signing`).
+SIGNATURE = r"^[0-9a-fA-F]{64}$"
 TOKEN_NAME = r"^[^\x00-\x1f]*$"
 #: SERVICE/METRIC, as a refresh job names series.
 SERIES_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}/[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"

@@ -299,6 +299,11 @@ TOKEN_NEW: dict[str, Any] = {
     "required": ["id", "name", "prefix", "scopes", "token"],
     "properties": {**TOKEN["properties"], "token": STR},
 }
+CHART_URL = {
+    "type": "object",
+    "required": ["chart", "path", "url", "expires", "expires_at"],
+    "properties": {"chart": STR, "path": STR, "url": STR, "expires": INT, "expires_at": TS},
+}
 TOKEN_LIST = {
     "type": "object",
     "required": ["tokens"],

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from api.routes import events, forecasts, jobs, loadtests, plans, reports, risks, samples, series, tokens
+from api.routes import (
+    charts,
+    events,
+    forecasts,
+    jobs,
+    loadtests,
+    plans,
+    reports,
+    risks,
+    samples,
+    series,
+    tokens,
+)
 
 BLUEPRINTS = [
     series.bp,
     samples.bp,
     forecasts.bp,
+    charts.bp,
     risks.bp,
     events.bp,
     reports.bp,

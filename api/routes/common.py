@@ -93,6 +93,23 @@ class ForecastQuery(WindowQuery):
     )
 
 
+class SignedQuery(Schema):
+    """The parameters of a signed chart URL (:mod:`api.http.signing`): with them, no bearer token is needed."""
+
+    expires = Integer(
+        validate=Range(0, 999_999_999_999),
+        metadata={"description": "Signed URL: when it expires, epoch seconds (from the chart-url operation)"},
+    )
+    signature = String(
+        validate=Regexp(params.SIGNATURE),
+        metadata={"description": "Signed URL: HMAC-SHA256 of GET, the path and expires (from chart-url)"},
+    )
+
+
+class ForecastChartQuery(ForecastQuery, SignedQuery):
+    """The forecast chart's parameters, and a signed URL's."""
+
+
 class PointsQuery(WindowQuery):
     """The points' window and how far the forecast part reaches."""
 

@@ -114,6 +114,10 @@ def list_events() -> Any:
 
 
 @bp.post("/events")
+@openapi.rules(
+    "end is after start (a date-only end is inclusive of its day)",
+    "multiplier_high is at least multiplier_low",
+)
 @require("write")
 @bp.input(EventIn, arg_name="body")
 @bp.doc(responses=openapi.ok(schemas.EVENT, "Occurrence stored", status=201))
@@ -139,6 +143,11 @@ def get_event(name: str) -> Any:
 
 
 @bp.put("/events/<name>")
+@openapi.rules(
+    "in each occurrence, end is after start (a date-only end is inclusive of its day)",
+    "in each occurrence, multiplier_high is at least multiplier_low",
+    "no two occurrences share a start and a service",
+)
 @require("write")
 @bp.input(EventPut, arg_name="body")
 @bp.doc(responses=openapi.ok(schemas.EVENT))

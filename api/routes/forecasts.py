@@ -12,7 +12,7 @@ from flask import Response, request
 from api.http import openapi, schemas
 from api.http.auth import require
 from api.http.render import band, etag_matches, iso, render, window
-from api.routes.common import ForecastQuery, PointsQuery, computing, ms_to_ts, series_key
+from api.routes.common import ForecastChartQuery, ForecastQuery, PointsQuery, computing, ms_to_ts, series_key
 from api.state import state, store
 from capacity.errors import CapacityError, Computing
 from capacity.schema import DEFAULT_QUANTILES, TS, quantile_column, validate_quantiles
@@ -93,8 +93,8 @@ def get_forecast(service: str, metric: str, query: dict[str, Any]) -> Any:
 
 
 @bp.get("/series/<service>/<metric>/forecast.png")
-@require("read")
-@bp.input(ForecastQuery, location="query", arg_name="query")
+@require("read", signed=True)
+@bp.input(ForecastChartQuery, location="query", arg_name="query")
 @bp.doc(responses=openapi.png_responses())
 def get_forecast_png(service: str, metric: str, query: dict[str, Any]) -> Any:
     """The forecast chart: history, forecast with its band, threshold and events (PNG)."""

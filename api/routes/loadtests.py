@@ -131,6 +131,7 @@ def get_plan(service: str, metric: str, query: dict[str, Any]) -> Any:
 
 
 @bp.post("/loadtests")
+@openapi.rules("apply needs a rate metric (*rps, *_per_s): it sets a request-rate threshold")
 @require("write")
 @bp.input(LoadTestIn, arg_name="body")
 @bp.doc(responses=openapi.ok(schemas.LOADTEST, "Result stored", status=201))

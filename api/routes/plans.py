@@ -11,12 +11,12 @@ from typing import Any
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Float, String
-from apiflask.validators import Length, OneOf, Range
+from apiflask.validators import Length, OneOf, Range, Regexp
 from flask import Response
 
-from api.http import openapi, schemas
+from api.http import openapi, params, schemas
 from api.http.auth import require
-from api.routes.common import series_key
+from api.routes.common import SignedQuery, series_key
 from api.state import state, store
 from capacity.errors import NotEnoughHistory
 from capacity.plan.weeks import parse_quarter, parse_weeks
@@ -42,10 +42,13 @@ class PlanQuery(Schema):
     """What to plan."""
 
     horizon = String(
-        load_default="13w", validate=Length(1, 8), metadata={"description": "Weeks ahead, e.g. 13w (1 to 52)"}
+        load_default="13w",
+        validate=Regexp(params.PLAN_WEEKS),
+        metadata={"description": "Weeks ahead, e.g. 13w (1 to 52)"},
     )
     quarter = String(
-        validate=Length(1, 8), metadata={"description": "Plan a quarter's weeks instead, e.g. 2027Q1"}
+        validate=Regexp(params.QUARTER),
+        metadata={"description": "Plan a quarter's weeks instead, e.g. 2027Q1 (years 1990-2099)"},
     )
     agg = String(
         validate=OneOf(["max", "p95", "mean"]),
@@ -58,18 +61,30 @@ class PlanQuery(Schema):
     )
 
 
+class PlanChartQuery(PlanQuery, SignedQuery):
+    """The plan chart's parameters, and a signed URL's."""
+
+
 class FleetPlanQuery(PlanQuery):
     """What to plan, for which series."""
 
-    service = String(validate=Length(1, 128), metadata={"description": "Only this service"})
-    metric = String(validate=Length(1, 128), metadata={"description": "Only this metric"})
+    service = String(
+        validate=[Length(1, 128), Regexp(params.NAME)], metadata={"description": "Only this service"}
+    )
+    metric = String(
+        validate=[Length(1, 128), Regexp(params.NAME)], metadata={"description": "Only this metric"}
+    )
 
 
 class PlanAccuracyQuery(Schema):
     """Which stored plans."""
 
-    service = String(validate=Length(1, 128), metadata={"description": "Only this service"})
-    metric = String(validate=Length(1, 128), metadata={"description": "Only this metric"})
+    service = String(
+        validate=[Length(1, 128), Regexp(params.NAME)], metadata={"description": "Only this service"}
+    )
+    metric = String(
+        validate=[Length(1, 128), Regexp(params.NAME)], metadata={"description": "Only this metric"}
+    )
 
 
 def _request(query: dict[str, Any], service: str | None, metric: str | None) -> PlanRequest:
@@ -122,9 +137,14 @@ def get_plans(query: dict[str, Any]) -> Any:
 @bp.get("/series/<service>/<metric>/plan")
 @require("read")
 @bp.input(PlanQuery, location="query", arg_name="query")
-@bp.doc(responses=openapi.ok(schemas.SERIES_PLAN, "The series' plan, week by week"))
+@bp.doc(
+    responses={
+        **openapi.ok(schemas.SERIES_PLAN, "The series' plan, week by week"),
+        **openapi.conflict("The series' history is too short for a plan"),
+    }
+)
 def get_series_plan(service: str, metric: str, query: dict[str, Any]) -> Any:
-    """The capacity plan of one series; 422 when it cannot be planned (too little history), 404 unknown series."""
+    """The capacity plan of one series; 409 when it cannot be planned (too little history), 404 unknown series."""
     service, metric = series_key(service, metric)
     store().series.describe(service, metric)  # 404 for an unknown series
     outcome = _plans(_request(query, service, metric))[0]
@@ -134,14 +154,16 @@ def get_series_plan(service: str, metric: str, query: dict[str, Any]) -> Any:
 
 
 @bp.get("/series/<service>/<metric>/plan.png")
-@require("read")
-@bp.input(PlanQuery, location="query", arg_name="query")
+@require("read", signed=True)
+@bp.input(PlanChartQuery, location="query", arg_name="query")
 @bp.doc(responses=openapi.png_responses())
 def get_series_plan_chart(service: str, metric: str, query: dict[str, Any]) -> Any:
     """The plan's chart: recent weekly peaks, the planned p50 and p90 weekly peaks, the threshold."""
     service, metric = series_key(service, metric)
     store().series.describe(service, metric)
     outcome = _plans(_request(query, service, metric))[0]
+    if outcome.plan is None:  # 409 as for the plan itself: the request is fine, the history too short
+        raise NotEnoughHistory(outcome.error, field="values")
     return Response(
         plan_chart_png(outcome), mimetype="image/png", headers={"Cache-Control": "private, max-age=60"}
     )

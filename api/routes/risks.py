@@ -40,6 +40,7 @@ def _until(text: str | None) -> Any:
 
 
 @bp.get("/risks")
+@openapi.rules("event or until, not both")
 @require("read")
 @bp.input(RiskQuery, location="query", arg_name="query")
 @bp.doc(responses=openapi.ok(schemas.RISKS))

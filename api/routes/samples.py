@@ -126,6 +126,11 @@ def _from_csv(text: str, service: str, metric: str) -> pd.DataFrame:
 
 
 @bp.post("/series/<service>/<metric>/samples")
+@openapi.rules(
+    "a [ts, value] pair holds a timestamp (RFC 3339 text or epoch seconds) and a finite number",
+    "the ts and value columns have the same length",
+    "a percent series' values are within [0, 100], a rate's are not negative",
+)
 @require("write")
 @bp.doc(
     responses={

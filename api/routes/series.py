@@ -87,6 +87,7 @@ def get_series(service: str, metric: str) -> Any:
 
 
 @bp.patch("/series/<service>/<metric>")
+@openapi.rules("threshold is at most 100 for a percent series (cpu, mem*, *_pct, *_percent, *_util)")
 @require("write")
 @bp.input(SeriesPatch, arg_name="body")
 @bp.doc(responses=openapi.ok(schemas.SERIES))

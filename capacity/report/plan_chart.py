@@ -20,7 +20,7 @@ import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 
-from capacity.report.plots import FORECAST_COLOR, HISTORY_COLOR, THRESHOLD_COLOR
+from capacity.report.plots import FORECAST_COLOR, HISTORY_COLOR, THRESHOLD_COLOR, fit_title
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def render_plan_chart(spec: PlanChartSpec) -> bytes:
         locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-        ax.set_title(spec.title, fontsize=11)
+        ax.set_title(fit_title(fig, spec.title, 11, share=0.9), fontsize=11)
         ax.set_ylabel(f"weekly peak ({spec.unit})" if spec.unit else "weekly peak")
         ax.yaxis.set_major_formatter(
             mticker.FuncFormatter(lambda v, _pos: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}")

@@ -21,6 +21,7 @@ Pure: :func:`render_chart` returns PNG bytes; writing them is the caller's job.
 from __future__ import annotations
 
 import io
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ matplotlib.use("Agg")  # headless: no display, no GUI toolkit, the same output e
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 
 from capacity.events.calendar import EventOccurrence
 from capacity.risk.peaks import WindowPeak
@@ -87,6 +90,38 @@ class ChartSpec:
     first_breach: pd.Timestamp | None = None
     peak: WindowPeak | None = None
     zoom_days: int = 21
+
+
+#: Where a title may break: after a space or a separator that names and model ensembles use (``+ / , ( _ . : -``).
+_BREAKS = re.compile(r"(?<=[\s+/,(_.:\-])")
+
+
+def fit_title(fig: Figure, text: str, fontsize: float, share: float = 0.96) -> str:
+    """``text`` broken into lines that each fit ``share`` of the figure's width at ``fontsize``.
+
+    constrained_layout makes room for a title's height but not its width: a line wider than the figure is cut at the
+    edges (a long service, metric or event name, or an ensemble's model name). Widths are measured with the figure's
+    renderer rather than guessed from a character count, since glyph widths vary by a factor of three.
+    """
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    font = FontProperties(size=fontsize)
+    limit = fig.bbox.width * share
+
+    def width(line: str) -> float:
+        return float(renderer.get_text_width_height_descent(line, font, ismath=False)[0])
+
+    lines: list[str] = []
+    line = ""
+    # A piece with no break inside that is wider than a line on its own (a 128-character name) breaks anywhere.
+    pieces = [p for piece in _BREAKS.split(text) for p in (piece if width(piece) > limit else [piece])]
+    for piece in pieces:
+        if line and width((line + piece).rstrip()) > limit:
+            lines.append(line.rstrip())
+            line = piece.lstrip()
+        else:
+            line += piece
+    lines.append(line.rstrip())
+    return "\n".join(lines)
 
 
 def _naive(ts: Any) -> Any:
@@ -197,7 +232,7 @@ def render_chart(history: pd.Series, forecast: pd.DataFrame | None, spec: ChartS
         2, 1, figsize=(12, 7.5), gridspec_kw={"height_ratios": [1, 1.6]}, constrained_layout=True
     )
     try:
-        fig.suptitle(spec.title, fontsize=12)
+        fig.suptitle(fit_title(fig, spec.title, 12), fontsize=12)
         ylabel = _YLABELS.get(spec.unit, spec.unit)
         hist = history.sort_index()
         zoomed = zoom_range(hist.index[-1] if len(hist) else None, forecast, spec)
@@ -295,7 +330,7 @@ def render_chart(history: pd.Series, forecast: pd.DataFrame | None, spec: ChartS
             title = f"last {spec.zoom_days} days and forecast (hourly)"
         zoom.set_ylabel(ylabel)
         zoom.set_xlabel("time (UTC)")
-        zoom.set_title(title, fontsize=9, loc="left")
+        zoom.set_title(fit_title(fig, title, 9, share=0.8), fontsize=9, loc="left")
         zoom.grid(alpha=0.3)
         _date_axis(zoom)
         _legend(zoom)

@@ -72,8 +72,8 @@ def test_unknown_short_or_unauthorized_series_never_give_a_500(papi: Api) -> Non
     assert_problem(papi.client.get("/api/v1/series/nope/cpu/plan", headers=papi.read), 404)
     assert_problem(papi.client.get("/api/v1/series/bad%20name/cpu/plan", headers=papi.read), 422, "service")
     assert_problem(papi.client.get("/api/v1/plan?service=nope", headers=papi.read), 404)
-    assert_problem(papi.client.get("/api/v1/series/tiny/cpu/plan", headers=papi.read), 422, "values")
-    assert_problem(papi.client.get("/api/v1/series/tiny/cpu/plan.png", headers=papi.read), 422)
+    assert_problem(papi.client.get("/api/v1/series/tiny/cpu/plan", headers=papi.read), 409, "values")
+    assert_problem(papi.client.get("/api/v1/series/tiny/cpu/plan.png", headers=papi.read), 409, "values")
     assert_problem(papi.client.get("/api/v1/plan"), 401)
 
 

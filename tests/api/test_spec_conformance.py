@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from capacity.cli import cli
 from capacity.errors import UnknownToken
+from capacity.store import Store
 from capacity.store.tokens import MAX_TOKEN_ID
 from tests.support.api import Api, assert_problem, make_api
 from tests.support.data import hourly_history
@@ -48,6 +49,7 @@ def test_token_ids_past_the_store_range_are_unknown_not_an_overflow(api: Api, id
 
 def test_token_revoke_command_refuses_an_overflowed_id_cleanly(tmp_path: Path) -> None:
     db = str(tmp_path / "cli.db")
+    Store.open(db).close()  # the CLI refuses a database that does not exist (before it reads the id)
     result = CliRunner().invoke(cli, ["token", "revoke", "9223372036854775808", "--db", db])
     assert result.exit_code != 0
     assert "Traceback" not in result.output and "9223372036854775808" in result.output

@@ -1,0 +1,195 @@
+"""schemathesis hooks: the API's cross-field rules, which JSON Schema cannot state, applied to generated requests.
+
+The OpenAPI document lists these rules in each operation's description and ``x-capacity-rules``; the server answers
+422 when one is broken, so schemathesis' positive cases must keep to them or ``--checks all`` reports a "schema-valid
+request rejected" that is no mismatch. Each filter drops only the cases that break one of those documented rules,
+and checks them with the same functions the server uses (:func:`~capacity.events.calendar.make_occurrence`,
+:func:`~capacity.services.fleet_risk.parse_until`, :func:`~capacity.schema.unit_for`), so the two cannot drift:
+
+- events (``POST /api/v1/events``, ``PUT /api/v1/events/{name}``): ``end`` after ``start``, ``multiplier_high`` at
+  least ``multiplier_low``; in a PUT, no two occurrences with the same start and service;
+- risks (``GET /api/v1/risks``): ``event`` or ``until``, not both;
+- series (``PATCH /api/v1/series/{service}/{metric}``): a percent series' ``threshold`` at most 100;
+- load tests (``POST /api/v1/loadtests``): ``apply`` only for a rate metric;
+- samples (``POST …/samples``): each ``[ts, value]`` pair holds a timestamp (text or number) and a number; the ``ts``
+  and ``value`` columns have the same length; values in the series' unit's range (a percent within [0, 100]).
+
+Loaded by ``st run`` through ``SCHEMATHESIS_HOOKS=capacity.bench.reliability.st_hooks`` (see
+:func:`capacity.bench.reliability.fuzz.run_schemathesis`). Negative cases pass through unchanged when they break a
+rule only in their schema (the server refuses them either way).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+import schemathesis
+from schemathesis.core import NotSet
+
+from capacity.errors import CapacityError
+from capacity.events.calendar import make_occurrence
+from capacity.schema import METRIC, PERCENT, RATE, SERVICE, TS, VALUE, unit_for, validate_history
+from capacity.services.fleet_risk import parse_until
+from capacity.sources.files import resolve_duplicates
+
+#: The module ``SCHEMATHESIS_HOOKS`` names.
+MODULE = __name__
+
+
+def _occurrence_ok(raw: Any) -> bool:
+    """An occurrence that keeps the cross-field rules (or one too malformed for them to apply)."""
+    if (
+        not isinstance(raw, dict)
+        or not isinstance(raw.get("start"), str)
+        or not isinstance(raw.get("end"), str)
+    ):
+        return True
+    try:
+        make_occurrence(
+            "event", raw["start"], raw["end"], raw.get("multiplier_low"), raw.get("multiplier_high"), None
+        )
+    except CapacityError:
+        return False
+    return True
+
+
+def events_ok(method: str, body: Any) -> bool:
+    """``end`` after ``start`` and ``multiplier_high ≥ multiplier_low`` in each occurrence; unique (start, service)."""
+    if method == "POST":
+        return _occurrence_ok(body)
+    occurrences = body.get("occurrences") if isinstance(body, dict) else None
+    if not isinstance(occurrences, list):
+        return True
+    if not all(_occurrence_ok(o) for o in occurrences):
+        return False
+    keys = [(str(o.get("start")), o.get("service")) for o in occurrences if isinstance(o, dict)]
+    if len(set(keys)) != len(keys):
+        return False
+    try:  # the same start written two ways (a date and its midnight) is the same start to the server
+        starts = [
+            (make_occurrence("event", o["start"], o["end"]).start, o.get("service"))
+            for o in occurrences
+            if isinstance(o, dict)
+        ]
+    except (CapacityError, KeyError):
+        return True
+    return len(set(starts)) == len(starts)
+
+
+def risks_ok(query: dict[str, Any] | None) -> bool:
+    """``event`` or ``until``, not both; ``until`` a date or time the server reads."""
+    if not query:
+        return True
+    if query.get("event") and query.get("until"):
+        return False
+    until = query.get("until")
+    if isinstance(until, str):
+        try:
+            parse_until(until)
+        except CapacityError:
+            return False
+    return True
+
+
+def threshold_ok(metric: Any, body: Any) -> bool:
+    """A percent series' threshold is at most 100."""
+    if not isinstance(body, dict) or not isinstance(metric, str):
+        return True
+    threshold = body.get("threshold")
+    if isinstance(threshold, int | float) and not isinstance(threshold, bool) and unit_for(metric) == PERCENT:
+        return bool(threshold <= 100)
+    return True
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def samples_ok(service: Any, metric: Any, body: Any) -> bool:
+    """Pairs of a timestamp and a number, ``ts`` and ``value`` columns of one length, and the values and
+    timestamps :func:`~capacity.schema.validate_history` accepts for this series (its unit's range, 1990-2100)."""
+    if not isinstance(body, dict) or not isinstance(service, str) or not isinstance(metric, str):
+        return True
+    rows = body.get("samples")
+    if isinstance(rows, list):
+        pairs = []
+        for row in rows:
+            if isinstance(row, list) and len(row) == 2:
+                ts, value = row
+                if not (isinstance(ts, str) or _number(ts)) or not _number(value):
+                    return False
+                pairs.append((ts, value))
+            elif isinstance(row, dict) and "ts" in row and "value" in row:
+                pairs.append((row["ts"], row["value"]))
+        stamps, values = [p[0] for p in pairs], [p[1] for p in pairs]
+    elif isinstance(body.get("ts"), list) and isinstance(body.get("value"), list):
+        stamps, values = body["ts"], body["value"]
+        if len(stamps) != len(values):
+            return False
+    else:
+        return True
+    if not stamps:
+        return True
+    frame = pd.DataFrame(
+        {
+            SERVICE: [service] * len(stamps),
+            METRIC: [metric] * len(stamps),
+            TS: _stamps(stamps),
+            VALUE: values,
+        },
+        dtype=object,
+    )
+    try:  # what the route does with the columns (api/routes/samples.py)
+        resolve_duplicates(validate_history(frame, source="body"), first_row=1, source="body")
+    except CapacityError:
+        return False
+    return True
+
+
+def _stamps(raw: list[Any]) -> list[Any]:
+    """Timestamps as the samples route reads them: numbers are epoch seconds, text is RFC 3339."""
+    out: list[Any] = []
+    for t in raw:
+        if _number(t) and 0 <= t < 4e9:
+            out.append(pd.Timestamp(float(t), unit="s", tz="UTC"))
+        elif isinstance(t, str):
+            try:
+                out.append(pd.Timestamp(t))
+            except (ValueError, TypeError, OverflowError):
+                out.append(t)
+        else:
+            out.append(str(t))
+    return out
+
+
+def loadtest_ok(body: Any) -> bool:
+    """``apply`` only for a rate metric."""
+    if not isinstance(body, dict) or body.get("apply") is not True or not isinstance(body.get("metric"), str):
+        return True
+    return unit_for(body["metric"]) == RATE
+
+
+def case_ok(method: str, path: str, path_parameters: dict[str, Any] | None, query: Any, body: Any) -> bool:
+    """Whether one request keeps the cross-field rules of its operation."""
+    params = path_parameters or {}
+    if (method, path) in (("POST", "/api/v1/events"), ("PUT", "/api/v1/events/{name}")):
+        return events_ok(method, body)
+    if path == "/api/v1/risks" and method == "GET":
+        return risks_ok(query)
+    if path == "/api/v1/series/{service}/{metric}" and method == "PATCH":
+        return threshold_ok(params.get("metric"), body)
+    if path == "/api/v1/series/{service}/{metric}/samples" and method == "POST":
+        return samples_ok(params.get("service"), params.get("metric"), body)
+    if path == "/api/v1/loadtests" and method == "POST":
+        return loadtest_ok(body)
+    return True
+
+
+@schemathesis.hook
+def filter_case(context: Any, case: Any) -> bool:
+    """Drop generated requests that break a documented cross-field rule (see the module docstring)."""
+    operation = case.operation
+    body = None if isinstance(case.body, NotSet) else case.body
+    return case_ok(operation.method.upper(), operation.path, case.path_parameters, case.query, body)
