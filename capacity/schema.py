@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from capacity.errors import InvalidHistory, InvalidInput, InvalidName, describe_value
+from capacity.errors import InvalidHistory, InvalidInput, InvalidName, NotEnoughHistory, describe_value
 
 SERVICE = "service"
 METRIC = "metric"
@@ -427,7 +427,8 @@ def check_horizon(
     (``service/metric``) and ``field`` (the option) are named in the message.
 
     Raises:
-        InvalidInput: naming the limit and why, when the horizon is longer.
+        InvalidInput: past the absolute cap (a malformed request anywhere).
+        NotEnoughHistory: longer than this series' history allows, naming the limit and why (the API's 409).
     """
     text = horizon if isinstance(horizon, str) else format_days(horizon)
     seconds = duration_seconds(horizon, field) if isinstance(horizon, str) else horizon.total_seconds()
@@ -439,7 +440,7 @@ def check_horizon(
     delta = pd.Timedelta(seconds, unit="s")
     limit = horizon_limit(history_span)
     if history_span is not None and delta > limit:
-        raise InvalidInput(
+        raise NotEnoughHistory(  # the request is well formed; this series' history is what is too short
             f"{field} {text} is too long for the history of {series or 'the series'}, which spans "
             f"{format_days(history_span)}: at most {format_days(limit)} (a forecast reaches at most as far ahead as "
             "its history reaches back; 14d is always allowed, 366d never exceeded)",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from capacity.errors import InvalidInput, describe_value
+from capacity.errors import InvalidInput, NotEnoughHistory, describe_value
 
 WEEK_DAYS = 7
 #: The farthest a plan may reach, in days from the end of the history (the long-range engine's limit).
@@ -97,7 +97,8 @@ def plan_window(history_end: pd.Timestamp, weeks: int = 13, quarter: str | None 
     which must start after the history's last day and end within a year of it.
 
     Raises:
-        InvalidInput: for a quarter that has begun or lies too far ahead (field ``quarter``), or bad ``weeks``.
+        NotEnoughHistory: for a quarter that starts before the history ends (field ``quarter``).
+        InvalidInput: for a quarter that lies too far ahead, or bad ``weeks``.
     """
     if not 1 <= weeks <= MAX_WEEKS:
         raise InvalidInput(f"horizon must be 1 to {MAX_WEEKS} weeks, got {weeks}", field="horizon")
@@ -108,7 +109,7 @@ def plan_window(history_end: pd.Timestamp, weeks: int = 13, quarter: str | None 
         return PlanWindow(next_day, next_day + pd.Timedelta(days=WEEK_DAYS * weeks), 0)
     label, first, end = parse_quarter(quarter)
     if first < next_day:
-        raise InvalidInput(
+        raise NotEnoughHistory(  # well formed: it is where this series' history ends that rules the quarter out
             f"quarter {label} starts {first.date()}, before the history ends ({end_ts.date()}): plan a later "
             "quarter, or the next weeks with --horizon",
             field="quarter",
