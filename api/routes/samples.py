@@ -130,6 +130,7 @@ def _from_csv(text: str, service: str, metric: str) -> pd.DataFrame:
     "a [ts, value] pair holds a timestamp (RFC 3339 text or epoch seconds) and a finite number",
     "the ts and value columns have the same length",
     "a percent series' values are within [0, 100], a rate's are not negative",
+    "a text/csv body starts with a header row, timestamp,value (or timestamp,service,metric,value naming this series)",
 )
 @require("write")
 @bp.doc(

@@ -32,7 +32,7 @@ from capacity.errors import CapacityError
 from capacity.events.calendar import make_occurrence
 from capacity.schema import METRIC, PERCENT, RATE, SERVICE, TS, VALUE, unit_for, validate_history
 from capacity.services.fleet_risk import parse_until
-from capacity.sources.files import resolve_duplicates
+from capacity.sources.files import parse_csv_text, resolve_duplicates
 
 #: The module ``SCHEMATHESIS_HOOKS`` names.
 MODULE = __name__
@@ -110,6 +110,8 @@ def _number(value: Any) -> bool:
 def samples_ok(service: Any, metric: Any, body: Any) -> bool:
     """Pairs of a timestamp and a number, ``ts`` and ``value`` columns of one length, and the values and
     timestamps :func:`~capacity.schema.validate_history` accepts for this series (its unit's range, 1990-2100)."""
+    if isinstance(body, str) and isinstance(service, str) and isinstance(metric, str):
+        return csv_ok(service, metric, body)
     if not isinstance(body, dict) or not isinstance(service, str) or not isinstance(metric, str):
         return True
     rows = body.get("samples")
@@ -146,6 +148,17 @@ def samples_ok(service: Any, metric: Any, body: Any) -> bool:
     except CapacityError:
         return False
     return True
+
+
+def csv_ok(service: str, metric: str, text: str) -> bool:
+    """A ``text/csv`` body the samples route reads: a ``timestamp,value`` (or long) header and valid rows of this
+    series, parsed by the same :func:`~capacity.sources.files.parse_csv_text` (a header row is a rule the document
+    states in words: a JSON Schema string cannot say which lines a CSV must have)."""
+    try:
+        frame = parse_csv_text(text.removeprefix("\ufeff"), source="body", service=service, metric=metric)
+    except CapacityError:
+        return False
+    return bool(((frame[SERVICE] == service) & (frame[METRIC] == metric)).all())
 
 
 def _stamps(raw: list[Any]) -> list[Any]:
