@@ -23,7 +23,16 @@ def invoke(*args: str) -> tuple[int, str]:
 def test_add_stores_one_occurrence_with_its_band(tmp_path: Path) -> None:
     db = str(tmp_path / "ev.db")
     code, out = invoke(
-        "events", "add", "Partner launch", "--start", "2026-12-03", "--uplift", "1.3..1.8", "--db", db
+        "events",
+        "add",
+        "Partner launch",
+        "--start",
+        "2026-12-03",
+        "--uplift",
+        "1.3..1.8",
+        "--db",
+        db,
+        "--create",
     )
     assert code == 0, out
     assert "Partner launch 2026-12-03 00:00 to 2026-12-03 23:59 UTC (fleet), planner band 1.3x-1.8x" in out
