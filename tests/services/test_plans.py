@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from capacity.errors import InvalidInput, UnknownSeries
+from capacity.errors import NotEnoughHistory, UnknownSeries
 from capacity.forecast.regularize import regularize
 from capacity.report.plan_section import HINT, plan_html, plan_markdown
 from capacity.services.plans import PlanRequest, latest_plan_rows, make_plans, plan_accuracy, plan_record
@@ -76,7 +76,9 @@ def test_a_plan_is_scored_when_its_weeks_have_actuals(planned: Store) -> None:
 
 
 def test_bad_requests_name_the_field_before_anything_is_planned(planned: Store) -> None:
-    with pytest.raises(InvalidInput) as info:
+    with pytest.raises(
+        NotEnoughHistory
+    ) as info:  # a quarter before the history ends: this history rules it out
         make_plans(planned, PlanRequest(weeks=13, quarter="2020Q1"))
     assert info.value.field == "quarter"
     with pytest.raises(UnknownSeries):
