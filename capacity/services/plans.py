@@ -38,7 +38,7 @@ from capacity.report.plots import CHART_LOCK
 from capacity.risk.assess import instances_needed
 from capacity.schema import unit_label
 from capacity.store import SeriesInfo, Store
-from capacity.store.plans import StoredPlan, iso_utc
+from capacity.store.plans import StoredPlan, iso_utc, week_records
 
 #: Sample paths behind the weekly peaks' crossing probabilities.
 PLAN_PATHS = 1000
@@ -260,19 +260,7 @@ def plan_record(outcome: PlanOutcome) -> dict[str, Any]:
         "first_crossing": _iso(plan.first_crossing),
         "first_crossing_probability": plan.first_crossing_probability,
         "peak_p50": plan.peak_p50,
-        "weeks": [
-            {
-                "start": _iso(w.start),
-                "days": w.days,
-                "p50": w.p50,
-                "p90": w.p90,
-                "headroom_pct": w.headroom_pct,
-                "instances_needed": w.instances_needed,
-                "crossing_probability": w.crossing,
-                "cumulative_probability": w.cumulative,
-            }
-            for w in plan.weeks
-        ],
+        "weeks": week_records(plan),
     }
 
 

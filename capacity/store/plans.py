@@ -78,22 +78,25 @@ def iso_utc(ts: pd.Timestamp) -> str:
     return pd.Timestamp(ts).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def week_records(plan: SeriesPlan) -> list[dict[str, Any]]:
+    """The plan's weeks as stored and as served (the JSON of ``capacity plan`` and the API): one shape for both."""
+    return [
+        {
+            "start": iso_utc(w.start),
+            "days": w.days,
+            "p50": w.p50,
+            "p90": w.p90,
+            "headroom_pct": w.headroom_pct,
+            "instances_needed": w.instances_needed,
+            "crossing_probability": w.crossing,
+            "cumulative_probability": w.cumulative,
+        }
+        for w in plan.weeks
+    ]
+
+
 def _weeks_json(plan: SeriesPlan) -> str:
-    return json.dumps(
-        [
-            {
-                "start": iso_utc(w.start),
-                "days": w.days,
-                "p50": w.p50,
-                "p90": w.p90,
-                "headroom_pct": w.headroom_pct,
-                "instances_needed": w.instances_needed,
-                "crossing_probability": w.crossing,
-                "cumulative_probability": w.cumulative,
-            }
-            for w in plan.weeks
-        ]
-    )
+    return json.dumps(week_records(plan))
 
 
 class PlanRepository:
