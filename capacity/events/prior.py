@@ -7,8 +7,11 @@ of the calendar with covered past occurrences tells us something, so the levels 
 its normal-day baseline, :mod:`capacity.events.baseline`) are modelled as a two-level normal model:
 
 - an occurrence strays from its event's typical level with sd ``within``: pooled over the events with two or more
-  occurrences (when they give three degrees of freedom or more), never below a normal day's noise, and
-  :data:`DEFAULT_WITHIN_SD` when the calendar cannot tell;
+  occurrences (when they give three degrees of freedom or more), never below a normal day's noise. When the
+  calendar cannot measure it (a year of history: every event seen once), it is guessed from what the series does
+  show: how much its events' levels differ from one another, no less than :data:`WITHIN_PER_NOISE` x a normal
+  day's noise and no more than :data:`DEFAULT_WITHIN_SD`. A memory series whose events move it by 1-3 % then gets
+  a spread of that order, not the 15 % a holiday moves electricity load by;
 - the events' typical levels spread around the calendar's ``mean`` with sd ``between`` (the spread of the event means
   less what their own noise explains, at least :data:`MIN_BETWEEN_SD`).
 
@@ -32,9 +35,13 @@ import pandas as pd
 from capacity.events.baseline import occurrence_logs
 from capacity.events.calendar import EventOccurrence
 
-#: An occurrence's log-scale spread around its event's level when the calendar has too few repeated events to
-#: measure it (a design default, not fitted: an 80 % band of about x0.82..x1.21 around the learned level).
+#: The largest guess of an occurrence's log-scale spread around its event's level when the calendar has too few
+#: repeated events to measure it (a design default, not fitted: an 80 % band of about x0.82..x1.21).
 DEFAULT_WITHIN_SD = 0.15
+#: The smallest such guess, in units of a normal day's level noise: where ``within`` can be measured it is close to
+#: the noise, 1.18-1.43 x on the 5 PJM regions of ../shared/data/real-events (2013-2018, every US holiday), and each
+#: region left out gets 1.24-1.30 from the other four (docs/events-and-risk.md).
+WITHIN_PER_NOISE = 1.3
 #: The smallest spread of the events' levels around the calendar's mean (keeps a little of every event's own level).
 MIN_BETWEEN_SD = 0.02
 #: Degrees of freedom (repeated occurrences beyond the first, over all events) needed to measure ``within``.
@@ -114,9 +121,13 @@ def pooled_prior(levels: dict[str, list[float]], noise: float) -> EventPrior | N
     squares = sum(float(((g - g.mean()) ** 2).sum()) for g in groups if g.size >= 2)
     dof = sum(g.size - 1 for g in groups if g.size >= 2)
     measured = dof >= MIN_WITHIN_DOF
-    within = max(math.sqrt(squares / dof) if measured else DEFAULT_WITHIN_SD, noise)
     means = np.array([g.mean() for g in groups])
     counts = np.array([g.size for g in groups], dtype="float64")
+    if measured:
+        within = max(math.sqrt(squares / dof), noise)
+    else:
+        across = float(np.std(means, ddof=1)) if means.size >= 2 else abs(float(means[0]))
+        within = max(min(DEFAULT_WITHIN_SD, max(across, WITHIN_PER_NOISE * noise)), noise)
     if means.size >= 2:
         mean = float(np.average(means, weights=counts))
         # What the event means' own noise explains is only subtracted when that noise was measured: a default

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from capacity.events.baseline import baseline_logs, in_windows, level_noise
 from capacity.events.calendar import EventOccurrence
-from capacity.events.prior import DEFAULT_WITHIN_SD
+from capacity.events.prior import DEFAULT_WITHIN_SD, WITHIN_PER_NOISE
 from capacity.events.record import LEARNED, PLANNER, PRIOR, UNKNOWN, parse_diagnostics
 from capacity.events.uplift import apply_uplift, learn_uplift, unknown_events
 from capacity.forecast.pipeline import forecast_series, regularize_for
@@ -193,6 +194,34 @@ def test_a_single_past_occurrence_does_not_give_a_near_certain_breach(one_christ
     assert 0.3 < risk.breach_probability < 0.95
     crossed = (result.paths[:, inside] >= threshold).any(axis=1).mean()
     assert 0.3 < crossed < 0.95
+
+
+def test_small_events_seen_once_get_a_small_spread_not_a_holidays():
+    # The demo's memory series: Black Friday and Cyber Monday move memory by 2-3 %, each seen once. The old default
+    # spread (log sd 0.15, how much a holiday moves electricity load) put the event's 95 % band at x0.75..x1.35 and
+    # gave a threshold 12 % above the forecast peak a 1-in-5 breach chance.
+    rng = np.random.default_rng(5)
+    idx = pd.date_range(START, periods=24 * 7 * WEEKS, freq="h")
+    values = 70 + 5 * np.sin((idx.hour.to_numpy() - 6) / 24 * 2 * np.pi) + rng.normal(0, 0.5, len(idx))
+    past = {"Black Friday": (day("2026-03-12"), 1.03), "Cyber Monday": (day("2026-03-16"), 1.02)}
+    for d, factor in past.values():
+        values[(idx >= d) & (idx < d + pd.Timedelta(days=1))] *= factor
+    y = pd.Series(values, index=idx)
+    upcoming = occurrence("Black Friday", UPCOMING)
+    calendar = (*[occurrence(name, d) for name, (d, _) in past.items()], upcoming)
+    uplift = learn_uplift(y, upcoming, calendar)
+    assert uplift.source == LEARNED and uplift.occurrences == 1
+    logs = baseline_logs(values, in_windows(pd.DatetimeIndex(idx), calendar), 168, 3, 0.7)
+    noise = level_noise(pd.DatetimeIndex(idx), logs, in_windows(pd.DatetimeIndex(idx), calendar))
+    assert WITHIN_PER_NOISE * noise <= min(uplift.log_sd) and max(uplift.log_sd) < DEFAULT_WITHIN_SD / 3
+    result = forecast_series(y, ForecastSpec(horizon=HORIZON, n_paths=400, models=FAST, events=calendar))
+    inside = window_mask(result.frame, upcoming)
+    threshold = 1.12 * float(result.frame.loc[inside, MEAN].max())
+    risk = assess(
+        RiskInput("svc", "memory", threshold, result.frame, result.paths),
+        RiskWindow(start=upcoming.start, end=upcoming.end),
+    )
+    assert risk.breach_probability < 0.05
 
 
 def test_an_event_with_no_past_occurrence_gets_the_calendars_pooled_prior():
