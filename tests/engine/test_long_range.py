@@ -129,3 +129,28 @@ def test_a_yearly_model_without_dates_fails_cleanly() -> None:
     for spec in YEARLY_MODELS:
         with pytest.raises(ModelFailed, match="dates"):
             run_model(spec, data)
+
+
+def test_a_months_peak_is_the_same_at_an_hourly_and_a_daily_step() -> None:
+    # hourly samples: the daily maxima of the hourly series are the daily peaks (--freq 1d --agg max)
+    y = hourly_series(2.5, seed=4)
+    hourly = forecast_series(y, ForecastSpec(horizon=24 * 30, freq="1h", quantiles=QUANTILES, n_paths=100))
+    daily = forecast_series(
+        y, ForecastSpec(horizon=30, freq="1D", agg="max", quantiles=QUANTILES, n_paths=100)
+    )
+    assert hourly.peaks is not None and daily.peaks is not None
+    assert list(hourly.peaks.days) == list(daily.peaks.days) == [7, 7, 7, 7, 2]
+    assert hourly.peaks.starts[0] == daily.peaks.starts[0] == pd.Timestamp(hourly.frame["ts"].iloc[0])
+    for level in (0.5, 0.9, 0.95):
+        np.testing.assert_allclose(hourly.peaks.levels[level], daily.peaks.levels[level])
+    weeks = hourly.peaks.levels
+    assert (weeks[0.5] <= weeks[0.9] + 1e-9).all() and (weeks[0.9] <= weeks[0.95] + 1e-9).all()
+    # a week's peak is above the week's hourly mean forecast: it is a peak, not a level
+    mean = hourly.frame["mean"].to_numpy()[: 24 * 28].reshape(4, -1).mean(axis=1)
+    assert (weeks[0.5][:4] > mean).all()
+
+
+def test_a_short_forecast_carries_no_weekly_peaks() -> None:
+    y = hourly_series(0.2, seed=5)
+    result = forecast_series(y, ForecastSpec(horizon=48, freq="1h", quantiles=QUANTILES, n_paths=50))
+    assert result.peaks is None
