@@ -11,9 +11,10 @@ covers the series on which every method ran: geometric mean MASE (each per-serie
 relative to each other method, mean coverages, mean scaled pinball, the share of test windows whose forecast peak
 is within 10% and 20% of the actual peak (issue 16: the tolerance planners are held to), median and total seconds.
 
-A method's forecast peak is its own forecast of the window's maximum: for this engine at four weeks or more on a
-daily step, the highest weekly p50 peak (:mod:`capacity.forecast.peaks`, what ``capacity plan`` shows); at shorter
-horizons or sub-daily steps, the median over its sample paths of each path's maximum; for Prophet the same over
+A method's forecast peak is its own forecast of the window's maximum: for this engine, the risk table's peak p50
+(:func:`capacity.risk.peaks.window_peak`): at four weeks or more, at any step, the highest calibrated weekly p50
+peak of the daily peaks (:mod:`capacity.forecast.peaks`, what ``capacity plan`` shows); at shorter horizons, the
+median over its sample paths of each path's maximum; for Prophet the same over
 its predictive samples; for statsforecast and seasonal naive, which have no paths, the maximum of the point
 forecast.
 """
@@ -29,12 +30,11 @@ import pandas as pd
 
 from capacity.bench.peers import PEERS, PeerForecast
 from capacity.errors import CapacityError, PeerUnavailable
-from capacity.forecast.longrange import is_long
 from capacity.forecast.metrics import coverage, mase, scaled_pinball, seasonal_scale, smape
-from capacity.forecast.peaks import weekly_peaks
-from capacity.forecast.pipeline import forecast_long_series, forecast_series
+from capacity.forecast.pipeline import forecast_series
 from capacity.forecast.regularize import AGGREGATIONS, steps_per
 from capacity.forecast.types import ForecastResult, ForecastSpec
+from capacity.risk.peaks import window_peak
 from capacity.schema import quantile_column
 
 #: Quantiles every method forecasts: the pinball set 0.1..0.9 and the 95% interval's ends.
@@ -61,24 +61,11 @@ def capacity_method(freq: str) -> Callable[[pd.Series, int, int, Sequence[float]
 
     def fit(train: pd.Series, horizon: int, day: int, quantiles: Sequence[float]) -> PeerForecast:
         spec = ForecastSpec(horizon=horizon, freq=freq, quantiles=tuple(quantiles))
-        if day == 1 and is_long(
-            spec
-        ):  # the plan's peak: the highest weekly p50 of the calibrated weekly peaks
-            long = forecast_long_series(train, spec)
-            if long.inner is not None:
-                start = pd.Timestamp(long.result.frame["ts"].iloc[0])
-                peaks = weekly_peaks(
-                    long.daily.to_numpy(dtype="float64"),
-                    start,
-                    long.daily_mean,
-                    long.inner,
-                    yearly=long.yearly,
-                )
-                return _as_peer(long.result, quantiles, float(np.max(peaks.at(0.5))))
-            result = long.result
-        else:
-            result = forecast_series(train, spec)
-        return _as_peer(result, quantiles, float(np.median(np.max(result.paths, axis=1))))
+        result = forecast_series(train, spec)
+        ts = pd.DatetimeIndex(result.frame["ts"])
+        # the risk table's peak p50: the calibrated weekly peaks of a long-range forecast, else the paths' maxima
+        peak = window_peak(ts, result.frame, result.paths, result.peaks).p50
+        return _as_peer(result, quantiles, peak)
 
     return fit
 

@@ -20,7 +20,10 @@ import pandas as pd
 
 from capacity.forecast.intervals import Calibration, calibrate, quantile_forecast, sample_paths
 from capacity.forecast.models.dated import YEAR_LAG
+from capacity.forecast.types import PeakForecast
 
+#: The window-peak levels a forecast carries (the risk table's peak p50/p90/p95).
+PEAK_LEVELS = (0.5, 0.9, 0.95)
 #: Days in a plan week.
 WEEK = 7
 #: The analog weekly peak re-anchors each past year on this many trailing days, over at most this many years.
@@ -170,3 +173,15 @@ def weekly_peaks(
         paths=paths,
         centre=centre,
     )
+
+
+def peak_forecast(
+    history: np.ndarray, start: pd.Timestamp, mean: np.ndarray, inner: InnerBacktest, yearly: bool
+) -> PeakForecast | None:
+    """The weekly peaks a long-range forecast carries (:attr:`ForecastResult.peaks`): the same calibration as a
+    plan's weeks, at the risk table's levels; None when the calibration is not finite (a non-positive centre on a
+    positive history), so a caller falls back to the paths' maxima rather than show NaN."""
+    weekly = weekly_peaks(history, start, mean, inner, yearly=yearly, quantiles=PEAK_LEVELS, n_paths=1)
+    if not all(np.isfinite(v).all() for v in weekly.quantiles.values()):
+        return None
+    return PeakForecast(weekly.starts, weekly.days, weekly.quantiles)

@@ -30,7 +30,7 @@ from capacity.events.uplift import apply_uplift
 from capacity.forecast.backtest import backtest, backtest_plan
 from capacity.forecast.choose import choose
 from capacity.forecast.intervals import Calibration, calibrate, quantile_forecast, sample_paths
-from capacity.forecast.longrange import LongForecast, forecast_long, is_long
+from capacity.forecast.longrange import LongForecast, daily_peak_forecast, forecast_long, is_long
 from capacity.forecast.models import (
     DEFAULT_MODELS,
     FALLBACK_ORDER,
@@ -241,9 +241,14 @@ def forecast_long_series(values: pd.Series, spec: ForecastSpec) -> LongForecast:
     )
     if not notes:  # no occurrence in the forecast: nothing was applied
         return long
-    result = replace(long.result, frame=frame, paths=paths, diagnostics=(*long.result.diagnostics, *notes))
     daily = len(frame) == len(long.daily_mean)  # a daily step: the plan's weekly peaks see the uplifts
-    return replace(long, result=result, daily_mean=frame[MEAN].to_numpy() if daily else long.daily_mean)
+    mean = frame[MEAN].to_numpy() if daily else long.daily_mean
+    # the weekly peaks follow the uplift on a daily step; a sub-daily step's daily-maximum core never saw it, so
+    # its window peak comes from the (uplifted) paths instead
+    peaks = daily_peak_forecast(long.daily, mean, long.inner, long.yearly) if daily else None
+    diagnostics = (*long.result.diagnostics, *notes)
+    result = replace(long.result, frame=frame, paths=paths, diagnostics=diagnostics, peaks=peaks)
+    return replace(long, result=result, daily_mean=mean)
 
 
 def forecast_series(values: pd.Series, spec: ForecastSpec) -> ForecastResult:

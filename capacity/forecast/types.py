@@ -47,6 +47,36 @@ class ForecastSpec:
 
 
 @dataclass(frozen=True)
+class PeakForecast:
+    """The long-range engine's forecast of each week's peak, calibrated as a peak (not read off the sample paths).
+
+    Why it exists: the maximum over a month of an hourly forecast's paths is not a calibrated peak (the paths
+    treat most error as hour-to-hour noise, and the maximum of many noisy hours runs wherever that noise puts
+    it). The engine forecasts the daily peaks themselves and calibrates each week's peak by its own backtest
+    (:func:`capacity.forecast.peaks.weekly_peaks`, what ``capacity plan`` shows), so a window's peak read here is
+    the same at ``1h`` and ``1d``.
+
+    Attributes:
+        starts: the first instant of each week (the forecast's first day, midnight UTC, then every 7 days).
+        days: the length of each week in days (the last may be shorter).
+        levels: quantile level -> the weekly peak at that level, one value per week.
+    """
+
+    starts: pd.DatetimeIndex
+    days: tuple[int, ...]
+    levels: Mapping[float, np.ndarray]
+
+    def window(self, start: pd.Timestamp, end: pd.Timestamp) -> dict[float, float] | None:
+        """Each level's window peak over ``[start, end]``: the highest weekly peak among the weeks overlapping it
+        (the plan's "peak p50/p90" over its weeks); None when no week overlaps."""
+        ends = self.starts + pd.to_timedelta(np.asarray(self.days), unit="D")
+        keep = np.asarray((self.starts <= end) & (ends > start))
+        if not keep.any():
+            return None
+        return {q: float(np.max(np.asarray(v)[keep])) for q, v in self.levels.items()}
+
+
+@dataclass(frozen=True)
 class ForecastResult:
     """A forecast and how it was made.
 
@@ -63,6 +93,8 @@ class ForecastResult:
         members: the single models averaged by the chosen ensemble (one name for a single model).
         backtest_horizon: steps per backtest window.
         backtest_folds: how many backtest windows the choice and the intervals rest on.
+        peaks: the calibrated weekly peaks of a long-range forecast (four weeks or more), else None; a window's
+            peak is read from them, not from the paths' maxima, when present.
     """
 
     frame: pd.DataFrame
@@ -77,3 +109,4 @@ class ForecastResult:
     members: tuple[str, ...] = ()
     backtest_horizon: int = 0
     backtest_folds: int = 0
+    peaks: PeakForecast | None = None

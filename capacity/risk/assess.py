@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from capacity.errors import InvalidConfig, describe_value
+from capacity.forecast.types import PeakForecast
 from capacity.risk.crossing import calibrate, crossing_curve, quantile_exceedance
 from capacity.risk.peaks import first_crossings, first_likely_breach, upper_band, window_peak
 from capacity.risk.probability import DEFAULT_MODEL, MIN_ANALOGS, BreachModel, RecentProfile, breach_curve
@@ -143,6 +144,8 @@ class RiskInput:
         analogs: seasonal analog paths ``(k, horizon)`` aligned with ``frame`` (see :func:`seasonal_analogs`), or
             None; with ``recent``, the history part of the breach probability (``RiskSettings.analog_weight``).
         recent: the series' recent peak profile (:func:`capacity.risk.probability.recent_profile`), or None.
+        peaks: a long-range forecast's calibrated weekly peaks (:class:`~capacity.forecast.types.PeakForecast`),
+            or None; when given, the window's peak quantiles come from them (:func:`capacity.risk.peaks.window_peak`).
     """
 
     service: str
@@ -156,6 +159,7 @@ class RiskInput:
     notes: tuple[str, ...] = ()
     analogs: np.ndarray | None = None
     recent: RecentProfile | None = None
+    peaks: PeakForecast | None = None
 
 
 @dataclass(frozen=True)
@@ -273,7 +277,7 @@ def assess(
     wframe = item.frame.loc[mask]
     if not use_paths:
         notes.append("no sample paths: peak and probability from quantiles (probability is a lower bound)")
-    peak = window_peak(wts, wframe, wpaths)
+    peak = window_peak(wts, wframe, wpaths, item.peaks)
     p50, p90, p95 = peak.p50, peak.p90, peak.p95
     out: dict[str, Any] = {
         **base,

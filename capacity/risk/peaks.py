@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from capacity.forecast.types import PeakForecast
 from capacity.schema import MEAN, quantile_column, quantile_of
 
 #: The upper edge of the chart's 95 % band.
@@ -61,21 +62,32 @@ def upper_band(frame: pd.DataFrame, paths: np.ndarray | None) -> np.ndarray:
     return frame[levels[-1][1] if levels else MEAN].to_numpy(dtype="float64")
 
 
-def window_peak(ts: pd.DatetimeIndex, frame: pd.DataFrame, paths: np.ndarray | None) -> WindowPeak:
-    """The window's peak quantiles from the paths over the window (``frame`` and ``paths`` cut to it); from the
-    quantile columns' maxima when there are no paths (then a lower bound of the peak)."""
+def window_peak(
+    ts: pd.DatetimeIndex, frame: pd.DataFrame, paths: np.ndarray | None, peaks: PeakForecast | None = None
+) -> WindowPeak:
+    """The window's peak quantiles (``frame`` and ``paths`` cut to the window ``ts``).
+
+    With a long-range forecast's calibrated weekly ``peaks``, the highest weekly peak at each level among the
+    weeks overlapping the window (what ``capacity plan`` shows, at any step: the maximum of a month of hourly
+    paths is not calibrated as a peak); else from the paths' maxima; else from the quantile columns' maxima (then
+    a lower bound of the peak). ``at`` always comes from the paths or the columns (where in the window).
+    """
     if paths is not None and paths.ndim == 2 and paths.shape[0] > 0 and paths.shape[1] == len(ts):
         p50, p90, p95 = (float(v) for v in np.quantile(paths.max(axis=1), PEAK_LEVELS))
         counts = np.bincount(paths.argmax(axis=1), minlength=paths.shape[1])
-        return WindowPeak(p50, p90, p95, ts[int(np.argmax(counts))] if len(ts) else None)
+        at = ts[int(np.argmax(counts))] if len(ts) else None
+    else:
 
-    def column_max(q: float) -> float:
-        col = quantile_column(q)
-        return float(frame[col].max() if col in frame else frame[MEAN].max())
+        def column_max(q: float) -> float:
+            col = quantile_column(q)
+            return float(frame[col].max() if col in frame else frame[MEAN].max())
 
-    p50, p90, p95 = (column_max(q) for q in PEAK_LEVELS)
-    col = quantile_column(PEAK_LEVELS[-1])
-    at = ts[int(np.argmax(frame[col if col in frame else MEAN].to_numpy()))] if len(ts) else None
+        p50, p90, p95 = (column_max(q) for q in PEAK_LEVELS)
+        col = quantile_column(PEAK_LEVELS[-1])
+        at = ts[int(np.argmax(frame[col if col in frame else MEAN].to_numpy()))] if len(ts) else None
+    weekly = peaks.window(ts[0], ts[-1]) if peaks is not None and len(ts) else None
+    if weekly is not None and all(q in weekly for q in PEAK_LEVELS):
+        p50, p90, p95 = (weekly[q] for q in PEAK_LEVELS)
     return WindowPeak(p50, p90, p95, at)
 
 

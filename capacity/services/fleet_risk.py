@@ -188,6 +188,7 @@ def load_fleet_risks(
             notes=(*stale_notes(info, stored), *(u.describe() for u in in_window if u.source != "unknown")),
             analogs=analogs,
             recent=recent,
+            peaks=stored.peaks,
         )
         risks.append(assess(item, window, settings))
     canonical = next((w.event for w in windows.values() if w.event), event)  # the calendar's spelling

@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import Connection, and_, desc, select
 
 from capacity.errors import UnknownSeries
-from capacity.forecast.types import ForecastResult, ForecastSpec
+from capacity.forecast.types import ForecastResult, ForecastSpec, PeakForecast
 from capacity.schema import MEAN, TS, quantile_column
 from capacity.store.db import Database, now, translate_errors
 from capacity.store.events import calendar_digest
@@ -42,6 +42,30 @@ class StoredForecast:
     frame: pd.DataFrame
     paths: np.ndarray | None
     events_digest: str | None = None
+    peaks: PeakForecast | None = None
+
+
+def peaks_json(peaks: PeakForecast | None) -> dict[str, Any] | None:
+    """A forecast's weekly peaks as JSON-ready data (kept with the scores: a risk run reads the window's peak from
+    them, so it must survive the store)."""
+    if peaks is None:
+        return None
+    return {
+        "starts": [int(t.timestamp()) for t in peaks.starts],
+        "days": list(peaks.days),
+        "levels": {str(q): [float(x) for x in v] for q, v in peaks.levels.items()},
+    }
+
+
+def peaks_from_json(raw: Any) -> PeakForecast | None:
+    """The inverse of :func:`peaks_json` (None for a forecast stored without weekly peaks)."""
+    if not isinstance(raw, dict):
+        return None
+    return PeakForecast(
+        starts=pd.DatetimeIndex([pd.Timestamp(int(t), unit="s", tz="UTC") for t in raw["starts"]]),
+        days=tuple(int(d) for d in raw["days"]),
+        levels={float(q): np.asarray(v, dtype="float64") for q, v in raw["levels"].items()},
+    )
 
 
 def pack_paths(paths: np.ndarray) -> bytes:
@@ -129,6 +153,7 @@ class ForecastRepository:
                             "periods": list(result.periods),
                             "fallback": result.fallback,
                             "model": result.model,
+                            "peaks": peaks_json(result.peaks),
                         }
                     ),
                     diagnostics=json.dumps(list(result.diagnostics)),
@@ -269,4 +294,5 @@ class ForecastRepository:
             frame=frame,
             paths=unpack_paths(row["paths"]) if with_paths else None,
             events_digest=row["events_digest"],
+            peaks=peaks_from_json(scores.get("peaks")),
         )

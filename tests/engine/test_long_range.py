@@ -3,11 +3,14 @@ sub-daily path, weekly peaks, and clear errors for what it cannot do."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from capacity.errors import InvalidInput, ModelFailed
+from capacity.events.calendar import make_occurrence
 from capacity.forecast.longrange import LONG_MIN_DAYS
 from capacity.forecast.models.base import FitInput, run_model
 from capacity.forecast.models.yearly import YEARLY_MODELS
@@ -129,3 +132,46 @@ def test_a_yearly_model_without_dates_fails_cleanly() -> None:
     for spec in YEARLY_MODELS:
         with pytest.raises(ModelFailed, match="dates"):
             run_model(spec, data)
+
+
+def test_a_months_peak_is_the_same_at_an_hourly_and_a_daily_step() -> None:
+    # hourly samples: the daily maxima of the hourly series are the daily peaks (--freq 1d --agg max)
+    y = hourly_series(2.5, seed=4)
+    hourly = forecast_series(y, ForecastSpec(horizon=24 * 30, freq="1h", quantiles=QUANTILES, n_paths=100))
+    daily = forecast_series(
+        y, ForecastSpec(horizon=30, freq="1D", agg="max", quantiles=QUANTILES, n_paths=100)
+    )
+    assert hourly.peaks is not None and daily.peaks is not None
+    assert list(hourly.peaks.days) == list(daily.peaks.days) == [7, 7, 7, 7, 2]
+    assert hourly.peaks.starts[0] == daily.peaks.starts[0] == pd.Timestamp(hourly.frame["ts"].iloc[0])
+    for level in (0.5, 0.9, 0.95):
+        np.testing.assert_allclose(hourly.peaks.levels[level], daily.peaks.levels[level])
+    weeks = hourly.peaks.levels
+    assert (weeks[0.5] <= weeks[0.9] + 1e-9).all() and (weeks[0.9] <= weeks[0.95] + 1e-9).all()
+    # a week's peak is above the week's hourly mean forecast: it is a peak, not a level
+    mean = hourly.frame["mean"].to_numpy()[: 24 * 28].reshape(4, -1).mean(axis=1)
+    assert (weeks[0.5][:4] > mean).all()
+
+
+def test_a_short_forecast_carries_no_weekly_peaks() -> None:
+    y = hourly_series(0.2, seed=5)
+    result = forecast_series(y, ForecastSpec(horizon=48, freq="1h", quantiles=QUANTILES, n_paths=50))
+    assert result.peaks is None
+
+
+def test_an_uplifted_event_keeps_the_daily_peaks_and_drops_the_hourly_ones() -> None:
+    y = hourly_series(2.5, seed=6)
+    start = y.index[-1] + pd.Timedelta(days=10)
+    event = make_occurrence("launch", start.normalize(), start.normalize() + pd.Timedelta(days=1), 1.5, 1.5)
+    hourly = forecast_series(
+        y, ForecastSpec(horizon=24 * 30, freq="1h", quantiles=QUANTILES, events=(event,))
+    )
+    daily_spec = ForecastSpec(horizon=30, freq="1D", agg="max", quantiles=QUANTILES, events=(event,))
+    daily = forecast_series(y, daily_spec)
+    plain = forecast_series(y, replace(daily_spec, events=()))
+    assert any("launch" in note for note in hourly.diagnostics)
+    # the hourly daily-maximum core never saw the uplift: the window's peak comes from the uplifted paths instead
+    assert hourly.peaks is None
+    # a daily step's weekly peaks follow the uplifted forecast: the event's week peaks higher than without it
+    assert daily.peaks is not None and plain.peaks is not None
+    assert np.max(daily.peaks.levels[0.5]) > np.max(plain.peaks.levels[0.5])

@@ -101,6 +101,19 @@ def test_forecast_round_trip(any_store: Store) -> None:
     assert any_store.forecasts.latest_forecast("svc", "cpu").run_id == run_id  # type: ignore[union-attr]
 
 
+def test_a_long_forecasts_weekly_peaks_survive_the_store(any_store: Store) -> None:
+    any_store.series.ingest(validate_history(hourly_history(days=60)))
+    spec = ForecastSpec(horizon=24 * 28, n_paths=20)
+    result = forecast_series(any_store.series.load_history("svc", "cpu"), spec)
+    assert result.peaks is not None
+    any_store.forecasts.save_forecast("svc", "cpu", result, spec)
+    stored = any_store.forecasts.latest_forecast("svc", "cpu")
+    assert stored is not None and stored.peaks is not None
+    assert list(stored.peaks.starts) == list(result.peaks.starts) and stored.peaks.days == result.peaks.days
+    for level, weeks in result.peaks.levels.items():
+        np.testing.assert_allclose(stored.peaks.levels[level], weeks)
+
+
 def test_events_crud(any_store: Store) -> None:
     bf = make_occurrence("Black Friday", "2025-11-28", "2025-11-28", 2.0, 3.0)
     launch = make_occurrence("Launch", "2026-06-09", "2026-06-10", service="checkout")
