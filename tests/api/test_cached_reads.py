@@ -182,3 +182,19 @@ def test_points_default_to_fourteen_days_of_history_and_from_asks_for_more(tmp_p
     ]
     assert history["schema"]["default"] == "14d"
     a.store.close()
+
+
+def test_series_lists_show_an_ingest_at_once(served: Api) -> None:
+    def listed() -> tuple[int, str, float]:
+        (row,) = served.client.get("/api/v1/series", headers=served.read).get_json()["series"]
+        return row["samples"], row["last_ts"], row["last_value"]
+
+    assert listed()[0] == 14 * 24
+    more = hourly_history("checkout", "cpu", days=16).iloc[14 * 24 : 14 * 24 + 3]
+    assert (
+        served.client.post(f"{BASE}/samples", json=columns_body(more), headers=served.write).status_code
+        == 200
+    )
+    assert listed() == (14 * 24 + 3, "2024-01-15T02:00:00Z", round(float(more["value"].iloc[-1]), 4))
+    services = served.client.get("/api/v1/services", headers=served.read).get_json()["services"]
+    assert services == [{"service": "checkout", "metrics": ["cpu"], "series": 1}]
