@@ -79,7 +79,7 @@ def get_report(name: str, query: dict[str, Any]) -> Any:
         cache.put_shared((other, name.lower()), version, _render(other, report))
         return _render(fmt, report)
 
-    body = cache.shared((fmt, name.lower()), version, compute).decode()
+    body = cache.shared((fmt, name.lower()), version, compute, group=name.lower()).decode()
     if fmt == "html":
         return Response(
             body,

@@ -42,6 +42,7 @@ class VersionedCache(Generic[V]):
         self._locks: dict[tuple[Hashable, str], threading.Lock] = {}
         self._guard = threading.Lock()
         self.directory = directory
+        self._groups: dict[Hashable, threading.Lock] = {}  # one per group named to shared() (event names)
 
     def get(self, key: Hashable, version: str, compute: Callable[[], V]) -> V:
         """The answer for ``key`` at ``version``: cached, or computed now (once, however many ask at the same
@@ -81,7 +82,14 @@ class VersionedCache(Generic[V]):
                 repeating it.
         """
         if self.directory is None:
-            return self.get(key, version, compute)
+            if group is None:
+                return self.get(key, version, compute)
+
+            def in_group() -> bytes:
+                with self._group_lock(group):  # the first of the group computes; the rest find what it put
+                    return self._done.get((key, version)) or compute()
+
+            return self.get(key, version, in_group)
         path = self._path(key, version)
         lock = self.directory / f"{self._stem(key if group is None else ('group', group))}.lock"
 
@@ -103,6 +111,10 @@ class VersionedCache(Generic[V]):
         self._done.put((key, version), body)
         if self.directory is not None:
             self._write(key, self._path(key, version), body)
+
+    def _group_lock(self, group: Hashable) -> threading.Lock:
+        with self._guard:
+            return self._groups.setdefault(group, threading.Lock())
 
     def _stem(self, key: Hashable) -> str:
         return hashlib.sha256(repr(key).encode()).hexdigest()[:32]

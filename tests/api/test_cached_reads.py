@@ -198,3 +198,29 @@ def test_series_lists_show_an_ingest_at_once(served: Api) -> None:
     assert listed() == (14 * 24 + 3, "2024-01-15T02:00:00Z", round(float(more["value"].iloc[-1]), 4))
     services = served.client.get("/api/v1/services", headers=served.read).get_json()["services"]
     assert services == [{"service": "checkout", "metrics": ["cpu"], "series": 1}]
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["one-process", "shared-directory"])
+def test_two_entries_filled_by_one_computation_are_computed_once(tmp_path: Path, shared: bool) -> None:
+    # The HTML and JSON report asked for at the same time: one computation renders both.
+    cache = VersionedCache[bytes](4, tmp_path if shared else None)
+    computed: list[str] = []
+
+    def compute(fmt: str) -> bytes:
+        computed.append(fmt)
+        cache.put_shared(("json" if fmt == "html" else "html", "sale"), "v1", b"other")
+        return b"asked"
+
+    barrier = threading.Barrier(2)
+    results: dict[str, bytes] = {}
+
+    def read(fmt: str) -> None:
+        barrier.wait(5)
+        results[fmt] = cache.shared((fmt, "sale"), "v1", lambda: compute(fmt), group="sale")
+
+    threads = [threading.Thread(target=read, args=(fmt,)) for fmt in ("html", "json")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(computed) == 1 and sorted(results.values()) == [b"asked", b"other"]
