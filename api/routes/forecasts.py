@@ -127,9 +127,11 @@ def get_forecast_png(service: str, metric: str, query: dict[str, Any]) -> Any:
     key = ("png", service, metric, steps, qs)
     version = f"{fc.run_id}:{info.data_version}:{info.events_digest}:{info.threshold!r}"
     etag = '"png-' + hashlib.sha256(repr((key, version)).encode()).hexdigest()[:24] + '"'
+    # The picture changes with the run, the samples and settings (updated_at) and the calendar: the latest of them.
+    changed = max(t for t in (fc.created_at, info.updated_at, info.events_changed_at) if t is not None)
     headers = {
         "ETag": etag,
-        "Last-Modified": format_datetime(fc.created_at.to_pydatetime(), usegmt=True),
+        "Last-Modified": format_datetime(changed.floor("s").to_pydatetime(), usegmt=True),
         "Cache-Control": "private, no-cache",
         "X-Forecast-Run": str(fc.run_id),
     }

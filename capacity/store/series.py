@@ -42,6 +42,7 @@ class SeriesInfo:
     step_seconds: int | None = None
     events_digest: str | None = None
     events_changed_at: pd.Timestamp | None = None
+    updated_at: pd.Timestamp | None = None  # last change of its samples or settings
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ def _row_info(row: Mapping[Any, Any]) -> SeriesInfo:
         events_changed_at=pd.Timestamp(row["events_changed_at"], unit="s", tz="UTC")
         if row["events_changed_at"] is not None
         else None,
+        updated_at=pd.Timestamp(row["updated_at"], unit="s", tz="UTC"),
     )
 
 
