@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -83,8 +84,16 @@ def test_a_later_batch_moves_the_span_and_the_last_value(any_store: Store) -> No
     assert _summaries(any_store) == any_store.series.scan_summaries()
 
 
-def test_the_migration_fills_the_summaries_of_a_store_made_before_it(tmp_path: Path) -> None:
-    engine = make_engine(tmp_path / "old.db")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database, not migrated: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "old.db")
+    return str(request.getfixturevalue("pg_database"))
+
+
+def test_the_migration_fills_the_summaries_of_a_store_made_before_it(empty_db: str) -> None:
+    engine = make_engine(empty_db)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
@@ -98,7 +107,7 @@ def test_the_migration_fills_the_summaries_of_a_store_made_before_it(tmp_path: P
         )
         conn.execute(sa.text("INSERT INTO samples (series_id, ts, value) VALUES (1, 100, 1.5), (1, 50, 2.5)"))
     engine.dispose()
-    store = Store.open(tmp_path / "old.db")
+    store = Store.open(empty_db)
     try:
         assert _summaries(store) == {("a", "cpu"): (2, 50, 100, 1.5), ("b", "cpu"): (0, None, None, None)}
         assert _summaries(store) == store.series.scan_summaries()
