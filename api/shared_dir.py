@@ -7,7 +7,9 @@ must hold across the whole server lives in one temporary directory instead, crea
 - ``metrics/``: prometheus_client's multiprocess files (``PROMETHEUS_MULTIPROC_DIR``), one set per worker process,
   added up by whichever worker answers ``/metrics`` (:mod:`api.serving.metrics`);
 - ``auth-failures-<limit>``: the failed-authentication table behind the 429 limit (:mod:`api.http.ratelimit`), named
-  with the limit it was sized for.
+  with the limit it was sized for;
+- ``answers/<cache>/``: answers computed once for every worker (event reports, forecast charts), one file per key
+  and version (:class:`capacity.services.versioned.VersionedCache`).
 
 Without the variable (one process: the Flask test client, a plain WSGI server) that state stays in memory.
 """

@@ -3,15 +3,16 @@ request-scoped accessors views use."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app, g
 
+from api import shared_dir as runtime
 from api.settings import Settings
 from capacity.services.cache import LRU
 from capacity.services.serving import ForecastServing
+from capacity.services.versioned import VersionedCache
 from capacity.store import SeriesInfo, Store
 
 
@@ -49,17 +50,24 @@ class AppState:
         """Forget cached state of one series after a write that changes it."""
         self.serving.forget(service, metric)
         self.forecasts.drop(lambda k: k[0] == service and k[1] == metric)
-        self.extras.pop("series_list", None)
 
     def list_series(self) -> list[SeriesInfo]:
-        """``Store.list_series`` reused for ``freshness_ttl_s`` (it scans every sample; lists are read often)."""
-        cached: tuple[float, list[SeriesInfo]] | None = self.extras.get("series_list")
-        now = time.monotonic()
-        if cached is not None and now - cached[0] < self.settings.freshness_ttl_s:
-            return cached[1]
-        rows = self.store.series.list_series()
-        self.extras["series_list"] = (now, rows)
-        return rows
+        """``Store.list_series``: one row per series (the sample summaries are kept at ingest), so it is read
+        fresh every time and a list never lags an ingest."""
+        return self.store.series.list_series()
+
+
+def versioned(name: str, size: int) -> VersionedCache[Any]:
+    """This app's versioned cache ``name`` (created on first use), which under ``capacity serve`` also shares its
+    bytes answers with the other workers through the server's shared directory (:mod:`api.shared_dir`)."""
+    extras = state().extras
+    cache: VersionedCache[Any] | None = extras.get(f"versioned:{name}")
+    if cache is None:
+        shared = runtime.shared_dir()
+        cache = extras.setdefault(
+            f"versioned:{name}", VersionedCache(size, shared / "answers" / name if shared else None)
+        )
+    return cache
 
 
 def state() -> AppState:

@@ -110,9 +110,22 @@ class ForecastChartQuery(ForecastQuery, SignedQuery):
     """The forecast chart's parameters, and a signed URL's."""
 
 
+#: The history ``/points`` shows when no ``from`` is given: enough for a dashboard, far less than the whole store.
+POINTS_HISTORY = "14d"
+
+
 class PointsQuery(WindowQuery):
     """The points' window and how far the forecast part reaches."""
 
     horizon = horizon_field(
         "How far ahead the forecast points reach (default: the stored forecast's horizon)"
+    )
+    history = String(
+        load_default=POINTS_HISTORY,
+        validate=Regexp(params.HORIZON),
+        metadata={
+            "description": "Without from: how much history before the window's end (the last sample, or to) the "
+            "points show, like 90m, 24h, 14d, 2w (at most 366d); from asks for any span",
+            "example": "30d",
+        },
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+from email.utils import format_datetime
 from typing import Any
 
 import pandas as pd
@@ -13,12 +15,13 @@ from api.http import openapi, schemas
 from api.http.auth import require
 from api.http.render import band, etag_matches, iso, render, window
 from api.routes.common import ForecastChartQuery, ForecastQuery, PointsQuery, computing, ms_to_ts, series_key
-from api.state import state, store
+from api.state import state, store, versioned
 from capacity.errors import CapacityError, Computing
-from capacity.schema import DEFAULT_QUANTILES, TS, quantile_column, validate_quantiles
+from capacity.schema import DEFAULT_QUANTILES, TS, parse_duration, quantile_column, validate_quantiles
 from capacity.services.accuracy import series_accuracy
 from capacity.services.readiness import forecast_chart
 from capacity.services.serving import Freshness
+from capacity.store import SeriesInfo
 
 bp = APIBlueprint("forecasts", __name__, tag="Forecasts")
 
@@ -44,6 +47,17 @@ def _stored_horizon(fresh: Freshness) -> str | None:
         return None
     minutes = pd.Timedelta(pd.tseries.frequencies.to_offset(ok.freq)) * ok.horizon / pd.Timedelta(minutes=1)  # type: ignore[arg-type]
     return f"{max(1, math.ceil(minutes))}m"
+
+
+def _history_start(info: SeriesInfo, start: int | None, end: int | None, history: str) -> pd.Timestamp | None:
+    """Where ``/points``' actuals begin: ``from`` when given, else ``history`` before the window's end (the last
+    sample, or ``to`` when earlier), so that a dashboard opened without a range reads days, not the whole store."""
+    if start is not None:
+        return ms_to_ts(start)
+    ends = [t for t in (info.last_ts, ms_to_ts(end)) if t is not None]
+    if not ends:
+        return None
+    return min(ends) - parse_duration(history, "history") + pd.Timedelta(seconds=1)
 
 
 @bp.get("/series/<service>/<metric>/forecast")
@@ -106,15 +120,24 @@ def get_forecast_png(service: str, metric: str, query: dict[str, Any]) -> Any:
         )
     except Computing as exc:
         return computing(exc)
-    key = ("png", service, metric, fc.run_id, steps, qs, fresh.info.threshold)
-    png = st.forecasts.get(key)
-    if png is None:
-        png = forecast_chart(store(), fresh.info, fc, steps)
-        st.forecasts.put(key, png)
-    etag = f'"png-{fc.run_id}-{steps}-{len(png)}"'
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    # Rendered once per (series, horizon, quantiles) and what the picture rests on (the forecast run, the samples'
+    # data version, the calendar, the threshold), shared by every worker of the server; a read whose
+    # If-None-Match names the current ETag gets a 304 without the chart being drawn or read at all.
+    info = fresh.info
+    key = ("png", service, metric, steps, qs)
+    version = f"{fc.run_id}:{info.data_version}:{info.events_digest}:{info.threshold!r}"
+    etag = '"png-' + hashlib.sha256(repr((key, version)).encode()).hexdigest()[:24] + '"'
+    # The picture changes with the run, the samples and settings (updated_at) and the calendar: the latest of them.
+    changed = max(t for t in (fc.created_at, info.updated_at, info.events_changed_at) if t is not None)
+    headers = {
+        "ETag": etag,
+        "Last-Modified": format_datetime(changed.floor("s").to_pydatetime(), usegmt=True),
+        "Cache-Control": "private, no-cache",
+        "X-Forecast-Run": str(fc.run_id),
+    }
     if etag_matches(request.headers.get("If-None-Match"), etag):
         return Response(status=304, headers=headers)
+    png = versioned("charts", 64).shared(key, version, lambda: forecast_chart(store(), info, fc, steps))
     return Response(png, status=200, mimetype="image/png", headers=headers)
 
 
@@ -123,8 +146,9 @@ def get_forecast_png(service: str, metric: str, query: dict[str, Any]) -> Any:
 @bp.input(PointsQuery, location="query", arg_name="query")
 @bp.doc(responses=openapi.ok(schemas.POINTS))
 def get_points(service: str, metric: str, query: dict[str, Any]) -> Any:
-    """Actuals and forecast as one flat list of points (for Grafana's Infinity datasource); the forecast part
-    reaches ``horizon`` ahead, by default as far as the stored forecast does."""
+    """Actuals and forecast as one flat list of points (for Grafana's Infinity datasource): by default the last
+    ``history`` (14 days) of actuals, ``from``/``to`` for any other span; the forecast part reaches ``horizon``
+    ahead, by default as far as the stored forecast does."""
     service, metric = series_key(service, metric)
     start, end = _window(query)
     st = state()
@@ -132,7 +156,10 @@ def get_points(service: str, metric: str, query: dict[str, Any]) -> Any:
     empty = start is not None and end is not None and end < start
     history = (
         st.store.series.load_history(
-            service, metric, ms_to_ts(start), ms_to_ts(end + 1) if end is not None else None
+            service,
+            metric,
+            _history_start(info, start, end, query["history"]),
+            ms_to_ts(end + 1) if end is not None else None,
         )
         if not empty
         else pd.Series(dtype="float64")

@@ -19,10 +19,9 @@ from api.http import schemas
 from api.http.auth import require
 from api.http.problems import Problem
 from api.routes.common import event_key
-from api.state import state, store
-from capacity.report.render import render_html, render_json
+from api.state import store, versioned
+from capacity.report.render import ReportInput, render_html, render_json
 from capacity.services.readiness import readiness_report
-from capacity.services.versioned import VersionedCache
 
 bp = APIBlueprint("reports", __name__, tag="Reports")
 
@@ -47,6 +46,11 @@ class ReportQuery(Schema):
     format = String(validate=OneOf(["html", "json"]), metadata={"description": "html or json"})
 
 
+def _render(fmt: str, report: ReportInput) -> bytes:
+    """The report's body in ``fmt`` (html or json), as bytes to share between workers."""
+    return (render_html if fmt == "html" else render_json)(report).encode()
+
+
 @bp.get("/events/<name>/report")
 @require("read")
 @bp.input(ReportQuery, location="query", arg_name="query")
@@ -63,13 +67,19 @@ def get_report(name: str, query: dict[str, Any]) -> Any:
             raise Problem(406, "this resource is available as text/html or application/json", field="Accept")
         fmt = "html" if best == "text/html" else "json"
     # Cached by the fleet's data version (series data and settings, forecasts, calendar, ledger): a repeated read
-    # is served from memory until something the report rests on changes; concurrent first reads compute it once.
-    cache: VersionedCache[Any] = state().extras.setdefault("reports", VersionedCache(16))
+    # is served from memory until something the report rests on changes. The first read computes the report once
+    # for the whole server (the other workers wait for it and read the bodies from the shared directory) and
+    # renders both formats, so the next format asked for is not computed again either.
+    cache = versioned("reports", 16)
     version = store().fleet.version()
-    report = cache.get(("report", name.lower()), version, lambda: readiness_report(store(), name))
-    body = cache.get(
-        (fmt, name.lower()), version, lambda: (render_html if fmt == "html" else render_json)(report)
-    )
+    other = "json" if fmt == "html" else "html"
+
+    def compute() -> bytes:
+        report = readiness_report(store(), name)
+        cache.put_shared((other, name.lower()), version, _render(other, report))
+        return _render(fmt, report)
+
+    body = cache.shared((fmt, name.lower()), version, compute, group=name.lower()).decode()
     if fmt == "html":
         return Response(
             body,

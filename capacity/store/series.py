@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,7 @@ class SeriesInfo:
     step_seconds: int | None = None
     events_digest: str | None = None
     events_changed_at: pd.Timestamp | None = None
+    updated_at: pd.Timestamp | None = None  # last change of its samples or settings
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,21 @@ def _row_info(row: Mapping[Any, Any]) -> SeriesInfo:
         events_changed_at=pd.Timestamp(row["events_changed_at"], unit="s", tz="UTC")
         if row["events_changed_at"] is not None
         else None,
+        updated_at=pd.Timestamp(row["updated_at"], unit="s", tz="UTC"),
+    )
+
+
+def _summary_info(row: Mapping[Any, Any]) -> SeriesInfo:
+    """A series row with its stored sample summary (count, span, last value, the typical step)."""
+    n, first, last = int(row["sample_count"] or 0), row["first_ts"], row["last_ts"]
+    step = round((last - first) / (n - 1)) if n > 1 and first is not None and last is not None else None
+    return replace(
+        _row_info(row),
+        samples=n,
+        first_ts=pd.Timestamp(first, unit="s", tz="UTC") if first is not None else None,
+        last_ts=pd.Timestamp(last, unit="s", tz="UTC") if last is not None else None,
+        last_value=row["last_value"],
+        step_seconds=step,
     )
 
 
@@ -106,6 +122,29 @@ def series_id(conn: Connection, service: str, metric: str, *, create: bool) -> i
         )
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def _summarize(conn: Connection, sid: int, added: int, lo: int, hi: int) -> None:
+    """Bring the series' sample summary up to date after an ingest added ``added`` samples within ``[lo, hi]``.
+
+    Incremental, so an ingest costs no scan: the count grows by the rows added, the span widens to the batch, and
+    the last value is re-read by primary key (a batch may have replaced the newest sample's value).
+    """
+    row = conn.execute(
+        select(series.c.sample_count, series.c.first_ts, series.c.last_ts).where(series.c.id == sid)
+    ).one()
+    first = lo if row.first_ts is None else min(int(row.first_ts), lo)
+    last = hi if row.last_ts is None else max(int(row.last_ts), hi)
+    last_value = conn.execute(
+        select(samples.c.value).where(and_(samples.c.series_id == sid, samples.c.ts == last))
+    ).scalar_one()
+    conn.execute(
+        update(series)
+        .where(series.c.id == sid)
+        .values(
+            sample_count=int(row.sample_count) + added, first_ts=first, last_ts=last, last_value=last_value
+        )
+    )
 
 
 class SeriesRepository:
@@ -186,7 +225,9 @@ class SeriesRepository:
                 before = conn.execute(count).scalar_one()
                 if self._upsert_samples(conn, sid, secs, part[VALUE].to_numpy(dtype=np.float64)):
                     changed_series.append(sid)
-                inserted += conn.execute(count).scalar_one() - before
+                added = conn.execute(count).scalar_one() - before
+                inserted += added
+                _summarize(conn, sid, added, lo, hi)
             if created:
                 sync_digests(conn, only_missing=True)  # new series start with the calendar as it is
             if changed_series:
@@ -257,7 +298,19 @@ class SeriesRepository:
         return self.describe(service, metric)
 
     def list_series(self) -> list[SeriesInfo]:
-        """Every series with its sample count, span and last value, ordered by service then metric."""
+        """Every series with its sample count, span and last value, ordered by service then metric.
+
+        One row per series: the summaries are kept by :meth:`ingest` (since migration 0006), so a list never
+        scans the samples (:meth:`scan_summaries` is the scan it must agree with).
+        """
+        query = select(series).order_by(series.c.service, series.c.metric)
+        with translate_errors("list series"), self.db.read() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [_summary_info(row) for row in rows]
+
+    def scan_summaries(self) -> dict[tuple[str, str], tuple[int, int | None, int | None, float | None]]:
+        """Each series' (count, first ts, last ts, last value) counted from its samples: the slow reference the
+        stored summaries are checked against (tests, and anyone who doubts a store)."""
         stats = (
             select(
                 samples.c.series_id,
@@ -268,43 +321,20 @@ class SeriesRepository:
             .group_by(samples.c.series_id)
             .subquery()
         )
-        query = (
-            select(series, stats.c.n, stats.c.first, stats.c.last)
-            .select_from(series.outerjoin(stats, stats.c.series_id == series.c.id))
-            .order_by(series.c.service, series.c.metric)
+        last_value = (
+            select(samples.c.value)
+            .where(and_(samples.c.series_id == series.c.id, samples.c.ts == stats.c.last))
+            .correlate(series, stats)
+            .scalar_subquery()
         )
-        out = []
-        with translate_errors("list series"), self.db.read() as conn:
-            for row in conn.execute(query).mappings():
-                info = _row_info(row)
-                last_value = None
-                if row["last"] is not None:
-                    last_value = conn.execute(
-                        select(samples.c.value).where(
-                            and_(samples.c.series_id == row["id"], samples.c.ts == row["last"])
-                        )
-                    ).scalar_one_or_none()
-                out.append(self._with_stats(info, row["n"] or 0, row["first"], row["last"], last_value))
-        return out
-
-    def _with_stats(
-        self, info: SeriesInfo, n: int, first: int | None, last: int | None, last_value: float | None
-    ) -> SeriesInfo:
-        step = None
-        if n > 1 and first is not None and last is not None:
-            step = round((last - first) / (n - 1))
-        return SeriesInfo(
-            **{
-                k: getattr(info, k)
-                for k in info.__dataclass_fields__
-                if k not in {"samples", "first_ts", "last_ts", "last_value", "step_seconds"}
-            },
-            samples=n,
-            first_ts=pd.Timestamp(first, unit="s", tz="UTC") if first is not None else None,
-            last_ts=pd.Timestamp(last, unit="s", tz="UTC") if last is not None else None,
-            last_value=last_value,
-            step_seconds=step,
-        )
+        query = select(
+            series.c.service, series.c.metric, stats.c.n, stats.c.first, stats.c.last, last_value
+        ).select_from(series.outerjoin(stats, stats.c.series_id == series.c.id))
+        with translate_errors("scan series"), self.db.read() as conn:
+            return {
+                (r[0], r[1]): (int(r[2] or 0), r[3], r[4], None if r[5] is None else float(r[5]))
+                for r in conn.execute(query).all()
+            }
 
     def describe(self, service: str, metric: str) -> SeriesInfo:
         """One series with its sample summary.
@@ -322,18 +352,7 @@ class SeriesRepository:
             )
             if row is None:
                 raise UnknownSeries(f"unknown series {service}/{metric}", field="series")
-            info = _row_info(row)
-            n, first, last = conn.execute(
-                select(func.count(), func.min(samples.c.ts), func.max(samples.c.ts)).where(
-                    samples.c.series_id == info.id
-                )
-            ).one()
-            last_value = None
-            if last is not None:
-                last_value = conn.execute(
-                    select(samples.c.value).where(and_(samples.c.series_id == info.id, samples.c.ts == last))
-                ).scalar_one()
-        return self._with_stats(info, n, first, last, last_value)
+        return _summary_info(row)
 
     def load_history(
         self,

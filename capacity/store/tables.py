@@ -43,6 +43,12 @@ series = Table(
     Column("events_changed_at", BigInteger),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # A summary of the series' samples (since 0006), kept by every ingest in its transaction: listing series reads
+    # these instead of counting every sample.
+    Column("sample_count", BigInteger, nullable=False, server_default="0"),
+    Column("first_ts", BigInteger),
+    Column("last_ts", BigInteger),
+    Column("last_value", Float),
     UniqueConstraint("service", "metric", name="uq_series_service_metric"),
 )
 
