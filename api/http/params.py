@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from capacity.events.names import EVENT_NAME_PATTERN
+
 
 def upto(n: int) -> str:
     """A regular expression matching the decimal integers 1..n written without leading zeros."""
@@ -50,10 +52,12 @@ _LEVEL = r"0\.(?:[1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9])"
 QUANTILES = rf"^{_LEVEL}(?:,{_LEVEL}){{0,19}}$"
 #: A service or metric name (``capacity.schema.validate_name``).
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$"
-#: An event name (``capacity.schema.validate_event_name``): printable, no control characters or angle brackets.
-EVENT_NAME = r"^[^\x00-\x1f\x7f<>]+$"
-#: Printable text with no control characters (token names, descriptions).
-PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+#: An event name (``capacity.events.names.validate_event_name``): printable, addressable in a URL path.
+EVENT_NAME = EVENT_NAME_PATTERN
+#: What a name the pattern refuses is told (marshmallow's default does not say which rule).
+EVENT_NAME_RULE = "{input!r} is not an event name: it may not hold control characters, < > or /, be . or .., or be only spaces"
+#: Printable text with no control characters or lone surrogates (token names, descriptions).
+PRINTABLE = r"^[^\x00-\x1f\x7f\ud800-\udfff]*$"
 
 
 def _ci(text: str) -> str:
@@ -83,7 +87,7 @@ PLAN_WEEKS = r"^ *0*([1-9]|[1-4][0-9]|5[0-2]) *[wW]? *$"
 QUARTER = r"^ *(199[0-9]|20[0-9][0-9]) *-? *[Qq][1-4] *$"
 #: A signed URL's signature: a hex SHA-256 HMAC (:mod:`api.http.signing`).
 SIGNATURE = r"^[0-9a-fA-F]{64}$"
-TOKEN_NAME = r"^[^\x00-\x1f]*$"
+TOKEN_NAME = r"^[^\x00-\x1f\ud800-\udfff]*$"
 #: SERVICE/METRIC, as a refresh job names series.
 SERIES_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}/[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
 

@@ -122,7 +122,12 @@ def _plans(request: PlanRequest) -> list[Any]:
 @bp.get("/plan")
 @require("read")
 @bp.input(FleetPlanQuery, location="query", arg_name="query")
-@bp.doc(responses=openapi.ok(schemas.PLANS, "Each series' plan, week by week (or why it has none)"))
+@bp.doc(
+    responses={
+        **openapi.ok(schemas.PLANS, "Each series' plan, week by week (or why it has none)"),
+        **openapi.conflict("The quarter starts before the history ends (plan a later quarter)"),
+    }
+)
 def get_plans(query: dict[str, Any]) -> Any:
     """The capacity plan of every series (or one service's): p50/p90 weekly peaks, headroom, instances, crossings."""
     request = _request(query, query.get("service"), query.get("metric"))
