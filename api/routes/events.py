@@ -57,7 +57,12 @@ class EventIn(OccurrenceIn):
     """A new event occurrence, named."""
 
     name = String(
-        required=True, validate=[Length(1, 128), Regexp(params.EVENT_NAME, error=params.EVENT_NAME_RULE)]
+        required=True,
+        validate=[
+            Length(1, 128),
+            Regexp(params.EVENT_NAME, error=params.EVENT_NAME_RULE),
+            params.no_surrogates,
+        ],
     )
 
 

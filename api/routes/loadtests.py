@@ -31,7 +31,11 @@ class PlanQuery(Schema):
     """Which peak to plan for and how hard to push."""
 
     event = String(
-        validate=[Length(1, 128), Regexp(params.EVENT_NAME, error=params.EVENT_NAME_RULE)],
+        validate=[
+            Length(1, 128),
+            Regexp(params.EVENT_NAME, error=params.EVENT_NAME_RULE),
+            params.no_surrogates,
+        ],
         metadata={"description": "Plan for this event's next occurrence"},
     )
     margin = Float(validate=Range(1.0, 100.0), metadata={"description": "Target = p95 peak x margin (1.3)"})
