@@ -125,7 +125,7 @@ def _plans(request: PlanRequest) -> list[Any]:
 @bp.doc(
     responses={
         **openapi.ok(schemas.PLANS, "Each series' plan, week by week (or why it has none)"),
-        **openapi.conflict("The quarter starts before the history ends (plan a later quarter)"),
+        **openapi.conflict("The quarter starts before the history ends, or ends more than 366 days after it"),
     }
 )
 def get_plans(query: dict[str, Any]) -> Any:
