@@ -15,10 +15,10 @@ from capacity.errors import InvalidName, describe_value
 EVENT_NAME_MAX = 128
 
 # An event name must come back from a URL path exactly as it went in: no control characters or angle brackets, no
-# "/" (a path separator, decoded before routing), no lone UTF-16 surrogates (not text: they cannot be stored or
-# encoded; checked apart, see SURROGATE), not "." or ".." once stripped (clients resolve those path segments away), and something besides the
-# whitespace that is stripped from its ends (spelled out: the characters str.isspace() holds that are not control
-# characters, so that the pattern means the same in Python and in an OpenAPI validator).
+# "/" (a path separator, decoded before routing), not "." or ".." once stripped (clients resolve those path segments
+# away), and something besides the whitespace stripped from its ends (spelled out: the characters str.isspace()
+# holds that are not control characters, so that the pattern means the same in Python and in an OpenAPI validator).
+# Lone UTF-16 surrogates are refused too, apart from the pattern (see SURROGATE).
 _EVENT_WS = r" \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _EVENT_BAD = r"\x00-\x1f\x7f<>/"
 _EVENT_ANY = rf"[^{_EVENT_BAD}]"
