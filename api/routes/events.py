@@ -63,6 +63,11 @@ class EventIn(OccurrenceIn):
             Regexp(params.EVENT_NAME, error=params.EVENT_NAME_RULE),
             params.no_surrogates,
         ],
+        metadata={
+            "description": "Read back exactly as sent through /api/v1/events/{name}, found in any case; spaces "
+            "around it dropped. No /, control characters or < >, not . or .., and no lone UTF-16 surrogate "
+            "(not text; a pattern cannot say it)"
+        },
     )
 
 
