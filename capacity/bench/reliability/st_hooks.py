@@ -11,8 +11,9 @@ and checks them with the same functions the server uses (:func:`~capacity.events
 - risks (``GET /api/v1/risks``): ``event`` or ``until``, not both;
 - series (``PATCH /api/v1/series/{service}/{metric}``): a percent series' ``threshold`` at most 100;
 - load tests (``POST /api/v1/loadtests``): ``apply`` only for a rate metric;
-- samples (``POST …/samples``): each ``[ts, value]`` pair holds a timestamp (text or number) and a number; the ``ts``
-  and ``value`` columns have the same length; values in the series' unit's range (a percent within [0, 100]).
+- samples (``POST …/samples``): a body with ``samples`` is read by them alone, each a ``[ts, value]`` pair holding a
+  timestamp (text or number) and a number, or a ``{ts, value}`` object; the ``ts`` and ``value`` columns have the
+  same length; values in the series' unit's range (a percent within [0, 100]).
 
 Loaded by ``st run`` through ``SCHEMATHESIS_HOOKS=capacity.bench.reliability.st_hooks`` (see
 :func:`capacity.bench.reliability.fuzz.run_schemathesis`). Negative cases pass through unchanged when they break a
@@ -126,6 +127,8 @@ def samples_ok(service: Any, metric: Any, body: Any) -> bool:
                 pairs.append((ts, value))
             elif isinstance(row, dict) and "ts" in row and "value" in row:
                 pairs.append((row["ts"], row["value"]))
+            else:  # null or a {} without ts and value: the route refuses the row, whatever else the body holds
+                return False
         stamps, values = [p[0] for p in pairs], [p[1] for p in pairs]
     elif isinstance(body.get("ts"), list) and isinstance(body.get("value"), list):
         stamps, values = body["ts"], body["value"]
