@@ -57,7 +57,8 @@ class PlanQuery(Schema):
     margin = Float(
         load_default=0.1,
         validate=Range(0, 10, max_inclusive=False),
-        metadata={"description": "Capacity margin"},
+        # exclusiveMaximum, so that the document says 10 is refused (schemathesis sent margin=10.0: ST202)
+        metadata={"description": "Capacity margin, at least 0 and below 10", "exclusiveMaximum": True},
     )
 
 

@@ -99,3 +99,11 @@ def test_plan_accuracy_lists_the_stored_plans_with_their_scores(papi: Api) -> No
     assert_problem(
         papi.client.get("/api/v1/plan/accuracy?service=bad%20name", headers=papi.read), 422, "service"
     )
+
+
+def test_the_margin_bound_the_server_keeps_is_the_one_the_document_states(papi: Api) -> None:
+    assert_problem(papi.client.get("/api/v1/plan?margin=10", headers=papi.read), 422, "margin")
+    for path in ("/api/v1/plan", "/api/v1/series/{service}/{metric}/plan.png"):
+        params = papi.client.get("/openapi.json").get_json()["paths"][path]["get"]["parameters"]
+        (margin,) = [p["schema"] for p in params if p["name"] == "margin"]
+        assert margin["maximum"] == 10 and margin["exclusiveMaximum"] is True
