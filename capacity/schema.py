@@ -35,7 +35,6 @@ MAX_TS = pd.Timestamp("2100-01-01", tz="UTC")
 NAME_MAX = 128
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
 _ZONE_RE = r"(?:[zZ]|[+-]\d{2}:?\d{2}|UTC|GMT)$"
-_EVENT_NAME_RE = re.compile(r"^[^\x00-\x1f\x7f<>]+$")
 
 PERCENT = "percent"
 RATE = "per_second"
@@ -120,7 +119,7 @@ def validate_name(value: object, field: str, *, row: int | None = None) -> str:
             field=field,
             row=row,
         )
-    if not _NAME_RE.match(value):
+    if not _NAME_RE.fullmatch(value):  # not match: "$" would let a final newline through
         raise InvalidName(
             f"{field}{where} may hold only letters, digits and _ . : - (starting with a letter or digit), "
             f"got {describe_value(value)}",
@@ -128,23 +127,6 @@ def validate_name(value: object, field: str, *, row: int | None = None) -> str:
             row=row,
         )
     return value
-
-
-def validate_event_name(value: object, field: str = "event") -> str:
-    """Check an event name: 1..128 printable characters, no control characters or angle brackets.
-
-    Raises:
-        InvalidName: naming the field and echoing the value.
-    """
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidName(f"{field} must be a non-empty name, got {describe_value(value)}", field=field)
-    if len(value) > NAME_MAX:
-        raise InvalidName(f"{field} must be at most {NAME_MAX} characters, got {len(value)}", field=field)
-    if not _EVENT_NAME_RE.match(value):
-        raise InvalidName(
-            f"{field} may not hold control characters or < >, got {describe_value(value)}", field=field
-        )
-    return value.strip()
 
 
 def parse_timestamp(value: object, field: str = "ts") -> pd.Timestamp:

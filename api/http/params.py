@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import re
 
+from marshmallow import ValidationError
+
+from capacity.events.names import EVENT_NAME_PATTERN, SURROGATE
+
 
 def upto(n: int) -> str:
     """A regular expression matching the decimal integers 1..n written without leading zeros."""
@@ -50,8 +54,11 @@ _LEVEL = r"0\.(?:[1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9])"
 QUANTILES = rf"^{_LEVEL}(?:,{_LEVEL}){{0,19}}$"
 #: A service or metric name (``capacity.schema.validate_name``).
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$"
-#: An event name (``capacity.schema.validate_event_name``): printable, no control characters or angle brackets.
-EVENT_NAME = r"^[^\x00-\x1f\x7f<>]+$"
+#: An event name (``capacity.events.names.validate_event_name``): printable, addressable in a URL path.
+EVENT_NAME = EVENT_NAME_PATTERN
+
+#: What a name the pattern refuses is told (marshmallow's default does not say which rule).
+EVENT_NAME_RULE = "{input!r} is not an event name: it may not hold control characters, < > or /, be . or .., or be only spaces"
 #: Printable text with no control characters (token names, descriptions).
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 
@@ -110,3 +117,10 @@ DATE_OR_TIME = rf"^{_DATE}(?:T{_TIME}{_ZONE}?)?$"
 EPOCH_MIN, EPOCH_MAX = 631_152_000, 4_102_444_800
 #: A date (its end is meant) or an RFC 3339 time: how far a risk assessment looks.
 UNTIL = rf"^{_DATE}(?:T{_TIME}{_ZONE})?$"
+
+
+def no_surrogates(value: str) -> None:
+    """Refuse text holding a lone UTF-16 surrogate (a validator: no pattern can say it, see
+    :data:`capacity.events.names.SURROGATE`); stored or put in a URL it would fail to encode (a 500)."""
+    if SURROGATE.search(value):
+        raise ValidationError(f"{value!r} holds a lone UTF-16 surrogate, which is not text")

@@ -5,60 +5,36 @@ A caller with the ``read`` scope asks for a URL (``GET …/chart-url``); the ser
 with a secret only the server knows. Whoever holds the URL may fetch that one chart until it expires; the other
 query parameters (``horizon``, ``quantiles``) are not signed, since they only change how the same series is drawn.
 
-The secret must be the same in every gunicorn worker, or a URL signed by one worker would fail on the next: under
-``capacity serve`` it is a file in the server's shared directory (:mod:`api.shared_dir`), created by whichever worker
-needs it first (an atomic link, so two workers racing agree on one). It lives as long as the server: a restart
-invalidates the URLs handed out before, which at ≤ 1 hour of validity costs a page reload. Outside ``capacity serve``
-(the Flask test client) it is kept in the app.
+The secret must be the same in every gunicorn worker, or a URL signed by one worker would fail on the next, and it
+must outlive a restart, or every URL handed out before it would answer 403 (a Grafana panel's image broken until
+someone reloads): it is a row of the database's ``secrets`` table (:mod:`capacity.store.secrets`), created by
+whichever process needs it first and never served. Each process reads it once and keeps it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import os
-import secrets
 import time
-from pathlib import Path
 
 from flask import request
 
-from api import shared_dir as runtime
 from api.http.problems import Problem
 from api.state import AppState
 
-#: The signing secret's file in the server's shared directory.
-KEY_FILE = "url-signing-key"
+#: The signing secret's name in the database's ``secrets`` table.
+KEY_NAME = "url-signing-key"
 #: Seconds a signed URL is valid when the caller names no ``ttl``, and the most it may ask for.
 DEFAULT_TTL_S, MAX_TTL_S = 900, 3600
 #: The query parameters a signed URL carries.
 EXPIRES, SIGNATURE = "expires", "signature"
 
 
-def _shared_key(path: Path) -> bytes:
-    """The key stored at ``path``, created there first when missing (every worker ends up with the same one)."""
-    with contextlib.suppress(FileNotFoundError):
-        return path.read_bytes()
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(secrets.token_bytes(32))
-    try:
-        os.link(tmp, path)  # fails when another worker linked its key first: then that one is the key
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-    return path.read_bytes()
-
-
 def signing_key(st: AppState) -> bytes:
     """This server's URL-signing secret (see the module docstring for where it lives)."""
     key: bytes | None = st.extras.get("signing_key")
     if key is None:
-        shared = runtime.shared_dir()
-        key = _shared_key(shared / KEY_FILE) if shared is not None else secrets.token_bytes(32)
+        key = st.store.secrets.get_or_create(KEY_NAME)
         st.extras["signing_key"] = key
     return key
 

@@ -13,7 +13,8 @@ from flask import Response, json
 from api.http import params
 from api.http.render import iso
 from capacity.errors import Computing
-from capacity.schema import validate_event_name, validate_name
+from capacity.events.names import lookup_event_name
+from capacity.schema import validate_name
 from capacity.store import SeriesInfo
 
 #: Epoch milliseconds accepted for Grafana's ``from``/``to`` (1990..2100).
@@ -27,7 +28,7 @@ def series_key(service: str, metric: str) -> tuple[str, str]:
 
 def event_key(name: str) -> str:
     """Validate an event name from a path."""
-    return validate_event_name(name, "event")
+    return lookup_event_name(name, "event")
 
 
 def computing(exc: Computing) -> Response:

@@ -14,8 +14,8 @@ from api.http.auth import require
 from api.http.render import iso
 from api.routes.common import event_key
 from api.state import state, store
-from capacity.errors import InvalidConfig, UnknownEvent
-from capacity.events.calendar import EventOccurrence, make_occurrence
+from capacity.errors import UnknownEvent
+from capacity.events.calendar import EventOccurrence, check_distinct, make_occurrence
 
 bp = APIBlueprint("events", __name__, tag="Events")
 
@@ -56,13 +56,27 @@ class OccurrenceIn(Schema):
 class EventIn(OccurrenceIn):
     """A new event occurrence, named."""
 
-    name = String(required=True, validate=[Length(1, 128), Regexp(params.EVENT_NAME)])
+    name = String(
+        required=True,
+        validate=[
+            Length(1, 128),
+            Regexp(params.EVENT_NAME, error=params.EVENT_NAME_RULE),
+            params.no_surrogates,
+        ],
+        metadata={
+            "description": "Read back exactly as sent through /api/v1/events/{name}, found in any case; spaces "
+            "around it dropped. No /, control characters or < >, not . or .., and no lone UTF-16 surrogate "
+            "(not text; a pattern cannot say it)"
+        },
+    )
 
 
 class EventPut(Schema):
     """Every occurrence of an event (replaces what is stored)."""
 
-    occurrences = List(Nested(OccurrenceIn), required=True, validate=Length(1, 1000))
+    occurrences = List(
+        Nested(OccurrenceIn), required=True, validate=Length(1, 1000), metadata={"uniqueItems": True}
+    )
 
 
 def occurrence_json(occ: EventOccurrence) -> dict[str, Any]:
@@ -126,8 +140,9 @@ def create_event(body: dict[str, Any]) -> Any:
     occ = _make(body["name"], body, "body")
     store().events.add_events([occ], source="api")
     _changed()
-    location = url_for("events.get_event", name=occ.name)
-    return event_json(occ.name, store().events.list_events(occ.name)), 201, {"Location": location}
+    stored = store().events.list_events(occ.name)
+    name = stored[0].name  # an event stored in another case keeps its spelling
+    return event_json(name, stored), 201, {"Location": url_for("events.get_event", name=name)}
 
 
 @bp.get("/events/<name>")
@@ -146,7 +161,7 @@ def get_event(name: str) -> Any:
 @openapi.rules(
     "in each occurrence, end is after start (a date-only end is inclusive of its day)",
     "in each occurrence, multiplier_high is at least multiplier_low",
-    "no two occurrences share a start and a service",
+    "no two occurrences share a start and a service (starts count to the whole second; a date is its midnight)",
 )
 @require("write")
 @bp.input(EventPut, arg_name="body")
@@ -154,10 +169,9 @@ def get_event(name: str) -> Any:
 def put_event(name: str, body: dict[str, Any]) -> Any:
     """Replace every occurrence of an event (creates it when new)."""
     name = event_key(name)
-    occs = [_make(name, raw, f"occurrences[{i}]") for i, raw in enumerate(body["occurrences"])]
-    keys = {(o.start, o.service) for o in occs}
-    if len(keys) != len(occs):
-        raise InvalidConfig("two occurrences share a start and a service", field="occurrences")
+    where = [f"occurrences[{i}]" for i in range(len(body["occurrences"]))]
+    occs = [_make(name, raw, w) for raw, w in zip(body["occurrences"], where, strict=True)]
+    check_distinct(occs, where)  # 422 naming both, before the store's unique key would refuse the write
     store().events.replace_event(name, occs, source="api")
     _changed()
     return event_json(name, store().events.list_events(name))

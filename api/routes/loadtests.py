@@ -18,7 +18,8 @@ from api.routes.common import computing, series_key
 from api.state import state, store
 from capacity.errors import Computing, InvalidInput
 from capacity.events.calendar import next_occurrence
-from capacity.schema import MEAN, RATE, TS, quantile_column, unit_for, validate_event_name
+from capacity.events.names import lookup_event_name
+from capacity.schema import MEAN, RATE, TS, quantile_column, unit_for
 from loadtests.plan import DEFAULT_MARGIN
 from loadtests.plan_build import plan_from_peak
 from loadtests.verdict import validate_result
@@ -30,7 +31,11 @@ class PlanQuery(Schema):
     """Which peak to plan for and how hard to push."""
 
     event = String(
-        validate=[Length(1, 128), Regexp(params.EVENT_NAME)],
+        validate=[
+            Length(1, 128),
+            Regexp(params.EVENT_NAME, error=params.EVENT_NAME_RULE),
+            params.no_surrogates,
+        ],
         metadata={"description": "Plan for this event's next occurrence"},
     )
     margin = Float(validate=Range(1.0, 100.0), metadata={"description": "Target = p95 peak x margin (1.3)"})
@@ -74,7 +79,7 @@ class LoadTestIn(Schema):
 def _event_window(service: str, event: str, after: pd.Timestamp) -> tuple[str, pd.Timestamp, pd.Timestamp]:
 
     calendar = tuple(store().events.list_events())
-    occ = next_occurrence(calendar, validate_event_name(event), after, service)
+    occ = next_occurrence(calendar, lookup_event_name(event), after, service)
     return occ.name, occ.start, occ.end
 
 

@@ -57,7 +57,8 @@ class PlanQuery(Schema):
     margin = Float(
         load_default=0.1,
         validate=Range(0, 10, max_inclusive=False),
-        metadata={"description": "Capacity margin"},
+        # exclusiveMaximum, so that the document says 10 is refused (schemathesis sent margin=10.0: ST202)
+        metadata={"description": "Capacity margin, at least 0 and below 10", "exclusiveMaximum": True},
     )
 
 
@@ -122,7 +123,12 @@ def _plans(request: PlanRequest) -> list[Any]:
 @bp.get("/plan")
 @require("read")
 @bp.input(FleetPlanQuery, location="query", arg_name="query")
-@bp.doc(responses=openapi.ok(schemas.PLANS, "Each series' plan, week by week (or why it has none)"))
+@bp.doc(
+    responses={
+        **openapi.ok(schemas.PLANS, "Each series' plan, week by week (or why it has none)"),
+        **openapi.conflict("The quarter starts before the history ends, or ends more than 366 days after it"),
+    }
+)
 def get_plans(query: dict[str, Any]) -> Any:
     """The capacity plan of every series (or one service's): p50/p90 weekly peaks, headroom, instances, crossings."""
     request = _request(query, query.get("service"), query.get("metric"))

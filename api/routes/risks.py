@@ -24,7 +24,11 @@ class RiskQuery(Schema):
     """The window: an event's next occurrence, or until a date."""
 
     event = String(
-        validate=[Length(1, 128), Regexp(params.EVENT_NAME)],
+        validate=[
+            Length(1, 128),
+            Regexp(params.EVENT_NAME, error=params.EVENT_NAME_RULE),
+            params.no_surrogates,
+        ],
         metadata={"description": "Assess until the end of this event (not with until)"},
     )
     until = String(

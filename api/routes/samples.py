@@ -127,6 +127,8 @@ def _from_csv(text: str, service: str, metric: str) -> pd.DataFrame:
 
 @bp.post("/series/<service>/<metric>/samples")
 @openapi.rules(
+    "a body with samples is read by them alone (ts and value are then not read), each a [ts, value] pair or a "
+    "{ts, value} object (not null)",
     "a [ts, value] pair holds a timestamp (RFC 3339 text or epoch seconds) and a finite number",
     "the ts and value columns have the same length",
     "a percent series' values are within [0, 100], a rate's are not negative",

@@ -22,7 +22,7 @@ class TokenIn(Schema):
 
     scopes = List(String(validate=OneOf(SCOPES)), required=True, validate=Length(1, 3))
     name = String(
-        validate=[Length(0, 128), Regexp(params.TOKEN_NAME)],
+        validate=[Length(0, 128), Regexp(params.TOKEN_NAME), params.no_surrogates],
         metadata={"description": "A label, without control characters"},
     )
 

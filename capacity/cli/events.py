@@ -16,7 +16,8 @@ from capacity.cli.common import EXIT_CODES_EPILOG, console, db_option, open_stor
 from capacity.errors import InvalidConfig, InvalidInput, UnknownEvent
 from capacity.events.calendar import EventOccurrence, make_occurrence, parse_events_csv, parse_uplift
 from capacity.events.holidays import holiday_events, parse_years
-from capacity.schema import parse_timestamp, validate_event_name, validate_name
+from capacity.events.names import lookup_event_name
+from capacity.schema import parse_timestamp, validate_name
 from capacity.services.staleness import calendar_write_effect
 
 if TYPE_CHECKING:
@@ -292,7 +293,7 @@ def delete_cmd(name: str, service: str | None, start: str | None, yes: bool, db:
       capacity events delete "Black Friday" --start 2024-11-29 --yes
       capacity events delete Launch --service checkout
     """
-    name = validate_event_name(name, "event")
+    name = lookup_event_name(name, "event")
     if service is not None:
         validate_name(service, "service")
     start_day = parse_day(start, "start") if start is not None else None

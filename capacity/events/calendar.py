@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from capacity.errors import InvalidConfig, UnknownEvent, describe_value
-from capacity.schema import parse_timestamp, validate_event_name, validate_name
+from capacity.events.names import validate_event_name
+from capacity.schema import parse_timestamp, validate_name
 
 EVENT_CSV_COLUMNS = ("event", "start", "end")
 EVENT_CSV_OPTIONAL = ("multiplier_low", "multiplier_high", "uplift", "service")
@@ -198,7 +199,44 @@ def parse_events_csv(text: str, *, source: str = "events") -> tuple[EventOccurre
                 record["event"], record["start"], record["end"], low, high, record.get("service"), where=where
             )
         )
+    check_distinct(out, [f"{source} row {pos + 2}" for pos in range(len(out))])
     return tuple(out)
+
+
+def occurrence_key(occ: EventOccurrence) -> tuple[str, int, str | None]:
+    """The identity the store gives an occurrence: its event's name in any case, its start in whole seconds (what
+    the store keeps) and its scope. Two occurrences with one key are one row, so a batch must not hold both."""
+    return occ.name.lower(), int(occ.start.timestamp()), occ.service
+
+
+def check_distinct(occurrences: Sequence[EventOccurrence], where: Sequence[str] | None = None) -> None:
+    """Refuse a batch in which two occurrences of an event share a start (to the second) and a scope.
+
+    The store would keep only one of them (or refuse the whole write), so the batch is refused before anything is
+    stored, naming both places and the repeated start.
+
+    Args:
+        occurrences: the batch, in the order it was given.
+        where: how each occurrence is named in an error (``occurrences[2]``, ``events.csv row 5``).
+
+    Raises:
+        InvalidConfig: on the first repeat, with field ``start``.
+    """
+    seen: dict[tuple[str, int, str | None], int] = {}
+    for i, occ in enumerate(occurrences):
+        key = occurrence_key(occ)
+        first = seen.setdefault(key, i)
+        if first != i:
+            here, there = (
+                (where[i], where[first]) if where else (f"occurrence {i + 1}", f"occurrence {first + 1}")
+            )
+            start = pd.Timestamp(key[1], unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+            scope = f"service {occ.service!r}" if occ.service else "the whole fleet"
+            raise InvalidConfig(
+                f"{here}: start {start} repeats the start of {there} (event {occ.name!r}, {scope}): "
+                "each occurrence of an event needs its own start (to the second) per scope",
+                field="start",
+            )
 
 
 def events_named(calendar: Iterable[EventOccurrence], name: str) -> tuple[EventOccurrence, ...]:

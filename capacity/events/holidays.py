@@ -112,7 +112,9 @@ def holiday_events(
         start = pd.Timestamp(day).tz_localize("UTC")
         out.append(
             make_occurrence(
-                str(name)[:128],
+                # "/" cannot be addressed in a URL path (validate_event_name refuses it); holiday names
+                # carry it in dates ("Day off (substituted from 01/07/2024)")
+                str(name).replace("/", "-")[:128],
                 start,
                 start + pd.Timedelta(days=1),
                 service=service,

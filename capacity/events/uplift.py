@@ -120,8 +120,10 @@ def _planner(occurrence: EventOccurrence, learned: Uplift | None) -> Uplift:
     """The planner's band as an uplift, spread over the day by the learned shape when there is one."""
     low = float(occurrence.multiplier_low)  # type: ignore[arg-type]
     high = float(occurrence.multiplier_high if occurrence.multiplier_high is not None else low)
-    center = math.log(math.sqrt(low * high))
-    band_sd = math.log(high / low) / (2.0 * _Z80)
+    # In logs: low * high underflows to 0 (and high / low overflows) for a multiplier near the smallest float.
+    log_low, log_high = math.log(low), math.log(high)
+    center = (log_low + log_high) / 2.0
+    band_sd = (log_high - log_low) / (2.0 * _Z80)
     shaped = learned is not None and learned.source == LEARNED
     if shaped:
         assert learned is not None

@@ -97,8 +97,9 @@ def plan_window(history_end: pd.Timestamp, weeks: int = 13, quarter: str | None 
     which must start after the history's last day and end within a year of it.
 
     Raises:
-        NotEnoughHistory: for a quarter that starts before the history ends (field ``quarter``).
-        InvalidInput: for a quarter that lies too far ahead, or bad ``weeks``.
+        NotEnoughHistory: for a quarter that starts before the history ends, or ends more than
+            :data:`MAX_REACH_DAYS` after it (field ``quarter``).
+        InvalidInput: for bad ``weeks``.
     """
     if not 1 <= weeks <= MAX_WEEKS:
         raise InvalidInput(f"horizon must be 1 to {MAX_WEEKS} weeks, got {weeks}", field="horizon")
@@ -116,8 +117,10 @@ def plan_window(history_end: pd.Timestamp, weeks: int = 13, quarter: str | None 
         )
     lead = int((first - next_day) / pd.Timedelta(days=1))
     window = PlanWindow(first, end, lead, label)
-    if window.forecast_days > MAX_REACH_DAYS:
-        raise InvalidInput(
+    if (
+        window.forecast_days > MAX_REACH_DAYS
+    ):  # as well formed as the above: it is the history's end that rules it out
+        raise NotEnoughHistory(
             f"quarter {label} ends {window.forecast_days} days after the history; plans reach at most "
             f"{MAX_REACH_DAYS} days",
             field="quarter",

@@ -18,13 +18,14 @@ import pandas as pd
 
 from capacity.errors import CapacityError, InvalidInput, UnknownEvent, UnknownSeries
 from capacity.events.calendar import EventOccurrence, events_named, next_occurrence
+from capacity.events.names import lookup_event_name
 from capacity.events.record import parse_diagnostics
 from capacity.events.uplift import unknown_events
 from capacity.forecast.regularize import regularize
 from capacity.risk.assess import RiskInput, RiskSettings, RiskWindow, assess, rank
 from capacity.risk.crossing import seasonal_analogs
 from capacity.risk.probability import PEAK_DAYS, SPREAD_WEEKS, recent_profile
-from capacity.schema import parse_timestamp, validate_event_name
+from capacity.schema import parse_timestamp
 from capacity.services.staleness import stale_notes
 from capacity.store.gauges import RiskGauge
 
@@ -135,7 +136,7 @@ def load_fleet_risks(
     settings = settings or RiskSettings()
     calendar = tuple(store.events.list_events())
     if event:
-        event = validate_event_name(event)
+        event = lookup_event_name(event)
         if not events_named(calendar, event):
             known = sorted({e.name for e in calendar})
             raise UnknownEvent(

@@ -197,6 +197,10 @@ class ForecastServing:
             raise
         fresh = self.freshness(service, metric)
         assert fresh.ok is not None
+        if steps > fresh.ok.horizon or not set(wanted_q) <= set(_stored_quantiles(fresh.ok)):
+            # Another process stored a newer run (other quantiles, a shorter horizon) between ours and this read:
+            # ask the client to come back rather than render columns the run does not have (a KeyError, a 500).
+            raise Computing(retry_after=1)
         return fresh.ok, steps, tuple(wanted_q), False, fresh
 
 

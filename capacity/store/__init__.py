@@ -29,6 +29,7 @@ from capacity.store.jobs import JobRepository
 from capacity.store.ledger import LedgerRepository
 from capacity.store.loadtests import LoadTestRepository
 from capacity.store.plans import PlanRepository
+from capacity.store.secrets import SecretRepository
 from capacity.store.series import IngestReport, SeriesInfo, SeriesRepository
 from capacity.store.tokens import TokenRepository
 
@@ -59,6 +60,7 @@ class Store:
         self.ledger = LedgerRepository(self.db)
         self.gauges = GaugeRepository(self.db)
         self.fleet = FleetRepository(self.db)
+        self.secrets = SecretRepository(self.db)
 
     @classmethod
     def open(cls, db: str | Path | None = None, *, migrate_schema: bool = True) -> Store:

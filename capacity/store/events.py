@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from capacity.errors import UnknownEvent
-from capacity.events.calendar import EventOccurrence
+from capacity.events.calendar import EventOccurrence, check_distinct
 from capacity.store.db import Database, now, translate_errors
 from capacity.store.staleness import staleness_by_series
 from capacity.store.tables import events, series
@@ -123,9 +123,9 @@ def sync_digests(conn: Connection, *, only_missing: bool = False) -> int:
     return sum(1 for c in changes if c["changed"] is not None)
 
 
-def _row(occ: EventOccurrence, source: str) -> dict[str, Any]:
+def _row(occ: EventOccurrence, source: str, name: str | None = None) -> dict[str, Any]:
     return {
-        "name": occ.name,
+        "name": occ.name if name is None else name,
         "start": int(occ.start.timestamp()),
         "end": int(occ.end.timestamp()),
         "multiplier_low": occ.multiplier_low,
@@ -135,9 +135,22 @@ def _row(occ: EventOccurrence, source: str) -> dict[str, Any]:
     }
 
 
-def _matching(name: str, service: str | None, start_day: dt.date | None) -> ColumnElement[bool]:
+def _spellings(conn: Connection, name: str) -> list[str]:
+    """The stored names that are ``name`` in any case.
+
+    Compared in Python, not with SQL ``lower()``: SQLite's folds ASCII letters only (and PostgreSQL's depends on the
+    database's locale), so an event named "Été" or "İstanbul" would be found by no other spelling, and a PUT would
+    delete nothing before inserting its rows again. A calendar holds few distinct names, so reading them is cheap.
+    """
+    key = name.lower()
+    return [n for (n,) in conn.execute(select(events.c.name).distinct()) if n.lower() == key]
+
+
+def _matching(
+    conn: Connection, name: str, service: str | None, start_day: dt.date | None
+) -> ColumnElement[bool]:
     """The rows of event ``name`` (any case), scoped to ``service`` and starting on UTC day ``start_day`` if given."""
-    clauses = [func.lower(events.c.name) == name.lower()]
+    clauses: list[ColumnElement[bool]] = [events.c.name.in_(_spellings(conn, name))]
     if service is not None:
         clauses.append(events.c.scope == service)
     if start_day is not None:
@@ -169,11 +182,15 @@ class EventRepository:
     def add_events(self, occurrences: Iterable[EventOccurrence], source: str = "api") -> int:
         """Add (or update the multipliers/end of) occurrences in one transaction; returns how many were given."""
 
-        rows = [_row(o, source) for o in occurrences]
-        if not rows:
+        given = list(occurrences)
+        check_distinct(given)
+        if not given:
             return 0
         with translate_errors("store events"), self.db.write() as conn:
             lock_calendar(conn)
+            # an event already stored keeps its spelling, so that "black friday" updates "Black Friday"'s rows
+            stored = {n.lower(): n for (n,) in conn.execute(select(events.c.name).distinct())}
+            rows = [_row(o, source, stored.get(o.name.lower(), o.name)) for o in given]
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             stmt = insert(events)
             stmt = stmt.on_conflict_do_update(
@@ -186,10 +203,12 @@ class EventRepository:
 
     def replace_event(self, name: str, occurrences: Iterable[EventOccurrence], source: str = "api") -> int:
         """Replace every occurrence of ``name`` by ``occurrences`` in one transaction."""
-        rows = [_row(o, source) for o in occurrences]
+        given = list(occurrences)
+        check_distinct(given)
+        rows = [_row(o, source) for o in given]
         with translate_errors("store events"), self.db.write() as conn:
             lock_calendar(conn)
-            conn.execute(delete(events).where(func.lower(events.c.name) == name.lower()))
+            conn.execute(delete(events).where(events.c.name.in_(_spellings(conn, name))))
             if rows:
                 conn.execute(events.insert(), rows)
             sync_digests(conn)
@@ -206,9 +225,9 @@ class EventRepository:
             start_day: with ``name``, only its occurrences starting on this UTC day.
         """
         query = select(events).order_by(events.c.start, events.c.name)
-        if name is not None:
-            query = query.where(_matching(name, service, start_day))
         with translate_errors("list events"), self.db.read() as conn:
+            if name is not None:
+                query = query.where(_matching(conn, name, service, start_day))
             return [_occurrence(r) for r in conn.execute(query).mappings()]
 
     def delete_event(self, name: str, *, service: str | None = None, start_day: dt.date | None = None) -> int:
@@ -230,7 +249,7 @@ class EventRepository:
         """
         with translate_errors("delete event"), self.db.write() as conn:
             lock_calendar(conn)
-            n = conn.execute(delete(events).where(_matching(name, service, start_day))).rowcount
+            n = conn.execute(delete(events).where(_matching(conn, name, service, start_day))).rowcount
             sync_digests(conn)
         if not n:
             if service is None and start_day is None:
@@ -244,13 +263,7 @@ class EventRepository:
     def event_exists(self, name: str) -> bool:
         """True when some occurrence of ``name`` is stored."""
         with translate_errors("read events"), self.db.read() as conn:
-            return bool(
-                conn.execute(
-                    select(func.count())
-                    .select_from(events)
-                    .where(and_(func.lower(events.c.name) == name.lower()))
-                ).scalar_one()
-            )
+            return bool(_spellings(conn, name))
 
     def calendar_digests(self) -> dict[tuple[str, str], str | None]:
         """Each series' current calendar digest (one small query: for telling what a calendar write changed)."""

@@ -239,3 +239,12 @@ plan_scores = Table(
     Column("within_20", Float, nullable=False),
     Column("payload", Text, nullable=False),
 )
+
+#: Server secrets by name (hex text), created on first use and never served (:mod:`capacity.store.secrets`).
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)

@@ -87,12 +87,6 @@ def test_server_killed_mid_job_resumes_it_after_restart(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="open (#13): with --checks all schemathesis still finds a PUT /events whose occurrences repeat a start "
-    "(a 503 from the store's unique constraint instead of a 422), an event name outside the BMP that GET "
-    "/events/{name} cannot find after POST (ST302), and one undocumented status",
-)
 def test_schemathesis_with_every_check_finds_nothing(tmp_path: Path) -> None:
     """The same `st run --checks all` the reliability bench makes (the cross-field rules as hooks, a response-time
     limit), with a small example budget: zero failures of any check. Its own server has the invalid-token limit

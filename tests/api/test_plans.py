@@ -71,6 +71,8 @@ def test_a_quarter_before_the_history_ends_is_a_409_naming_the_quarter(papi: Api
     # Well formed; it is where this series' history ends that rules the quarter out (409, like a short series).
     for path in ("/api/v1/plan", "/api/v1/series/shop/cpu/plan"):
         assert_problem(papi.client.get(f"{path}?quarter=2020Q1", headers=papi.read), 409, "quarter")
+        # as is one ending more than a year after it (schemathesis: a schema-valid 2082Q4 was a 422)
+        assert_problem(papi.client.get(f"{path}?quarter=2082Q4", headers=papi.read), 409, "quarter")
 
 
 def test_unknown_short_or_unauthorized_series_never_give_a_500(papi: Api) -> None:
@@ -97,3 +99,11 @@ def test_plan_accuracy_lists_the_stored_plans_with_their_scores(papi: Api) -> No
     assert_problem(
         papi.client.get("/api/v1/plan/accuracy?service=bad%20name", headers=papi.read), 422, "service"
     )
+
+
+def test_the_margin_bound_the_server_keeps_is_the_one_the_document_states(papi: Api) -> None:
+    assert_problem(papi.client.get("/api/v1/plan?margin=10", headers=papi.read), 422, "margin")
+    for path in ("/api/v1/plan", "/api/v1/series/{service}/{metric}/plan.png"):
+        params = papi.client.get("/openapi.json").get_json()["paths"][path]["get"]["parameters"]
+        (margin,) = [p["schema"] for p in params if p["name"] == "margin"]
+        assert margin["maximum"] == 10 and margin["exclusiveMaximum"] is True

@@ -9,11 +9,14 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
+from sqlalchemy import select
 
-from api import shared_dir as runtime
 from api.http import signing
+from capacity.store.tables import secrets
 from tests.support.api import Api, assert_problem, make_api
 from tests.support.data import hourly_history
+from tests.support.live import seed_fleet, start_server
 from tests.support.yearly import hourly_cpu, store_series
 
 BASE = "/api/v1/series/checkout/cpu"
@@ -94,21 +97,52 @@ def test_an_altered_url_is_refused(sapi: Api) -> None:
     assert_problem(sapi.client.get(path.replace("/forecast.png", "/forecast")), 401)
 
 
-def test_workers_of_one_server_share_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two apps with the same shared directory (two gunicorn workers) accept each other's URLs; another server's
-    directory means another key."""
-    monkeypatch.setenv(runtime.RUNTIME_ENV, str(tmp_path / "run"))
-    (tmp_path / "run").mkdir()
+def test_workers_of_one_server_share_the_key(tmp_path: Path) -> None:
+    """Two apps on one database (two gunicorn workers, or a restarted server) accept each other's URLs; another
+    database means another key. The key is a row of the secrets table, which no route serves."""
     first = make_api(tmp_path / "a", db=str(tmp_path / "api.db"))
     second = make_api(tmp_path / "b", db=str(tmp_path / "api.db"))
     first.store.series.ingest(hourly_history("checkout", "cpu", days=14))
     path = _signed(first)
     assert second.client.get(path).status_code == 200
-    key = (tmp_path / "run" / signing.KEY_FILE).stat()
-    assert key.st_mode & 0o077 == 0 and key.st_size == 32
-    monkeypatch.setenv(runtime.RUNTIME_ENV, str(tmp_path / "other"))
-    (tmp_path / "other").mkdir()
-    third = make_api(tmp_path / "c", db=str(tmp_path / "api.db"))
-    assert_problem(third.client.get(path), 403)
-    for a in (first, second, third):
+    with first.store.read() as conn:
+        (row,) = conn.execute(select(secrets)).mappings().all()
+    assert row["name"] == signing.KEY_NAME and len(bytes.fromhex(row["value"])) == 32
+    other = make_api(tmp_path / "c", db=str(tmp_path / "other.db"))
+    other.store.series.ingest(hourly_history("checkout", "cpu", days=14))
+    assert_problem(other.client.get(path), 403)
+    for a in (first, second, other):
         a.store.close()
+
+
+def test_a_signed_url_outlives_a_server_restart(tmp_path: Path) -> None:
+    """Sign on a real ``capacity serve``, stop it, start another process on the same database: the URL opens the
+    chart (the key was in the runtime directory, which a restart replaces, and every such URL answered 403)."""
+    token = seed_fleet(tmp_path / "live.db", n=1)
+    auth = {"Authorization": f"Bearer {token}"}
+    server = start_server(tmp_path / "live.db", tmp_path / "server.log", workers=2)
+    try:
+        body = requests.get(f"{server.url}/api/v1/series/svc0/cpu/chart-url", headers=auth, timeout=60).json()
+        before = _fetch_chart(server.url + body["path"])
+        assert before.status_code == 200 and before.content.startswith(PNG)
+    finally:
+        server.stop()
+    restarted = start_server(tmp_path / "live.db", tmp_path / "server.log", workers=2)
+    try:
+        after = _fetch_chart(restarted.url + body["path"])  # no token: the signature alone
+        assert after.status_code == 200 and after.content.startswith(PNG), after.text[:300]
+        tampered = requests.get(restarted.url + body["path"].replace("svc0", "checkout"), timeout=60)
+        assert tampered.status_code == 403
+    finally:
+        restarted.stop()
+    assert "Traceback" not in (tmp_path / "server.log").read_text()
+
+
+def _fetch_chart(url: str) -> requests.Response:
+    """GET a chart, waiting while the server answers 202 (the forecast being computed), a hang guard of 10 min."""
+    deadline = time.monotonic() + 600
+    while True:
+        response = requests.get(url, timeout=120)
+        if response.status_code != 202 or time.monotonic() > deadline:
+            return response
+        time.sleep(float(response.headers.get("Retry-After", "1")))

@@ -294,3 +294,12 @@ def test_an_uplift_is_shrunk_more_when_the_calendars_events_disagree_from_year_t
     # The same 0.8x dip: nearly all of it kept when holidays repeat themselves, less when they do not.
     assert kept[0] > 0.8
     assert 0.0 <= kept[1] < kept[0]
+
+
+def test_a_planner_band_at_the_smallest_multiplier_is_a_finite_uplift_not_a_crash():
+    """The API accepts any multiplier in (0, 1000]: low * high underflowed to 0, and log(0) was a 500 on plan.png."""
+    y = series_with_events({})
+    upcoming = occurrence("Launch", UPCOMING, multiplier_low=5e-324, multiplier_high=5e-324)
+    uplift = learn_uplift(y, upcoming, (upcoming,))
+    assert uplift.source == PLANNER
+    assert all(np.isfinite(uplift.log_sd)) and all(np.isfinite(np.log(uplift.profile)))

@@ -7,12 +7,13 @@ and checks them with the same functions the server uses (:func:`~capacity.events
 :func:`~capacity.services.fleet_risk.parse_until`, :func:`~capacity.schema.unit_for`), so the two cannot drift:
 
 - events (``POST /api/v1/events``, ``PUT /api/v1/events/{name}``): ``end`` after ``start``, ``multiplier_high`` at
-  least ``multiplier_low``; in a PUT, no two occurrences with the same start and service;
+  least ``multiplier_low``; in a PUT, no two occurrences with the same start (to the second) and service;
 - risks (``GET /api/v1/risks``): ``event`` or ``until``, not both;
 - series (``PATCH /api/v1/series/{service}/{metric}``): a percent series' ``threshold`` at most 100;
 - load tests (``POST /api/v1/loadtests``): ``apply`` only for a rate metric;
-- samples (``POST …/samples``): each ``[ts, value]`` pair holds a timestamp (text or number) and a number; the ``ts``
-  and ``value`` columns have the same length; values in the series' unit's range (a percent within [0, 100]).
+- samples (``POST …/samples``): a body with ``samples`` is read by them alone, each a ``[ts, value]`` pair holding a
+  timestamp (text or number) and a number, or a ``{ts, value}`` object; the ``ts`` and ``value`` columns have the
+  same length; values in the series' unit's range (a percent within [0, 100]).
 
 Loaded by ``st run`` through ``SCHEMATHESIS_HOOKS=capacity.bench.reliability.st_hooks`` (see
 :func:`capacity.bench.reliability.fuzz.run_schemathesis`). Negative cases pass through unchanged when they break a
@@ -29,7 +30,7 @@ import schemathesis
 from schemathesis.core import NotSet
 
 from capacity.errors import CapacityError
-from capacity.events.calendar import make_occurrence
+from capacity.events.calendar import check_distinct, make_occurrence
 from capacity.schema import METRIC, PERCENT, RATE, SERVICE, TS, VALUE, unit_for, validate_history
 from capacity.services.fleet_risk import parse_until
 from capacity.sources.files import parse_csv_text, resolve_duplicates
@@ -64,18 +65,19 @@ def events_ok(method: str, body: Any) -> bool:
         return True
     if not all(_occurrence_ok(o) for o in occurrences):
         return False
-    keys = [(str(o.get("start")), o.get("service")) for o in occurrences if isinstance(o, dict)]
-    if len(set(keys)) != len(keys):
+    try:  # the server's own check: a start written two ways, or to a fraction of a second, is the same start
+        check_distinct(
+            [
+                make_occurrence("event", o["start"], o["end"], service=o.get("service"))
+                for o in occurrences
+                if isinstance(o, dict)
+            ]
+        )
+    except CapacityError:
         return False
-    try:  # the same start written two ways (a date and its midnight) is the same start to the server
-        starts = [
-            (make_occurrence("event", o["start"], o["end"]).start, o.get("service"))
-            for o in occurrences
-            if isinstance(o, dict)
-        ]
-    except (CapacityError, KeyError):
+    except KeyError:
         return True
-    return len(set(starts)) == len(starts)
+    return True
 
 
 def risks_ok(query: dict[str, Any] | None) -> bool:
@@ -125,6 +127,8 @@ def samples_ok(service: Any, metric: Any, body: Any) -> bool:
                 pairs.append((ts, value))
             elif isinstance(row, dict) and "ts" in row and "value" in row:
                 pairs.append((row["ts"], row["value"]))
+            else:  # null or a {} without ts and value: the route refuses the row, whatever else the body holds
+                return False
         stamps, values = [p[0] for p in pairs], [p[1] for p in pairs]
     elif isinstance(body.get("ts"), list) and isinstance(body.get("value"), list):
         stamps, values = body["ts"], body["value"]
