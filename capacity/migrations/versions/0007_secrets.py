@@ -4,8 +4,8 @@ A secret kept in the database is the same for every worker process and every ser
 a restart: a signed chart URL handed out before a restart still opens its chart until it expires. No route or
 command serves this table.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
