@@ -10,7 +10,9 @@ and checks them with the same functions the server uses (:func:`~capacity.events
   least ``multiplier_low``; in a PUT, no two occurrences with the same start (to the second) and service;
 - risks (``GET /api/v1/risks``): ``event`` or ``until``, not both;
 - series (``PATCH /api/v1/series/{service}/{metric}``): a percent series' ``threshold`` at most 100;
-- load tests (``POST /api/v1/loadtests``): ``apply`` only for a rate metric;
+- load tests (``POST /api/v1/loadtests``): ``apply`` only for a rate metric; ``result.measured_capacity_rps`` at most
+  the ``achieved_rps`` of the best step that met the SLOs (with ``loadtests.verdict.validate_result``'s tolerance,
+  x1.001 + 0.05: the load tests package is above this one, so the rule is restated here);
 - samples (``POST …/samples``): a body with ``samples`` is read by them alone, each a ``[ts, value]`` pair holding a
   timestamp (text or number) and a number, or a ``{ts, value}`` object; the ``ts`` and ``value`` columns have the
   same length; values in the series' unit's range (a percent within [0, 100]).
@@ -181,9 +183,28 @@ def _stamps(raw: list[Any]) -> list[Any]:
     return out
 
 
+def _capacity_ok(result: Any) -> bool:
+    """A measured capacity no higher than the best step that met the SLOs (when both are numbers)."""
+    if not isinstance(result, dict) or not isinstance(result.get("steps"), list):
+        return True
+    capacity = result.get("measured_capacity_rps")
+    met = [
+        float(s["achieved_rps"])
+        for s in result["steps"]
+        if isinstance(s, dict) and s.get("met_slo") is True and _number(s.get("achieved_rps"))
+    ]
+    if not met or not _number(capacity) or not isinstance(capacity, int | float):
+        return True
+    return bool(capacity <= max(met) * 1.001 + 0.05)
+
+
 def loadtest_ok(body: Any) -> bool:
-    """``apply`` only for a rate metric."""
-    if not isinstance(body, dict) or body.get("apply") is not True or not isinstance(body.get("metric"), str):
+    """``apply`` only for a rate metric; the measured capacity within the steps that met the SLOs."""
+    if not isinstance(body, dict):
+        return True
+    if not _capacity_ok(body.get("result")):
+        return False
+    if body.get("apply") is not True or not isinstance(body.get("metric"), str):
         return True
     return unit_for(body["metric"]) == RATE
 
