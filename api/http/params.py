@@ -59,8 +59,6 @@ EVENT_NAME = EVENT_NAME_PATTERN
 
 #: What a name the pattern refuses is told (marshmallow's default does not say which rule).
 EVENT_NAME_RULE = "{input!r} is not an event name: it may not hold control characters, < > or /, be . or .., or be only spaces"
-#: Printable text with no control characters (token names, descriptions).
-PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 
 
 def _ci(text: str) -> str:

@@ -108,12 +108,11 @@ def _make(name: str, raw: dict[str, Any], where: str) -> EventOccurrence:
 
 
 def _changed() -> None:
-    # Events change forecasts (uplifts) and risks: drop rendered caches, and the cached freshness records so that
+    # Events change forecasts (uplifts) and risks: drop rendered caches and the cached freshness records so that
     # the next read sees the series' new calendar digest at once (other processes see it within freshness_ttl_s).
     st = state()
     st.forecasts.clear()
     st.serving.forget_all()
-    st.extras.pop("series_list", None)
 
 
 @bp.get("/events")

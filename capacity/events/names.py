@@ -37,6 +37,17 @@ _EVENT_NAME_RE = re.compile(EVENT_NAME_PATTERN)
 SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
+def _non_empty(value: object, field: str) -> str:
+    """The checks every event name passes, strict or loose: text, not blank, at most :data:`EVENT_NAME_MAX` long."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidName(f"{field} must be a non-empty name, got {describe_value(value)}", field=field)
+    if len(value) > EVENT_NAME_MAX:
+        raise InvalidName(
+            f"{field} must be at most {EVENT_NAME_MAX} characters, got {len(value)}", field=field
+        )
+    return value
+
+
 def validate_event_name(value: object, field: str = "event") -> str:
     """Check an event name (:data:`EVENT_NAME_PATTERN`) and strip the whitespace around it.
 
@@ -46,12 +57,7 @@ def validate_event_name(value: object, field: str = "event") -> str:
     Raises:
         InvalidName: naming the field, the rule and echoing the value.
     """
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidName(f"{field} must be a non-empty name, got {describe_value(value)}", field=field)
-    if len(value) > EVENT_NAME_MAX:
-        raise InvalidName(
-            f"{field} must be at most {EVENT_NAME_MAX} characters, got {len(value)}", field=field
-        )
+    value = _non_empty(value, field)
     if not _EVENT_NAME_RE.fullmatch(value) or SURROGATE.search(value):
         if SURROGATE.search(value):
             why = "may not hold lone UTF-16 surrogates (they are not text)"
@@ -77,12 +83,7 @@ def lookup_event_name(value: object, field: str = "event") -> str:
     Raises:
         InvalidName: naming the field and echoing the value.
     """
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidName(f"{field} must be a non-empty name, got {describe_value(value)}", field=field)
-    if len(value) > EVENT_NAME_MAX:
-        raise InvalidName(
-            f"{field} must be at most {EVENT_NAME_MAX} characters, got {len(value)}", field=field
-        )
+    value = _non_empty(value, field)
     if not _LOOKUP_RE.fullmatch(value) or SURROGATE.search(value):
         raise InvalidName(
             f"{field} may not hold control characters or < > (or lone surrogates), got {describe_value(value)}",

@@ -135,8 +135,9 @@ def redact(url: str) -> str:
     return url
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (Alembic), creating it on an empty database.
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to the newest migration (Alembic), creating it on an empty database; ``revision`` stops at
+    an older one (tests that build a database as an earlier release left it).
 
     Raises:
         StoreError: when the database cannot be reached or migrated.
@@ -148,7 +149,7 @@ def migrate(engine: Engine) -> None:
         # Alembic's environment is module-global state: two threads migrating at once crash (KeyError 'script').
         with _MIGRATE_LOCK, engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, revision)
     except (OperationalError, DBAPIError) as exc:
         raise StoreError(
             f"cannot reach or migrate the database {redact(str(engine.url))}: {_first_line(exc)}"

@@ -21,7 +21,7 @@ from capacity.forecast.types import ForecastSpec
 from capacity.services.forecasting import forecast_stored
 from capacity.services.staleness import stale_keys
 from capacity.store import Store
-from capacity.store.db import MIGRATIONS, make_engine
+from capacity.store.db import make_engine, migrate
 from capacity.store.events import calendar_digest
 from tests.support.api import Api, make_api
 from tests.support.data import hourly_history
@@ -150,15 +150,8 @@ def test_new_series_start_with_the_calendar_as_it_is(fleet: Store) -> None:
 
 def _at_0002(url: str) -> None:
     """Create the schema of migration 0002 and store one series, a fleet event and a forecast run in it."""
-    from alembic import command
-    from alembic.config import Config
-
     engine = make_engine(url)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0002")
+    migrate(engine, "0002")
     with engine.begin() as conn:
         assert "events_digest" not in {c["name"] for c in sa.inspect(conn).get_columns("series")}
         conn.execute(

@@ -8,14 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from capacity.schema import validate_history
 from capacity.store import Store
-from capacity.store.db import MIGRATIONS, make_engine
+from capacity.store.db import make_engine, migrate
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
 
@@ -94,11 +92,8 @@ def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def test_the_migration_fills_the_summaries_of_a_store_made_before_it(empty_db: str) -> None:
     engine = make_engine(empty_db)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    migrate(engine, "0005")
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0005")
         conn.execute(
             sa.text(
                 "INSERT INTO series (id, service, metric, unit, created_at, updated_at) VALUES "
