@@ -31,6 +31,7 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -42,14 +43,14 @@ from capacity.bench.breach_score import DECISION, summarize
 from capacity.bench.peers import fit_prophet
 from capacity.errors import InvalidInput, PeerUnavailable
 from capacity.forecast.pipeline import forecast_series
-from capacity.forecast.types import ForecastSpec
+from capacity.forecast.types import ForecastResult, ForecastSpec
 from capacity.risk.assess import RiskInput, RiskSettings, RiskWindow, assess
 from capacity.risk.crossing import crossing_curve, seasonal_analogs
 from capacity.risk.probability import DEFAULT_MODEL, BreachModel, recent_profile
 
 LEVELS: tuple[float, ...] = (0.9, 1.0, 1.1)
 METHODS: tuple[str, ...] = (
-    "capacity", "climatology", "record_rate", "predict_linear", "last_week_peak", "prophet",
+    "capacity", "capacity_blend", "climatology", "record_rate", "predict_linear", "last_week_peak", "prophet",
 )  # fmt: skip
 #: Methods every run scores (the references every skill is measured against).
 REFERENCES: tuple[str, ...] = ("climatology", "record_rate")
@@ -58,8 +59,16 @@ MAX_FOLDS = 12
 #: Steps per day (the series are hourly).
 DAY = 24
 
+#: From this many days the test window is a long one: whole days only (:func:`whole_days`), and the ``capacity``
+#: method's probability comes from the forecast's weekly peak paths (:func:`capacity.risk.peaks.weekly_breach_curve`).
+LONG_DAYS = 28
+
 #: A method's answer for one fold: ``(threshold) -> (probability, first breach step or None)``.
 Answer = Callable[[float], tuple[float, int | None]]
+
+
+#: The ``capacity`` method's forecast of a training part: ``(series name, training part, horizon) -> forecast``.
+Forecaster = Callable[[str, pd.Series, int], ForecastResult]
 
 
 def from_paths(paths: np.ndarray) -> Answer:
@@ -83,25 +92,50 @@ def from_line(values: np.ndarray) -> Answer:
     return answer
 
 
-def capacity_answer(
-    train: pd.Series, horizon: int, settings: RiskSettings | None = None, model: BreachModel = DEFAULT_MODEL
-) -> Answer:
+def capacity_answers(
+    train: pd.Series,
+    horizon: int,
+    settings: RiskSettings | None = None,
+    model: BreachModel = DEFAULT_MODEL,
+    forecast: Callable[[pd.Series, int], ForecastResult] | None = None,
+) -> dict[str, Answer]:
     """This engine: forecast with automatic selection, then the risk module's breach probability with the series'
-    seasonal analogs and recent profile, as ``capacity risks`` computes it."""
+    seasonal analogs and recent profile, as ``capacity risks`` computes it (``capacity``); and, from the same
+    forecast, the short-window blend alone (``capacity_blend``: the weekly peak paths dropped, which is what a long
+    window showed before they were kept, and what ``capacity`` is below four weeks).
+
+    Args:
+        forecast: makes the forecast (the benchmark's disk cache passes its own); default :func:`forecast_series`
+            with 400 paths.
+    """
     settings = settings or RiskSettings()
-    result = forecast_series(train, ForecastSpec(horizon=horizon, n_paths=400))
+    result = (forecast or _forecast)(train, horizon)
     ts = pd.DatetimeIndex(result.frame["ts"])
     analogs = seasonal_analogs(train, ts, count=int(settings.analog_weeks))
     item = RiskInput(
-        "bench", "value", None, result.frame, result.paths, analogs=analogs, recent=recent_profile(train)
-    )
+        "bench", "value", None, result.frame, result.paths, analogs=analogs, recent=recent_profile(train),
+        peaks=result.peaks,
+    )  # fmt: skip
+    blend = replace(item, peaks=replace(result.peaks, paths=None)) if result.peaks is not None else item
 
-    def answer(threshold: float) -> tuple[float, int | None]:
-        risk = assess(replace(item, threshold=threshold), RiskWindow(), settings, model=model)
-        step = None if risk.first_breach is None else int(ts.searchsorted(risk.first_breach))
-        return float(risk.breach_probability or 0.0), step
+    def answer_for(base: RiskInput) -> Answer:
+        def answer(threshold: float) -> tuple[float, int | None]:
+            risk = assess(replace(base, threshold=threshold), RiskWindow(), settings, model=model)
+            step = None if risk.first_breach is None else int(ts.searchsorted(risk.first_breach))
+            return float(risk.breach_probability or 0.0), step
 
-    return answer
+        return answer
+
+    return {"capacity": answer_for(item), "capacity_blend": answer_for(blend)}
+
+
+def _forecast(train: pd.Series, horizon: int) -> ForecastResult:
+    return forecast_series(train, ForecastSpec(horizon=horizon, n_paths=400))
+
+
+def default_forecast(name: str, train: pd.Series, horizon: int) -> ForecastResult:
+    """The ``capacity`` method's forecast of a training part (the series name is for caches)."""
+    return _forecast(train, horizon)
 
 
 def predict_linear_answer(train: pd.Series, horizon: int, day: int) -> Answer:
@@ -146,6 +180,24 @@ def truth(test: np.ndarray, threshold: float) -> tuple[bool, int | None]:
     return (True, int(hit[0])) if hit.size else (False, None)
 
 
+def whole_days(y: pd.Series) -> pd.Series:
+    """``y`` without its last day when that day is partial: at four weeks or more the engine forecasts daily peaks
+    from whole days, and a cutoff inside a day would make the last training day's peak a part-day's (and start the
+    weekly peaks at the next midnight, hours after the test window)."""
+    nxt = y.index[-1] + pd.Timedelta(hours=1)
+    return y if nxt == nxt.normalize() else y[y.index < y.index[-1].normalize()]
+
+
+def max_folds(n: int, horizon: int, folds: int) -> int:
+    """How many of ``folds`` fit in ``n`` steps with three horizons of training before the first cutoff.
+
+    At long horizons a series too short for every fold keeps the latest ones that fit (numbered so its last fold is
+    fold ``folds``, as every series' is) rather than being skipped: a few years of history hold only a handful of
+    90-day windows, and dropping the shorter series would leave a panel of one kind of data.
+    """
+    return max(0, min(folds, n // horizon - 3))
+
+
 def evaluate_series(
     name: str,
     y: pd.Series,
@@ -156,27 +208,46 @@ def evaluate_series(
     unavailable: dict[str, str],
     settings: RiskSettings | None = None,
     model: BreachModel = DEFAULT_MODEL,
+    dev: bool = False,
+    forecast: Forecaster | None = None,
 ) -> tuple[list[dict[str, Any]], list[WindowCounts], str | None]:
     """The cases of one hourly series (without the references, which need the whole panel), the counts of its
-    past windows per fold, and a skip reason (None when it ran)."""
+    past windows per fold, and a skip reason (None when it ran).
+
+    With ``dev``, the folds are the dev windows: the same protocol on the series cut at its first benchmark
+    cutoff, so every dev test window ends before the first benchmark test window starts (what a variant or a
+    constant is chosen on; the benchmark folds are then reported untouched). ``forecast(name, train, horizon)``
+    replaces the ``capacity`` method's forecast (a disk cache).
+    """
+    long = horizon >= LONG_DAYS * DAY
+    if long:
+        y = whole_days(y)
     n = len(y)
-    cutoffs = fold_cutoffs(n, horizon, folds)
-    if cutoffs[0] < 3 * horizon:
+    fits = max_folds(n, horizon, folds) if long else folds
+    cutoffs = fold_cutoffs(n, horizon, fits)
+    if dev and cutoffs:
+        n = max(cutoffs[0], 0)
+        y = y.iloc[:n]
+        fits = max_folds(n, horizon, folds) if long else folds
+        cutoffs = fold_cutoffs(n, horizon, fits)
+    if not cutoffs or cutoffs[0] < 3 * horizon:
         return [], [], f"{n} steps: under 3 horizons of training before the first cutoff"
     cases: list[dict[str, Any]] = []
-    counts: list[WindowCounts] = []
+    counts: list[WindowCounts] = [WindowCounts(tuple(0 for _ in LEVELS), 0)] * (folds - fits)
     values = y.to_numpy(dtype="float64")
-    for fold, cut in enumerate(cutoffs, start=1):
+    for fold, cut in enumerate(cutoffs, start=folds - fits + 1):
         train, test = y.iloc[:cut], values[cut : cut + horizon]
         counts.append(window_counts(values[:cut], horizon, REFERENCE_DAYS * DAY, DAY, LEVELS))
         reference = float(train.iloc[-REFERENCE_DAYS * DAY :].max())
         answers: dict[str, Answer] = {}
         for method in methods:
-            if method in unavailable or method in REFERENCES:
+            if method in unavailable or method in REFERENCES or method in answers:
                 continue
             try:
-                if method == "capacity":
-                    answers[method] = capacity_answer(train, horizon, settings, model)
+                if method in ("capacity", "capacity_blend"):
+                    make = None if forecast is None else partial(forecast, name)
+                    both = capacity_answers(train, horizon, settings, model, make)
+                    answers.update({m: both[m] for m in ("capacity", "capacity_blend") if m in methods})
                 elif method == "predict_linear":
                     answers[method] = predict_linear_answer(train, horizon, DAY)
                 elif method == "last_week_peak":
@@ -226,6 +297,8 @@ def run_breach(
     folders: Mapping[str, str] | None = None,
     held_out: Sequence[str] = (),
     on_series: Callable[[str, int, str | None], None] | None = None,
+    dev: bool = False,
+    forecast: Forecaster | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark over hourly series; returns ``{"config", "summary", "by_folder", "cases"}``, and
     ``"held_out"`` (the scores over the held-out folders' cases pooled) when ``held_out`` names folders.
@@ -242,6 +315,8 @@ def run_breach(
         folders: series name -> the data folder it came from (recorded on each case).
         held_out: the folders of ``folders`` the model was not fitted on (with a refitted ``model``).
         on_series: progress callback ``(name, cases, skip_reason)``.
+        dev: score the dev windows instead of the benchmark folds (see :func:`evaluate_series`).
+        forecast: replaces the ``capacity`` method's forecast (a disk cache; see :func:`evaluate_series`).
 
     Raises:
         InvalidInput: on an unknown method or a fold count out of range.
@@ -260,7 +335,7 @@ def run_breach(
     for name, y in series.items():
         got, per_fold, reason = evaluate_series(
             name, y, horizon=horizon, folds=folds, methods=methods, unavailable=unavailable, settings=settings,
-            model=model,
+            model=model, dev=dev, forecast=forecast,
         )  # fmt: skip
         if folders is not None:
             for case in got:
@@ -286,6 +361,7 @@ def run_breach(
     conf = {
         "horizon_hours": horizon,
         "folds": folds,
+        "windows": "dev" if dev else "bench",
         "levels": list(LEVELS),
         "reference_days": REFERENCE_DAYS,
         "decision_probability": DECISION,

@@ -15,6 +15,7 @@ import click
 import pandas as pd
 
 from capacity.bench import breach, events
+from capacity.bench.breach_cache import disk_forecaster
 from capacity.bench.breach_figure import reliability_figure
 from capacity.bench.breach_fit import collect_fit_cases, fit_model
 from capacity.bench.breach_score import markdown_tables
@@ -26,16 +27,22 @@ from capacity.schema import duration_steps
 
 
 def read_folder(data: Path, agg: str) -> dict[str, pd.Series]:
-    """Every ``timestamp,value`` CSV file of ``data`` resampled hourly with ``agg``, by file stem.
+    """Every ``timestamp,value`` CSV file of ``data`` (a folder, or one CSV file) resampled hourly with ``agg``, by
+    file stem.
 
     Raises:
-        SourceError: when the folder does not exist or holds no CSV file.
+        SourceError: when the path does not exist or holds no CSV file.
         InvalidInput: when a file lacks the timestamp or value column.
     """
 
-    if not data.is_dir():
-        raise SourceError(f"data folder {data} does not exist", field="data")
-    files = sorted(data.glob("*.csv"))
+    if data.is_file() and data.suffix.lower() == ".csv":
+        files = [data]
+    elif not data.exists():
+        raise SourceError(f"data folder or file {data} does not exist", field="data")
+    elif not data.is_dir():
+        raise SourceError(f"data {data} is neither a folder nor a .csv file", field="data")
+    else:
+        files = sorted(data.glob("*.csv"))
     if not files:
         raise SourceError(f"no .csv files in {data}", field="data")
     out = {}
@@ -109,9 +116,14 @@ def folder_roles(data: tuple[Path, ...], fit_on: tuple[Path, ...]) -> dict[str, 
     required=True,
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Folder of timestamp,value CSVs; repeat to pool several folders.",
+    help="Folder of timestamp,value CSVs, or one such CSV file; repeat to pool several.",
 )
-@click.option("--horizon", default="7d", show_default=True, help="Test window per fold.")
+@click.option(
+    "--horizon",
+    default="7d",
+    show_default=True,
+    help="Test window per fold (from 28d: whole days, and capacity's probability from the weekly peak paths).",
+)
 @click.option(
     "--folds",
     default=3,
@@ -149,6 +161,17 @@ def folder_roles(data: tuple[Path, ...], fit_on: tuple[Path, ...]) -> dict[str, 
 @click.option(
     "--figure", "figure_out", type=click.Path(path_type=Path), help="Write a reliability diagram (PNG)."
 )
+@click.option(
+    "--dev",
+    is_flag=True,
+    help="Score the dev windows (each series cut at its first benchmark cutoff) instead of the benchmark folds.",
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(path_type=Path),
+    help="Keep the capacity method's forecasts here, one file per series and fold (delete when the engine changes).",
+)
 def breach_cmd(
     data: tuple[Path, ...],
     horizon: str,
@@ -159,6 +182,8 @@ def breach_cmd(
     json_out: Path,
     markdown_out: Path | None,
     figure_out: Path | None,
+    dev: bool,
+    cache_dir: Path | None,
 ) -> None:
     """Breach probabilities against climatology, predict_linear, last week's peak and Prophet (skill, AUC,
     calibration, reliability).
@@ -169,6 +194,8 @@ def breach_cmd(
           --agg max --json breach.json --markdown breach.md --figure reliability.png
       capacity bench breach --data ../shared/data/real --data ../shared/data/real-vms --fit-on ../shared/data/real \\
           --horizon 7d --folds 6 --agg max --json held.json
+      capacity bench breach --data ../shared/data/real-events --horizon 30d --folds 12 --agg max \\
+          --methods capacity,capacity_blend,last_week_peak --cache .cache/breach --json long.json
     """
     steps = duration_steps(horizon)
     roles = folder_roles(data, fit_on)
@@ -201,6 +228,8 @@ def breach_cmd(
         folders=folders,
         held_out=[f for f, role in roles.items() if role == "held out"],
         on_series=progress,
+        dev=dev,
+        forecast=None if cache_dir is None else disk_forecaster(cache_dir, breach.default_forecast),
     )
     result["config"]["seconds"] = round(time.perf_counter() - started, 1)
     table = markdown_tables(result)

@@ -24,6 +24,9 @@ from capacity.forecast.types import PeakForecast
 
 #: The window-peak levels a forecast carries (the risk table's peak p50/p90/p95).
 PEAK_LEVELS = (0.5, 0.9, 0.95)
+#: Weekly sample paths a forecast and a plan draw (the same count and seed: a long window's breach probability and
+#: a plan's crossing probability over the same weeks are then one number).
+PEAK_PATHS = 1000
 #: Days in a plan week.
 WEEK = 7
 #: The analog weekly peak re-anchors each past year on this many trailing days, over at most this many years.
@@ -121,7 +124,7 @@ def weekly_peaks(
     weeks: int | None = None,
     yearly: bool = False,
     quantiles: Sequence[float] = (0.5, 0.9),
-    n_paths: int = 1000,
+    n_paths: int = PEAK_PATHS,
     seed: int = 0,
 ) -> WeeklyPeaks:
     """Weekly peak quantiles and paths for the daily forecast ``mean`` (day 0 is ``start``).
@@ -179,9 +182,11 @@ def peak_forecast(
     history: np.ndarray, start: pd.Timestamp, mean: np.ndarray, inner: InnerBacktest, yearly: bool
 ) -> PeakForecast | None:
     """The weekly peaks a long-range forecast carries (:attr:`ForecastResult.peaks`): the same calibration as a
-    plan's weeks, at the risk table's levels; None when the calibration is not finite (a non-positive centre on a
-    positive history), so a caller falls back to the paths' maxima rather than show NaN."""
-    weekly = weekly_peaks(history, start, mean, inner, yearly=yearly, quantiles=PEAK_LEVELS, n_paths=1)
+    plan's weeks, at the risk table's levels, with the plan's weekly sample paths (a long window's breach
+    probability reads them); None when the calibration is not finite (a non-positive centre on a positive
+    history), so a caller falls back to the paths' maxima rather than show NaN."""
+    weekly = weekly_peaks(history, start, mean, inner, yearly=yearly, quantiles=PEAK_LEVELS)
     if not all(np.isfinite(v).all() for v in weekly.quantiles.values()):
         return None
-    return PeakForecast(weekly.starts, weekly.days, weekly.quantiles)
+    paths = weekly.paths if np.isfinite(weekly.paths).all() else None
+    return PeakForecast(weekly.starts, weekly.days, weekly.quantiles, paths)

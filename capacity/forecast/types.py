@@ -60,17 +60,25 @@ class PeakForecast:
         starts: the first instant of each week (the forecast's first day, midnight UTC, then every 7 days).
         days: the length of each week in days (the last may be shorter).
         levels: quantile level -> the weekly peak at that level, one value per week.
+        paths: sample paths of the weekly peaks ``(n_paths, weeks)``, drawn as a plan's are (same calibration,
+            count and seed), so a long window's breach probability is the plan's crossing probability; None for a
+            forecast stored before they were kept.
     """
 
     starts: pd.DatetimeIndex
     days: tuple[int, ...]
     levels: Mapping[float, np.ndarray]
+    paths: np.ndarray | None = None
+
+    def overlapping(self, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+        """Which weeks overlap ``[start, end]`` (a boolean mask over the weeks)."""
+        ends = self.starts + pd.to_timedelta(np.asarray(self.days), unit="D")
+        return np.asarray((self.starts <= end) & (ends > start))
 
     def window(self, start: pd.Timestamp, end: pd.Timestamp) -> dict[float, float] | None:
         """Each level's window peak over ``[start, end]``: the highest weekly peak among the weeks overlapping it
         (the plan's "peak p50/p90" over its weeks); None when no week overlaps."""
-        ends = self.starts + pd.to_timedelta(np.asarray(self.days), unit="D")
-        keep = np.asarray((self.starts <= end) & (ends > start))
+        keep = self.overlapping(start, end)
         if not keep.any():
             return None
         return {q: float(np.max(np.asarray(v)[keep])) for q, v in self.levels.items()}

@@ -26,7 +26,14 @@ import pandas as pd
 from capacity.errors import InvalidConfig, describe_value
 from capacity.forecast.types import PeakForecast
 from capacity.risk.crossing import calibrate, crossing_curve, quantile_exceedance
-from capacity.risk.peaks import first_crossings, first_likely_breach, upper_band, window_peak
+from capacity.risk.peaks import (
+    LONG_WINDOW,
+    first_crossings,
+    first_likely_breach,
+    upper_band,
+    weekly_breach_curve,
+    window_peak,
+)
 from capacity.risk.probability import DEFAULT_MODEL, MIN_ANALOGS, BreachModel, RecentProfile, breach_curve
 from capacity.schema import PERCENT, TS, unit_for
 
@@ -302,7 +309,22 @@ def assess(
         and analogs.shape[1] == len(ts)
     )
     band = upper_band(wframe, wpaths)
-    if wpaths is not None:
+    step = ts[1] - ts[0] if len(ts) > 1 else pd.Timedelta(0)
+    weekly = (
+        weekly_breach_curve(wts, item.peaks, threshold)
+        if item.peaks is not None and wts[-1] + step - wts[0] >= LONG_WINDOW
+        else None
+    )
+    if weekly is not None:
+        # a long window: the weekly peak paths behind the peaks shown (and the plan), not the short-window blend
+        curve = calibrate(weekly, settings)
+        if wpaths is not None:
+            exceedance = (wpaths >= threshold).mean(axis=0)
+            first_steps, crossed = first_crossings(wpaths, band, threshold)
+        else:
+            exceedance = quantile_exceedance(wframe, threshold)
+            first_steps, crossed = np.zeros(0, dtype=int), np.zeros(0, dtype=bool)
+    elif wpaths is not None:
         if use_history:
             assert analogs is not None and item.recent is not None
             raw = breach_curve(

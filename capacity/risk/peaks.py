@@ -27,6 +27,8 @@ import pandas as pd
 from capacity.forecast.types import PeakForecast
 from capacity.schema import MEAN, quantile_column, quantile_of
 
+#: A window at least this long reads its breach probability from a long-range forecast's weekly peak paths.
+LONG_WINDOW = pd.Timedelta(days=28)
 #: The upper edge of the chart's 95 % band.
 UPPER_LEVEL = 0.975
 #: The window-peak quantiles of the risk table.
@@ -121,3 +123,25 @@ def first_crossings(paths: np.ndarray, band: np.ndarray, threshold: float) -> tu
     breach's p10/p90 range: a tail draw at a daily low does not date a breach)."""
     crossing = (paths >= threshold) & plausible_steps(band, threshold)[None, :]
     return np.argmax(crossing, axis=1), crossing.any(axis=1)
+
+
+def weekly_breach_curve(ts: pd.DatetimeIndex, peaks: PeakForecast, threshold: float) -> np.ndarray | None:
+    """The cumulative breach probability by step over a long window ``ts``, from the weekly peak paths.
+
+    Each step gets the share of weekly-peak paths whose maximum over the weeks overlapping the window, up to and
+    including the week holding that step, reaches ``threshold`` (0 before the first week): what ``capacity plan``
+    reports as a week's cumulative crossing probability, so the plan's and the risk table's probability over the
+    same weeks are one number, and the last value (the window's probability) is read from the same weeks and
+    paths as the window's peak quantiles (a threshold under the peak p90 gets about 10 % or more). Why not the
+    short-window blend of :mod:`capacity.risk.probability`: it is fitted on weekly windows of hourly paths, whose
+    maxima over a month are not calibrated as peaks, and on PJM it gave 10 % where the window's peak p90 stood
+    above the threshold. None when the peaks carry no paths or no week overlaps the window.
+    """
+    if peaks.paths is None or not len(ts):
+        return None
+    keep = peaks.overlapping(ts[0], ts[-1])
+    if not keep.any() or peaks.paths.shape[1] != len(keep):
+        return None
+    reached = np.maximum.accumulate(peaks.paths[:, keep] >= threshold, axis=1).mean(axis=0)
+    week = np.searchsorted(np.asarray(peaks.starts[keep]), np.asarray(ts), side="right") - 1
+    return np.where(week >= 0, reached[np.clip(week, 0, None)], 0.0)

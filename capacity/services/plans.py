@@ -25,7 +25,7 @@ import pandas as pd
 from capacity.batch.task import spec_for
 from capacity.errors import CapacityError, InvalidInput, NotEnoughHistory, UnknownSeries
 from capacity.events.calendar import EventOccurrence
-from capacity.forecast.peaks import weekly_peaks
+from capacity.forecast.peaks import PEAK_PATHS, weekly_peaks
 from capacity.forecast.pipeline import forecast_long_series
 from capacity.forecast.regularize import AGGREGATIONS, regularize
 from capacity.forecast.types import ForecastSpec
@@ -40,8 +40,9 @@ from capacity.schema import unit_label
 from capacity.store import SeriesInfo, Store
 from capacity.store.plans import StoredPlan, iso_utc, week_records
 
-#: Sample paths behind the weekly peaks' crossing probabilities.
-PLAN_PATHS = 1000
+#: Sample paths behind the weekly peaks' crossing probabilities: as many as a forecast's weekly peaks carry, so a
+#: plan and a risk run over the same weeks give one crossing probability.
+PLAN_PATHS = PEAK_PATHS
 #: Weeks of actual weekly peaks shown before the plan in its chart: a year, so the same season last year is in
 #: view next to the planned weeks (half a year hid it, and a quarterly plan is mostly about that season).
 RECENT_WEEKS = 53

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from dataclasses import asdict, dataclass
@@ -50,28 +51,35 @@ def peaks_json(peaks: PeakForecast | None) -> dict[str, Any] | None:
     them, so it must survive the store)."""
     if peaks is None:
         return None
-    return {
+    out: dict[str, Any] = {
         "starts": [int(t.timestamp()) for t in peaks.starts],
         "days": list(peaks.days),
         "levels": {str(q): [float(x) for x in v] for q, v in peaks.levels.items()},
     }
+    if peaks.paths is not None:
+        # float64: a risk run's long-window probability must be the plan's, path for path
+        out["paths"] = base64.b64encode(pack_paths(peaks.paths, np.float64)).decode("ascii")
+    return out
 
 
 def peaks_from_json(raw: Any) -> PeakForecast | None:
-    """The inverse of :func:`peaks_json` (None for a forecast stored without weekly peaks)."""
+    """The inverse of :func:`peaks_json` (None for a forecast stored without weekly peaks; no ``paths`` for one
+    stored before the weekly paths were kept, whose long-window probability then stays the blend's)."""
     if not isinstance(raw, dict):
         return None
+    packed = raw.get("paths")
     return PeakForecast(
         starts=pd.DatetimeIndex([pd.Timestamp(int(t), unit="s", tz="UTC") for t in raw["starts"]]),
         days=tuple(int(d) for d in raw["days"]),
         levels={float(q): np.asarray(v, dtype="float64") for q, v in raw["levels"].items()},
+        paths=unpack_paths(base64.b64decode(packed)) if isinstance(packed, str) else None,
     )
 
 
-def pack_paths(paths: np.ndarray) -> bytes:
-    """Sample paths as compressed float32 ``.npy`` bytes."""
+def pack_paths(paths: np.ndarray, dtype: type[np.floating[Any]] = np.float32) -> bytes:
+    """Sample paths as compressed ``.npy`` bytes (float32 unless asked otherwise)."""
     buf = io.BytesIO()
-    np.savez_compressed(buf, paths=paths.astype(np.float32))
+    np.savez_compressed(buf, paths=paths.astype(dtype))
     return buf.getvalue()
 
 

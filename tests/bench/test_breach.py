@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from capacity.bench.breach import (
-    capacity_answer,
+    capacity_answers,
     from_line,
     last_week_answer,
     predict_linear_answer,
@@ -335,7 +335,7 @@ def test_a_short_history_falls_back_to_the_crossing_paths_and_stays_sane():
     ahead = pd.date_range(train.index[-1] + pd.Timedelta(hours=1), periods=48, freq="h")
     analogs = seasonal_analogs(train, ahead, count=12)
     assert analogs is None or len(analogs) < MIN_ANALOGS
-    answer = capacity_answer(train, 48)
+    answer = capacity_answers(train, 48)["capacity"]
     peak = float(train.max())
     p = [answer(level * peak)[0] for level in (0.5, 0.9, 1.0, 1.1, 2.0)]
     assert all(0.0 <= v <= 1.0 for v in p)
