@@ -7,12 +7,21 @@ three horizons of training before the first cutoff is skipped. For every fold, t
 (``value >= threshold`` at any step) and at which step first. Several data folders may be given: their series are
 pooled (each case records its folder).
 
+Long windows (:data:`LONG_DAYS` or more: a planner's month or quarter). The question stays the same: does the
+hourly series (``agg`` inside each hour; with ``max``, the window's true peak) reach ``level x`` its last 28 days'
+maximum within the window. Each series loses a partial last day so that every cutoff falls at midnight (the
+long-range engine forecasts daily peaks of whole days), and a series with room for fewer folds than asked keeps the
+latest ones that fit, numbered to end at the last fold, instead of being skipped. ``capacity`` is then the
+weekly-peak paths' probability and ``capacity_blend`` the short-window blend on the same forecast. ``dev`` scores
+the windows before the first benchmark fold (choices are made there, benchmark folds reported after).
+
 Methods, on the same cases:
 
 - ``capacity``: this engine's forecast (automatic selection, calibrated sample paths) and
   :func:`capacity.risk.assess.assess`, whose probability is :mod:`capacity.risk.probability` (a fitted blend of the
-  series' own recent peaks and seasonal analogs with the recalibrated share of crossing paths); the first breach
-  is the first step whose cumulative probability reaches 0.5. With ``fit_on`` series, the model's constants are
+  series' own recent peaks and seasonal analogs with the recalibrated share of crossing paths; from four weeks,
+  the weekly-peak paths); the first breach is the first step whose cumulative probability reaches 0.5;
+  ``capacity_blend`` the blend alone from the same forecast (what ``capacity`` is under four weeks). With ``fit_on`` series, the model's constants are
   refitted on them first (:mod:`capacity.bench.breach_fit`), so the score is a held-out one;
 - ``climatology`` and ``record_rate``: how often past windows reached the level, pooled over the panel or from
   the series' own training (:mod:`capacity.bench.breach_refs`); every skill is measured against climatology;

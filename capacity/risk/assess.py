@@ -8,7 +8,11 @@ fitted blend of what the history says about how high a window's maximum goes and
 forecast's sample paths that cross: the paths alone overstate a week's maximum and ranked weeks worse than the
 series' own past did (see that module). Without them (a series with under four weeks of history before the window, or
 a window holding an uplifted event, whose past weeks describe normal weeks) it is the share of sample paths whose
-maximum over the window reaches the threshold. Either is passed through a monotone calibration map (:class:`RiskSettings`
+maximum over the window reaches the threshold. Over a window of four weeks or more of a long-range forecast whose
+weekly peaks carry their sample paths, it is instead the share of those weekly-peak paths whose maximum over the
+window's weeks reaches the threshold (:func:`capacity.risk.peaks.weekly_breach_curve`): the same weeks and paths
+as the peak quantiles shown and as ``capacity plan``'s crossing probability, and on the long-window breach benchmark
+better than the blend at 30 days (docs/benchmarks.md). Each is passed through a monotone calibration map (:class:`RiskSettings`
 ``calibration_*``), which keeps the two invariants a planner relies on: the probability never falls when the
 threshold falls, and never falls when the window grows.
 """
@@ -310,35 +314,26 @@ def assess(
     )
     band = upper_band(wframe, wpaths)
     step = ts[1] - ts[0] if len(ts) > 1 else pd.Timedelta(0)
-    weekly = (
-        weekly_breach_curve(wts, item.peaks, threshold)
-        if item.peaks is not None and wts[-1] + step - wts[0] >= LONG_WINDOW
-        else None
-    )
-    if weekly is not None:
-        # a long window: the weekly peak paths behind the peaks shown (and the plan), not the short-window blend
-        curve = calibrate(weekly, settings)
-        if wpaths is not None:
-            exceedance = (wpaths >= threshold).mean(axis=0)
-            first_steps, crossed = first_crossings(wpaths, band, threshold)
-        else:
-            exceedance = quantile_exceedance(wframe, threshold)
-            first_steps, crossed = np.zeros(0, dtype=int), np.zeros(0, dtype=bool)
-    elif wpaths is not None:
-        if use_history:
+    long = item.peaks is not None and wts[-1] + step - wts[0] >= LONG_WINDOW
+    # a long window: the weekly peak paths behind the peaks shown (and the plan), not the short-window blend
+    weekly = weekly_breach_curve(wts, item.peaks, threshold) if long and item.peaks is not None else None
+    if wpaths is not None:
+        if weekly is not None:
+            raw = weekly
+        elif use_history:
             assert analogs is not None and item.recent is not None
             raw = breach_curve(
                 wpaths, analogs[:, mask], item.recent, threshold, model, settings.analog_weight
             )
         else:
             raw = crossing_curve(wpaths, threshold)
-        curve = calibrate(raw, settings)
         exceedance = (wpaths >= threshold).mean(axis=0)
         first_steps, crossed = first_crossings(wpaths, band, threshold)
     else:
         exceedance = quantile_exceedance(wframe, threshold)
-        curve = calibrate(np.maximum.accumulate(exceedance), settings)
+        raw = np.maximum.accumulate(exceedance) if weekly is None else weekly
         first_steps, crossed = np.zeros(0, dtype=int), np.zeros(0, dtype=bool)
+    curve = calibrate(raw, settings)
     prob = float(curve[-1])
     first = early = late = None
     at = first_likely_breach(curve, band, exceedance, threshold, settings.risk_level)

@@ -112,6 +112,9 @@ def test_a_long_forecasts_weekly_peaks_survive_the_store(any_store: Store) -> No
     assert list(stored.peaks.starts) == list(result.peaks.starts) and stored.peaks.days == result.peaks.days
     for level, weeks in result.peaks.levels.items():
         np.testing.assert_allclose(stored.peaks.levels[level], weeks)
+    # the weekly peak paths, exactly (a long window's breach probability is read from them)
+    assert result.peaks.paths is not None and stored.peaks.paths is not None
+    np.testing.assert_array_equal(stored.peaks.paths, result.peaks.paths)
 
 
 def test_events_crud(any_store: Store) -> None:
