@@ -84,3 +84,27 @@ def test_a_long_forecast_zooms_the_hourly_panel_on_the_event() -> None:
     early = ChartSpec(**{**spec.__dict__, "first_breach": end + pd.Timedelta(days=30)})  # outside the zoom
     for drawn in (spec, early):
         assert render_chart(_hourly("2024-01-01", "2024-06-01"), long, drawn).startswith(PNG_MAGIC)
+
+
+def test_an_uplift_line_is_shown_once_even_when_it_holds_a_semicolon() -> None:
+    # The shape of a real note (the demo's checkout/rps): learned uplifts shrunk towards the calendar's carry a
+    # "; level x..." part inside their own line, then a note of the risk run follows.
+    uplifts = [
+        "Black Friday (2026-11-27): learned from 1 past occurrence, peak-hour x2.55 (log sd 0.19); level x1.60, "
+        "shrunk from x1.65 towards the calendar's x1.52",
+        "Cyber Monday (2026-11-30): learned from 1 past occurrence, peak-hour x2.08 (log sd 0.19); level x1.64, "
+        "shrunk from x1.73 towards the calendar's x1.52",
+    ]
+    extra = "forecast covers the window only until 2026-12-13 00:00"
+    report = ReportInput(
+        title="Peak readiness: Black Friday",
+        window="until end of Black Friday (2026-11-30)",
+        frame=_frame("; ".join([*uplifts, extra])),
+        uplifts={("ads & search", "cpu"): uplifts},
+    )
+    page = render_html(report)
+    md = render_markdown(report)
+    for line in uplifts:
+        assert page.count(line.replace("'", "&#x27;")) == 1
+        assert md.count(line) == 1
+    assert f'<p class="note">{extra}</p>' in page and f"- note: {extra}" in md
