@@ -59,7 +59,7 @@ def plan_cells(row: Mapping[str, Any]) -> dict[str, str]:
         "instances": "-" if row.get("max_instances") is None else str(row["max_instances"]),
         "crossing": "none likely"
         if crossing is None
-        else f"{crossing[:10]} (p={row['first_crossing_probability']:.2f})",
+        else f"week of {crossing[:10]} (p={row['first_crossing_probability']:.2f})",
         "growth": f"{row['growth_pct']:+.1f}%/yr ({row['growth_basis']})",
         "made": str(row["created_at"])[:10],
         "accuracy": "not scored yet"

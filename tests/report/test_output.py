@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from capacity.report.plan_section import plan_cells, plan_html
 from capacity.report.plots import HOURLY_MAX_DAYS, ZOOM_DAYS, ChartSpec, render_chart, whole_days, zoom_range
 from capacity.report.render import ReportInput, render_html, render_markdown
 from capacity.risk.assess import BREACH_LIKELY, RISK_COLUMNS
@@ -108,3 +109,30 @@ def test_an_uplift_line_is_shown_once_even_when_it_holds_a_semicolon() -> None:
         assert page.count(line.replace("'", "&#x27;")) == 1
         assert md.count(line) == 1
     assert f'<p class="note">{extra}</p>' in page and f"- note: {extra}" in md
+
+
+def test_a_plan_row_states_its_unit_aggregation_and_crossing_week_as_the_cli_does() -> None:
+    row = {
+        "service": "catalog",
+        "metric": "memory",
+        "agg": "max",
+        "first_day": "2027-01-01T00:00:00Z",
+        "weeks": 13,
+        "quarter": "2027Q1",
+        "peak_p50": 83.14,
+        "peak_p90": 85.66,
+        "min_headroom_pct": -0.8,
+        "max_instances": None,
+        "first_crossing": "2027-03-12T00:00:00Z",
+        "first_crossing_probability": 0.51,
+        "growth_pct": 9.5,
+        "growth_basis": "year over year",
+        "created_at": "2026-12-03T23:40:00Z",
+        "score": None,
+    }
+    cells = plan_cells(row)
+    assert cells["peak"] == "83.1% / 85.7% (daily max)"
+    assert cells["crossing"] == "week of 2027-03-12 (p=0.51)"  # the week's start, as capacity plan prints it
+    assert plan_cells({**row, "metric": "rps", "agg": "p95"})["peak"] == "83.1 / 85.7 (daily p95)"
+    page = plan_html([row])
+    assert page.count('<td class="wrap">') == 5 and '<div class="scroll"><table>' in page
