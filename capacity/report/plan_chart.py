@@ -12,7 +12,6 @@ caller's job (pyplot's global state allows one chart at a time per process: call
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import matplotlib
@@ -27,7 +26,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from capacity.report.plots import FORECAST_COLOR, HISTORY_COLOR, THRESHOLD_COLOR, fit_title
+from capacity.report.plots import FORECAST_COLOR, HISTORY_COLOR, THRESHOLD_COLOR, fit_title, png_bytes
 
 
 @dataclass(frozen=True)
@@ -159,10 +158,4 @@ def _draw(fig: Figure, ax: Axes, spec: PlanChartSpec) -> None:
 
 def render_plan_chart(spec: PlanChartSpec) -> bytes:
     """Draw the plan chart and return it as PNG bytes."""
-    fig = plan_figure(spec)
-    try:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-        return buf.getvalue()
-    finally:
-        plt.close(fig)
+    return png_bytes(plan_figure(spec))

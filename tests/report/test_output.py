@@ -3,13 +3,26 @@ readable hourly panel at long horizons."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from capacity.report.plan_section import plan_cells, plan_html
-from capacity.report.plots import HOURLY_MAX_DAYS, ZOOM_DAYS, ChartSpec, render_chart, whole_days, zoom_range
+from capacity.report.plots import (
+    HOURLY_MAX_DAYS,
+    ZOOM_DAYS,
+    ChartSpec,
+    chart_figure,
+    render_chart,
+    whole_days,
+    zoom_range,
+)
 from capacity.report.render import ReportInput, render_html, render_markdown
 from capacity.risk.assess import BREACH_LIKELY, RISK_COLUMNS
+from capacity.risk.peaks import WindowPeak
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -136,3 +149,68 @@ def test_a_plan_row_states_its_unit_aggregation_and_crossing_week_as_the_cli_doe
     assert plan_cells({**row, "metric": "rps", "agg": "p95"})["peak"] == "83.1 / 85.7 (daily p95)"
     page = plan_html([row])
     assert page.count('<td class="wrap">') == 5 and '<div class="scroll"><table>' in page
+
+
+def _peak_lines(ax: plt.Axes) -> list[Any]:
+    return [ln for ln in ax.get_lines() if str(ln.get_label()).startswith("window peak p50-p95")]
+
+
+def _inside(ax: plt.Axes, when: pd.Timestamp) -> bool:
+    lo, hi = ax.get_xlim()
+    return bool(lo <= mdates.date2num(when.tz_convert("UTC").tz_localize(None)) <= hi)
+
+
+def _marked(event: str, start: pd.Timestamp, breach: pd.Timestamp, peak: WindowPeak) -> ChartSpec:
+    """A percent series' chart with a one-day event, its first likely breach and its window's peak."""
+    return ChartSpec(
+        title="t",
+        unit="%",
+        threshold=85.0,
+        event_name=event,
+        event_start=start,
+        event_end=start + pd.Timedelta(days=1),
+        first_breach=breach,
+        peak=peak,
+    )
+
+
+def test_the_hourly_panel_shows_the_breach_and_peak_the_risk_row_states() -> None:
+    # A 90-day forecast ranked over its whole horizon: the first event inside it (shaded) comes two weeks before
+    # the breach and the peak, which a campaign makes a month out (cart/memory in the 90-day review).
+    end = pd.Timestamp("2024-06-01", tz="UTC")
+    long = _forecast(end, 90)
+    history = _hourly("2024-01-01", "2024-06-01")
+    event = end + pd.Timedelta(days=14)
+    breach = end + pd.Timedelta(days=31)
+    spec = _marked("Black Friday", event, breach, WindowPeak(110.1, 127.6, 131.0, breach))
+    zoomed = zoom_range(end, long, spec)
+    assert zoomed is not None and zoomed[0] <= breach <= zoomed[1] and "first likely breach" in zoomed[2]
+    no_breach = ChartSpec(**{**spec.__dict__, "first_breach": None})
+    around_peak = zoom_range(end, long, no_breach)
+    assert around_peak is not None and around_peak[0] <= breach <= around_peak[1] and "peak" in around_peak[2]
+    for drawn in (spec, no_breach):
+        fig = chart_figure(history, long, drawn)
+        try:
+            top, zoom = fig.axes[:2]
+            assert _inside(zoom, breach) and len(_peak_lines(zoom)) == 1 and not _peak_lines(top)
+        finally:
+            plt.close(fig)
+
+
+def test_a_peak_outside_the_hourly_panel_is_marked_on_the_overview() -> None:
+    # The event's window decides the hourly panel (the breach is in it), the window's peak came earlier: the
+    # bracket is drawn, and listed, where it can be seen, not off the hourly panel's edge.
+    end = pd.Timestamp("2024-06-01", tz="UTC")
+    long = _forecast(end, 90)
+    event = end + pd.Timedelta(days=70)
+    peak_at = end + pd.Timedelta(days=3)
+    spec = _marked("Launch", event, event, WindowPeak(80.0, 86.0, 90.0, peak_at))
+    fig = chart_figure(_hourly("2024-01-01", "2024-06-01"), long, spec)
+    try:
+        top, zoom = fig.axes[:2]
+        assert not _inside(zoom, peak_at) and not _peak_lines(zoom)
+        assert len(_peak_lines(top)) == 1 and _inside(top, peak_at)
+        legend = top.get_legend()
+        assert legend is not None and any(t.get_text().startswith("window peak") for t in legend.get_texts())
+    finally:
+        plt.close(fig)
