@@ -122,25 +122,17 @@ def _draw(fig: Figure, ax: Axes, spec: PlanChartSpec) -> None:
         matches = np.flatnonzero(starts == start)
         end = edges[int(matches[0]) + 1] if len(matches) else start + pd.Timedelta(days=7)
         # P(by then) is of the week's end: the threshold is likely reached by the last day of that week, not by
-        # its first (the table's "week of" date), so the label names both and the week is shaded whole.
+        # its first (the table's "week of" date), so the label names both and the week is shaded whole. The label
+        # is the shaded week's legend entry: written over the plot, it hid the crossing week's own peak, which is
+        # where the plan is usually highest.
+        last_day = end - pd.Timedelta(days=1)
         ax.axvspan(
             float(mdates.date2num(start)),
             float(mdates.date2num(end)),
             color=THRESHOLD_COLOR,
             alpha=0.12,
             lw=0,
-        )
-        last_day = end - pd.Timedelta(days=1)
-        ax.annotate(
-            f"likely crossed by {last_day:%Y-%m-%d} (week of {start:%Y-%m-%d}, p={prob:.2f})",
-            xy=(float(mdates.date2num(end)), 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(-4, -14),
-            textcoords="offset points",
-            ha="right",
-            color=THRESHOLD_COLOR,
-            fontsize=9,
-            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
+            label=f"likely crossed by {last_day:%Y-%m-%d} (week of {start:%Y-%m-%d}, p={prob:.2f})",
         )
     locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
     ax.xaxis.set_major_locator(locator)
@@ -153,7 +145,7 @@ def _draw(fig: Figure, ax: Axes, spec: PlanChartSpec) -> None:
     )
     ax.set_xlim(right=plan_end)
     ax.grid(alpha=0.25)
-    ax.legend(loc="upper left", fontsize=8, framealpha=0.85)
+    ax.legend(loc="best", fontsize=8, framealpha=0.85)  # where it hides the fewest weeks
 
 
 def render_plan_chart(spec: PlanChartSpec) -> bytes:
