@@ -14,7 +14,7 @@ and its long cells wrap, so that the page fits a 1280 px window as the risk tabl
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from capacity.schema import unit_label
@@ -93,16 +93,15 @@ def plan_html(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(parts)
 
 
-def plan_markdown(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The section as Markdown lines."""
+def plan_markdown(rows: Sequence[Mapping[str, Any]], cell: Callable[[str], str]) -> list[str]:
+    """The section as Markdown lines, each cell's text escaped by ``cell`` (the report's own Markdown escaping: the
+    section is part of its page, and HTML entities are not Markdown)."""
     lines = ["", "## Capacity plan", ""]
     if not rows:
-        return [*lines, HINT]
-    lines.append("| " + " | ".join(h for h, _ in PLAN_COLUMNS) + " |")
+        return [*lines, cell(HINT)]
+    lines.append("| " + " | ".join(cell(h) for h, _ in PLAN_COLUMNS) + " |")
     lines.append("|" + "|".join("---" for _ in PLAN_COLUMNS) + "|")
     for row in rows:
         cells = plan_cells(row)
-        lines.append(
-            "| " + " | ".join(html.escape(cells[k]).replace("|", "\\|") for _, k in PLAN_COLUMNS) + " |"
-        )
+        lines.append("| " + " | ".join(cell(cells[k]) for _, k in PLAN_COLUMNS) + " |")
     return lines

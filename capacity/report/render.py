@@ -294,7 +294,7 @@ def render_markdown(report: ReportInput) -> str:
                 f"![{_md_cell(row['service'])} {_md_cell(row['metric'])}]({report.chart_files[key]})",
             ]
     if report.plans is not None:
-        lines += plan_markdown(report.plans)
+        lines += plan_markdown(report.plans, _md_cell)
     return "\n".join(lines) + "\n"
 
 
