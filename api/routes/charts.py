@@ -43,9 +43,10 @@ class ChartUrlQuery(Schema):
 @bp.input(ChartUrlQuery, location="query", arg_name="query")
 @bp.doc(responses=openapi.ok(schemas.CHART_URL, "A signed URL of the chart"))
 def get_chart_url(service: str, metric: str, query: dict[str, Any]) -> Any:
-    """A signed, short-lived URL of the series' chart that needs no token (for an ``<img>`` tag or Grafana):
-    ``…/forecast.png?expires=…&signature=…``. Add ``horizon``/``quantiles`` to it as you like: only the path and the
-    expiry are signed."""
+    """A signed, short-lived URL of the series' chart that needs no token, for an img tag or Grafana.
+
+    The URL is `…/forecast.png?expires=…&signature=…` (or `plan.png`). Add `horizon`/`quantiles` to it as you
+    like: only the path and the expiry are signed."""
     service, metric = series_key(service, metric)
     store().series.describe(service, metric)  # 404 for an unknown series
     path = url_for(CHARTS[query["chart"]], service=service, metric=metric)

@@ -146,9 +146,10 @@ def get_forecast_png(service: str, metric: str, query: dict[str, Any]) -> Any:
 @bp.input(PointsQuery, location="query", arg_name="query")
 @bp.doc(responses=openapi.ok(schemas.POINTS))
 def get_points(service: str, metric: str, query: dict[str, Any]) -> Any:
-    """Actuals and forecast as one flat list of points (for Grafana's Infinity datasource): by default the last
-    ``history`` (14 days) of actuals, ``from``/``to`` for any other span; the forecast part reaches ``horizon``
-    ahead, by default as far as the stored forecast does."""
+    """Actuals and forecast as one flat list of points, for Grafana's Infinity datasource.
+
+    By default the last `history` (14 days) of actuals, `from`/`to` for any other span; the forecast part reaches
+    `horizon` ahead, by default as far as the stored forecast does."""
     service, metric = series_key(service, metric)
     start, end = _window(query)
     st = state()
@@ -203,8 +204,9 @@ def get_points(service: str, metric: str, query: dict[str, Any]) -> Any:
 @require("read")
 @bp.doc(responses=openapi.ok(schemas.ACCURACY))
 def get_accuracy(service: str, metric: str) -> Any:
-    """Backtest scores of the newest forecast, and live accuracy of stored forecasts against later actuals (read
-    from the forecast ledger, as ``capacity accuracy`` prints it)."""
+    """Backtest scores of the newest forecast, and live accuracy of stored forecasts against later actuals.
+
+    Live accuracy is read from the forecast ledger, as `capacity accuracy` prints it."""
 
     service, metric = series_key(service, metric)
     return series_accuracy(store(), service, metric, drift_ratio=state().settings.drift_ratio)

@@ -50,8 +50,10 @@ def healthz() -> Any:
 @bp.get("/metrics")
 @bp.doc(responses=openapi.text_ok("Prometheus text exposition format 0.0.4"))
 def metrics() -> Any:
-    """Prometheus metrics: request counts and latencies (all worker processes added up), and per series breach
-    probability, headroom, time to breach, live forecast error, drift and forecast age, as stored."""
+    """Prometheus metrics: request counts and latencies, and per series risk and accuracy gauges.
+
+    Request counts and latencies are added up over all worker processes; per series: breach probability,
+    headroom, time to breach, live forecast error, drift and forecast age, as stored."""
     st = state()
     if not st.settings.metrics_public:
         check_scope("read")

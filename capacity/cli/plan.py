@@ -12,6 +12,7 @@ from rich.table import Table
 
 from capacity.cli.common import console, db_option, fmt, open_store
 from capacity.plan.weeks import parse_weeks
+from capacity.schema import unit_label
 from capacity.services.plans import (
     PlanOutcome,
     PlanRequest,
@@ -34,11 +35,16 @@ def _table(title: str | None, columns: list[str], rows: list[list[str]]) -> None
     (console if console.is_terminal else Console(width=1000, highlight=False)).print(table)
 
 
+def _pct(outcome: PlanOutcome) -> str:
+    """The suffix of a percent metric's values ("%"), as the risk table prints them; "" for any other metric."""
+    return "%" if unit_label(outcome.metric) == "%" else ""
+
+
 def _summary(outcome: PlanOutcome) -> str:
     plan = outcome.plan
     assert plan is not None
     t = plan.target
-    threshold = "no threshold" if t.threshold is None else f"threshold {t.threshold:g}"
+    threshold = "no threshold" if t.threshold is None else f"threshold {t.threshold:g}{_pct(outcome)}"
     crossing = (
         "no likely crossing"
         if plan.first_crossing is None
@@ -56,8 +62,8 @@ def _rows(outcome: PlanOutcome) -> list[list[str]]:
     return [
         [
             str(w.start.date()) + ("" if w.days == 7 else f" ({w.days}d)"),
-            fmt(w.p50, 1),
-            fmt(w.p90, 1),
+            fmt(w.p50, 1, _pct(outcome)),
+            fmt(w.p90, 1, _pct(outcome)),
             fmt(w.headroom_pct, 1, "%"),
             "-" if w.instances_needed is None else str(w.instances_needed),
             fmt(w.crossing, 2),

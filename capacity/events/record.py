@@ -109,13 +109,16 @@ def format_diagnostic(uplift: Uplift) -> str:
         "end": uplift.end.isoformat(),
         "source": uplift.source,
         "occurrences": uplift.occurrences,
-        "multiplier": None if uplift.multiplier is None else round(uplift.multiplier, 4),
+        # The numbers the line prints (multiplier, raw, prior) are kept whole and the profiles to 6 digits: the risk
+        # table and the report print the line again from this payload, and a value rounded twice (1.52502 -> 1.525
+        # -> "1.52") made them say x1.52 where the forecast's own diagnostic said x1.53.
+        "multiplier": uplift.multiplier,
         "band": list(uplift.band) if uplift.band else None,
-        "profile": [round(v, 4) for v in uplift.profile],
-        "log_sd": [round(v, 4) for v in uplift.log_sd],
+        "profile": [round(v, 6) for v in uplift.profile],
+        "log_sd": [round(v, 6) for v in uplift.log_sd],
         "by": uplift.by,
-        "raw": None if uplift.raw is None else round(uplift.raw, 4),
-        "prior": None if uplift.prior is None else round(uplift.prior, 4),
+        "raw": uplift.raw,
+        "prior": uplift.prior,
         "prior_events": uplift.prior_events,
     }
     return f"{DIAGNOSTIC_PREFIX}{uplift.describe()} | {json.dumps(payload)}"

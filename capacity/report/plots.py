@@ -178,19 +178,31 @@ def zoom_range(
     (None: draw the last :attr:`ChartSpec.zoom_days` of history and the whole forecast).
 
     The span ends a day after the upcoming event when it is inside the forecast, else it is centred on the first
-    likely breach, else it starts a week before the forecast does."""
+    likely breach, else on the window's peak, else it starts a week before the forecast does. The event gives way
+    when the first likely breach (or, without one, the window's peak) comes after it: the event is then only the
+    first one inside a forecast ranked over its whole horizon (no event was asked for), and an hourly panel on it
+    hid what the risk row states (a 90-day plot of cart/memory zoomed on Black Friday while its 99% breach and its
+    110-131% peak were two weeks later)."""
     if forecast is None or len(forecast) == 0:
         return None
     first, last = pd.Timestamp(forecast[TS].iloc[0]), pd.Timestamp(forecast[TS].iloc[-1])
     if last - first <= pd.Timedelta(days=HOURLY_MAX_DAYS):
         return None
     span = pd.Timedelta(days=ZOOM_DAYS)
-    if spec.event_end is not None and spec.event_start is not None and first <= spec.event_start <= last:
+    breach = (
+        spec.first_breach if spec.first_breach is not None and first <= spec.first_breach <= last else None
+    )
+    peak = spec.peak.at if spec.peak is not None and spec.peak.at is not None else None
+    peak = peak if peak is not None and first <= peak <= last else None
+    focus = breach if breach is not None else peak
+    event_inside = spec.event_start is not None and first <= spec.event_start <= last
+    if spec.event_end is not None and event_inside and (focus is None or focus <= spec.event_end):
         end = min(last, spec.event_end + pd.Timedelta(days=1))
         return end - span, end, f"the {ZOOM_DAYS} days to the end of {spec.event_name or 'the event'}"
-    if spec.first_breach is not None and first <= spec.first_breach <= last:
-        start = spec.first_breach - span / 2
-        return start, start + span, f"{ZOOM_DAYS} days around the first likely breach"
+    if focus is not None:
+        start = focus - span / 2
+        what = "the first likely breach" if breach is not None else "the window's peak"
+        return start, start + span, f"{ZOOM_DAYS} days around {what}"
     start = (history_end or first) - pd.Timedelta(days=7)
     return start, start + span, f"the first {ZOOM_DAYS - 7} days of the forecast"
 
@@ -228,117 +240,148 @@ def render_chart(history: pd.Series, forecast: pd.DataFrame | None, spec: ChartS
     Returns:
         The PNG image.
     """
-    fig, (top, zoom) = plt.subplots(
-        2, 1, figsize=(12, 7.5), gridspec_kw={"height_ratios": [1, 1.6]}, constrained_layout=True
-    )
-    try:
-        fig.suptitle(fit_title(fig, spec.title, 12), fontsize=12)
-        ylabel = _YLABELS.get(spec.unit, spec.unit)
-        hist = history.sort_index()
-        zoomed = zoom_range(hist.index[-1] if len(hist) else None, forecast, spec)
-        # Overview: daily peaks keep a year of hourly data readable.
-        daily = whole_days(hist)
-        top.plot(
-            _naive(daily.index), daily.to_numpy(), color=HISTORY_COLOR, lw=1.0, label="history (daily peak)"
-        )
-        if forecast is not None and len(forecast):
-            fdaily = whole_days(forecast.set_index(TS)[MEAN])
-            top.plot(
-                _naive(fdaily.index),
-                fdaily.to_numpy(),
-                color=FORECAST_COLOR,
-                lw=1.4,
-                label="forecast (daily peak)",
-            )
-        for i, occ in enumerate(spec.past):
-            top.axvspan(
-                _naive(occ.start),
-                _naive(occ.end),
-                color=PAST_COLOR,
-                alpha=0.35,
-                label=f"past {occ.name}" if i == 0 else None,
-            )
-            top.annotate(
-                f"{occ.start:%Y-%m-%d}",
-                xy=(_naive(occ.start), 1.0),
-                xycoords=("data", "axes fraction"),
-                xytext=(2, -12),
-                textcoords="offset points",
-                fontsize=7,
-                color=PAST_COLOR,
-            )
-        _shade_event(top, spec, label=True)
-        if zoomed is not None:
-            top.axvspan(
-                _naive(zoomed[0]), _naive(zoomed[1]), color=ZOOM_COLOR, alpha=0.12, label="hourly panel below"
-            )
-        _threshold(top, spec)
-        # The first likely breach is marked where it can be seen: below, unless the hourly panel shows other days.
-        breach_in_zoom = zoomed is None or (
-            spec.first_breach is not None and zoomed[0] <= spec.first_breach <= zoomed[1]
-        )
-        if spec.first_breach is not None and not breach_in_zoom:
-            _breach(top, spec.first_breach)
-        top.set_ylabel(ylabel)
-        top.set_title("whole history and forecast (daily peaks of whole days)", fontsize=9, loc="left")
-        top.grid(alpha=0.3)
-        _date_axis(top)
-        _legend(top)
+    return png_bytes(chart_figure(history, forecast, spec))
 
-        # Zoom: the last weeks of hourly history, then the forecast with its bands (or, for a long forecast, the
-        # weeks that matter).
-        since = hist.index[-1] - pd.Timedelta(days=spec.zoom_days) if len(hist) else None
-        until = None
-        if zoomed is not None:
-            since, until = zoomed[0], zoomed[1]
-        if len(hist) and since is not None:
-            recent = hist[(hist.index > since) & (hist.index <= (until or hist.index[-1]))]
-            if len(recent):
-                zoom.plot(
-                    _naive(recent.index),
-                    recent.to_numpy(),
-                    color=HISTORY_COLOR,
-                    lw=0.8,
-                    label="history (hourly)",
-                )
-        if forecast is not None and len(forecast):
-            if zoomed is not None:
-                inside = (forecast[TS] >= zoomed[0]) & (forecast[TS] <= zoomed[1])
-                forecast = forecast[inside]
-            x = _naive(forecast[TS])
-            band95 = _band(forecast, 0.025, 0.975)
-            band80 = _band(forecast, 0.1, 0.9)
-            if band95 is not None:
-                zoom.fill_between(
-                    x, band95[0], band95[1], color=FORECAST_COLOR, alpha=0.15, lw=0, label="95% interval"
-                )
-            if band80 is not None:
-                zoom.fill_between(
-                    x, band80[0], band80[1], color=FORECAST_COLOR, alpha=0.3, lw=0, label="80% interval"
-                )
-            zoom.plot(x, forecast[MEAN], color=FORECAST_COLOR, lw=1.2, label="forecast (mean)")
-        _shade_event(zoom, spec, label=True)
-        _threshold(zoom, spec)
-        if spec.peak is not None and spec.peak.at is not None:
-            _peak_marker(zoom, spec.peak)
-        if spec.first_breach is not None and breach_in_zoom:
-            _breach(zoom, spec.first_breach)
-        if zoomed is not None:
-            zoom.set_xlim(_naive(zoomed[0]), _naive(zoomed[1]))
-            title = f"hourly, {zoomed[0]:%Y-%m-%d} to {zoomed[1]:%Y-%m-%d}: {zoomed[2]}"
-        else:
-            title = f"last {spec.zoom_days} days and forecast (hourly)"
-        zoom.set_ylabel(ylabel)
-        zoom.set_xlabel("time (UTC)")
-        zoom.set_title(fit_title(fig, title, 9, share=0.8), fontsize=9, loc="left")
-        zoom.grid(alpha=0.3)
-        _date_axis(zoom)
-        _legend(zoom)
+
+def png_bytes(fig: Figure) -> bytes:
+    """``fig`` as PNG bytes (110 dpi, the size every chart is made for); the figure is closed."""
+    try:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
         return buf.getvalue()
     finally:
         plt.close(fig)
+
+
+def chart_figure(history: pd.Series, forecast: pd.DataFrame | None, spec: ChartSpec) -> Figure:
+    """The figure :func:`render_chart` draws (the caller closes it): its two axes are the overview and the hourly
+    panel, in that order."""
+    fig, (top, zoom) = plt.subplots(
+        2, 1, figsize=(12, 7.5), gridspec_kw={"height_ratios": [1, 1.6]}, constrained_layout=True
+    )
+    try:
+        _draw(fig, top, zoom, history, forecast, spec)
+    except Exception:
+        plt.close(fig)
+        raise
+    return fig
+
+
+def _draw(
+    fig: Figure,
+    top: plt.Axes,
+    zoom: plt.Axes,
+    history: pd.Series,
+    forecast: pd.DataFrame | None,
+    spec: ChartSpec,
+) -> None:
+    fig.suptitle(fit_title(fig, spec.title, 12), fontsize=12)
+    ylabel = _YLABELS.get(spec.unit, spec.unit)
+    hist = history.sort_index()
+    zoomed = zoom_range(hist.index[-1] if len(hist) else None, forecast, spec)
+    # Overview: daily peaks keep a year of hourly data readable.
+    daily = whole_days(hist)
+    top.plot(_naive(daily.index), daily.to_numpy(), color=HISTORY_COLOR, lw=1.0, label="history (daily peak)")
+    if forecast is not None and len(forecast):
+        fdaily = whole_days(forecast.set_index(TS)[MEAN])
+        top.plot(
+            _naive(fdaily.index),
+            fdaily.to_numpy(),
+            color=FORECAST_COLOR,
+            lw=1.4,
+            label="forecast (daily peak)",
+        )
+    for i, occ in enumerate(spec.past):
+        top.axvspan(
+            _naive(occ.start),
+            _naive(occ.end),
+            color=PAST_COLOR,
+            alpha=0.35,
+            label=f"past {occ.name}" if i == 0 else None,
+        )
+        top.annotate(
+            f"{occ.start:%Y-%m-%d}",
+            xy=(_naive(occ.start), 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -12),
+            textcoords="offset points",
+            fontsize=7,
+            color=PAST_COLOR,
+        )
+    _shade_event(top, spec, label=True)
+    if zoomed is not None:
+        top.axvspan(
+            _naive(zoomed[0]), _naive(zoomed[1]), color=ZOOM_COLOR, alpha=0.12, label="hourly panel below"
+        )
+    _threshold(top, spec)
+    # The first likely breach is marked where it can be seen: below, unless the hourly panel shows other days.
+    breach_in_zoom = zoomed is None or (
+        spec.first_breach is not None and zoomed[0] <= spec.first_breach <= zoomed[1]
+    )
+    if spec.first_breach is not None and not breach_in_zoom:
+        _breach(top, spec.first_breach)
+    # The window's peak too: a bracket outside the hourly panel's days was invisible there, yet listed in its
+    # legend and stretching its y axis.
+    peak_in_zoom = zoomed is None or (
+        spec.peak is not None and spec.peak.at is not None and zoomed[0] <= spec.peak.at <= zoomed[1]
+    )
+    if spec.peak is not None and spec.peak.at is not None and not peak_in_zoom:
+        _peak_marker(top, spec.peak)
+    top.set_ylabel(ylabel)
+    top.set_title("whole history and forecast (daily peaks of whole days)", fontsize=9, loc="left")
+    top.grid(alpha=0.3)
+    _date_axis(top)
+    _legend(top)
+
+    # Zoom: the last weeks of hourly history, then the forecast with its bands (or, for a long forecast, the
+    # weeks that matter).
+    since = hist.index[-1] - pd.Timedelta(days=spec.zoom_days) if len(hist) else None
+    until = None
+    if zoomed is not None:
+        since, until = zoomed[0], zoomed[1]
+    if len(hist) and since is not None:
+        recent = hist[(hist.index > since) & (hist.index <= (until or hist.index[-1]))]
+        if len(recent):
+            zoom.plot(
+                _naive(recent.index),
+                recent.to_numpy(),
+                color=HISTORY_COLOR,
+                lw=0.8,
+                label="history (hourly)",
+            )
+    if forecast is not None and len(forecast):
+        if zoomed is not None:
+            inside = (forecast[TS] >= zoomed[0]) & (forecast[TS] <= zoomed[1])
+            forecast = forecast[inside]
+        x = _naive(forecast[TS])
+        band95 = _band(forecast, 0.025, 0.975)
+        band80 = _band(forecast, 0.1, 0.9)
+        if band95 is not None:
+            zoom.fill_between(
+                x, band95[0], band95[1], color=FORECAST_COLOR, alpha=0.15, lw=0, label="95% interval"
+            )
+        if band80 is not None:
+            zoom.fill_between(
+                x, band80[0], band80[1], color=FORECAST_COLOR, alpha=0.3, lw=0, label="80% interval"
+            )
+        zoom.plot(x, forecast[MEAN], color=FORECAST_COLOR, lw=1.2, label="forecast (mean)")
+    _shade_event(zoom, spec, label=True)
+    _threshold(zoom, spec)
+    if spec.peak is not None and spec.peak.at is not None and peak_in_zoom:
+        _peak_marker(zoom, spec.peak)
+    if spec.first_breach is not None and breach_in_zoom:
+        _breach(zoom, spec.first_breach)
+    if zoomed is not None:
+        zoom.set_xlim(_naive(zoomed[0]), _naive(zoomed[1]))
+        title = f"hourly, {zoomed[0]:%Y-%m-%d} to {zoomed[1]:%Y-%m-%d}: {zoomed[2]}"
+    else:
+        title = f"last {spec.zoom_days} days and forecast (hourly)"
+    zoom.set_ylabel(ylabel)
+    zoom.set_xlabel("time (UTC)")
+    zoom.set_title(fit_title(fig, title, 9, share=0.8), fontsize=9, loc="left")
+    zoom.grid(alpha=0.3)
+    _date_axis(zoom)
+    _legend(zoom)
 
 
 def _number(value: float) -> str:

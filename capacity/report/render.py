@@ -158,8 +158,16 @@ def accuracy_line(live: Mapping[str, Any] | None) -> str:
 
 
 def _extra_note(note: str, uplifts: Sequence[str]) -> str:
-    """The parts of a risk note not already shown as uplift lines."""
-    return "; ".join(part for part in note.split("; ") if part and part not in uplifts)
+    """The parts of a risk note not already shown as uplift lines.
+
+    A note joins its parts with ``"; "``, and an uplift line may itself hold one (a learned uplift shrunk towards
+    the calendar's: ``"... peak-hour x2.55 (log sd 0.19); level x1.60, shrunk ..."``): splitting the note first cut
+    such a line in two pieces that matched no uplift line, and the page repeated every uplift under its lines. So
+    each whole uplift line is taken out of the note before it is split."""
+    for line in sorted(uplifts, key=len, reverse=True):
+        if line:
+            note = note.replace(line, "")
+    return "; ".join(part for part in (p.strip() for p in note.split(";")) if part)
 
 
 def render_html(report: ReportInput) -> str:
@@ -286,7 +294,7 @@ def render_markdown(report: ReportInput) -> str:
                 f"![{_md_cell(row['service'])} {_md_cell(row['metric'])}]({report.chart_files[key]})",
             ]
     if report.plans is not None:
-        lines += plan_markdown(report.plans)
+        lines += plan_markdown(report.plans, _md_cell)
     return "\n".join(lines) + "\n"
 
 

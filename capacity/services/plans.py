@@ -289,6 +289,7 @@ def plan_chart_png(outcome: PlanOutcome) -> bytes:
         recent=outcome.recent if outcome.recent is not None else pd.Series(dtype="float64"),
         threshold=plan.target.threshold,
         first_crossing=crossing,
+        days=np.array([w.days for w in plan.weeks]),
     )
     with CHART_LOCK:
         return render_plan_chart(spec)
@@ -302,6 +303,7 @@ def plan_summary(plan: StoredPlan) -> dict[str, Any]:
     return {
         "service": plan.service,
         "metric": plan.metric,
+        "agg": plan.agg,
         "plan_id": plan.id,
         "first_day": _iso(plan.first_day),
         "weeks": len(plan.weeks),

@@ -90,8 +90,8 @@ def draw(
 
 
 def run_chart(store: Store, run: FleetRiskRun, service: str, metric: str) -> bytes:
-    """The readiness chart of one series of a risk run: its window's event shaded (or, with no event asked, the
-    first event inside its forecast), its first likely breach marked."""
+    """The readiness chart of one series of a risk run: its window's event shaded (or, with no event asked,
+    :func:`shaded_event`), its first likely breach and window peak marked."""
     key = (service, metric)
     info = run.infos.get(key) or store.series.describe(service, metric)
     stored = run.forecasts.get(key)
@@ -100,9 +100,10 @@ def run_chart(store: Store, run: FleetRiskRun, service: str, metric: str) -> byt
     row = run.frame[(run.frame["service"] == service) & (run.frame["metric"] == metric)]
     first = row["first_breach"].iloc[0] if len(row) else None
     peak = peak_of(row.iloc[0].to_dict()) if len(row) else None
+    first = first if first is not None and pd.notna(first) else None
     if window is not None and window.event is None and stored is not None:
         ts = pd.DatetimeIndex(stored.frame[TS])
-        inside = first_event_inside(run.events, service, ts[0], ts[-1])
+        inside = shaded_event(run.events, service, ts[0], ts[-1], first)
         if inside is not None:
             window = RiskWindow(end=window.end, event=inside.name, event_start=inside.start)
     event = None
@@ -119,9 +120,26 @@ def run_chart(store: Store, run: FleetRiskRun, service: str, metric: str) -> byt
         service=service,
         event=event,
         past_before=history.index[-1] if len(history) else pd.Timestamp.max,
-        first_breach=first if first is not None and pd.notna(first) else None,
+        first_breach=first,
         peak=peak,
     )
+
+
+def shaded_event(
+    calendar: Sequence[EventOccurrence],
+    service: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    first_breach: pd.Timestamp | None,
+) -> EventOccurrence | None:
+    """The event a chart shades when none was asked for: the one the first likely breach falls in, else the first
+    inside the forecast ``(start, end)``. The first event of a long forecast shaded Black Friday beside a breach
+    that a later campaign made, and the chart named the wrong event."""
+    if first_breach is not None:
+        covering = first_event_inside(calendar, service, first_breach, first_breach + pd.Timedelta(seconds=1))
+        if covering is not None:
+            return covering
+    return first_event_inside(calendar, service, start, end)
 
 
 def peak_of(row: Mapping[Any, Any]) -> WindowPeak | None:

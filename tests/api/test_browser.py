@@ -9,117 +9,22 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
-import requests
 
 from capacity.events.calendar import make_occurrence
 from capacity.forecast.types import ForecastSpec
 from capacity.services.forecasting import forecast_stored
+from capacity.services.plans import PlanRequest, make_plans
 from capacity.store import Store
+from tests.support.browser import CHROMIUM, chromium, evaluate
 from tests.support.data import ROOT, hourly_history
 from tests.support.live import start_server
 
 ARTIFACTS = ROOT / ".artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-class DevTools:
-    """A minimal DevTools protocol client over one page's websocket."""
-
-    def __init__(self, ws_url: str) -> None:
-        import websocket  # websocket-client, installed with locust
-
-        self.ws = websocket.create_connection(ws_url, timeout=60, suppress_origin=True)
-        self.next_id = 0
-        self.events: list[dict[str, Any]] = []
-
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
-        """Send a command and wait for its result (events that arrive meanwhile are kept)."""
-        self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.ws.recv())
-            if message.get("id") == self.next_id:
-                if "error" in message:
-                    raise AssertionError(f"{method}: {message['error']}")
-                return message.get("result", {})  # type: ignore[no-any-return]
-            self.events.append(message)
-
-    def wait_event(self, method: str, timeout: float = 60) -> dict[str, Any]:
-        """Wait for an event (or find it among those already received)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for event in self.events:
-                if event.get("method") == method:
-                    self.events.remove(event)
-                    return event
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {method} within {timeout}s")
-            self.events.append(json.loads(self.ws.recv()))
-
-    def close(self) -> None:
-        """Close the websocket."""
-        self.ws.close()
-
-
-@contextmanager
-def chromium(profile: Path, *extra: str) -> Iterator[DevTools]:
-    """A headless Chromium on loopback with a throwaway profile (and ``extra`` flags); yields a DevTools client on
-    its page."""
-    assert CHROMIUM is not None
-    proc = subprocess.Popen(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--no-first-run",
-            "--disable-extensions",
-            f"--user-data-dir={profile}",
-            "--remote-debugging-address=127.0.0.1",
-            "--remote-debugging-port=0",
-            "--window-size=1280,900",
-            *extra,
-            "about:blank",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = None
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 60
-        while not (port_file.exists() and port_file.read_text().strip()):
-            assert proc.poll() is None, "chromium exited at start"
-            assert time.monotonic() < deadline, "chromium did not open its DevTools port"
-            time.sleep(0.1)
-        port = int(port_file.read_text().splitlines()[0])
-        pages = [
-            t
-            for t in requests.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
-            if t["type"] == "page"
-        ]
-        client = DevTools(pages[0]["webSocketDebuggerUrl"])
-        yield client
-    finally:
-        if client is not None:
-            client.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.mark.skipif(
@@ -250,3 +155,58 @@ def test_docs_page_lists_the_operations_with_the_network_blocked(tmp_path: Path)
     target = ARTIFACTS / "docs-offline.png"
     target.write_bytes(base64.b64decode(shot["data"]))
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)"
+)
+def test_report_with_a_plan_section_fits_a_1280px_window(tmp_path: Path) -> None:
+    """The plan section of the report as a reviewer opens it: the page does not scroll sideways at 1280 px (long
+    names scroll inside the table), and the planned peaks carry their unit and the daily aggregation they were
+    planned on, next to a risk table that states hourly peaks."""
+    long_name = "checkout-payments-authorization-gateway-eu-west-1-primary"
+    db = tmp_path / "plan-page.db"
+    store = Store.open(db)
+    store.series.ingest(
+        pd.concat(
+            [
+                hourly_history("recommendations", "memory", days=70),
+                hourly_history(long_name, "cpu", days=70, seed=4),
+            ]
+        )
+    )
+    store.series.update_series("recommendations", "memory", threshold=50.0, agg="max")
+    store.series.update_series(long_name, "cpu", threshold=52.0, agg="max")
+    store.events.add_events([make_occurrence("Black Friday", "2024-03-12", "2024-03-13", 1.3, 1.5)])
+    forecast_stored(store, [("recommendations", "memory"), (long_name, "cpu")], ForecastSpec(horizon=24 * 7))
+    outcomes = make_plans(store, PlanRequest(quarter="2024Q2"))
+    assert all(o.plan_id is not None for o in outcomes), [o.error for o in outcomes]
+    _, token = store.tokens.create_token(["read"], "browser")
+    store.close()
+
+    server = start_server(db, tmp_path / "server.log", workers=1)
+    try:
+        with chromium(tmp_path / "profile") as page:
+            page.call("Network.enable")
+            page.call("Network.setExtraHTTPHeaders", headers={"Authorization": f"Bearer {token}"})
+            page.call("Page.enable")
+            page.call("Page.navigate", url=f"{server.url}/api/v1/events/Black%20Friday/report")
+            page.wait_event("Page.loadEventFired", timeout=120)
+            width = evaluate(page, "document.documentElement.scrollWidth")
+            window = evaluate(page, "window.innerWidth")
+            viewport = evaluate(page, "document.documentElement.clientWidth")  # less the scroll bar
+            rows = json.loads(
+                evaluate(
+                    page,
+                    "JSON.stringify(Array.from(document.querySelectorAll('h2')).filter(h => h.textContent =="
+                    " 'Capacity plan').map(h => Array.from(h.nextElementSibling.querySelectorAll('tbody tr'))"
+                    ".map(r => Array.from(r.cells).map(c => c.textContent)))[0])",
+                )
+            )
+    finally:
+        server.stop()
+    assert window == 1280 and width <= viewport, (width, viewport)
+    by_metric = {row[1]: row for row in rows}
+    assert set(by_metric) == {"memory", "cpu"}
+    peak = by_metric["memory"][3]  # "55.1% / 57.0% (daily max)"
+    assert peak.count("%") == 2 and peak.endswith("(daily max)"), peak

@@ -131,3 +131,15 @@ def test_requests_the_series_state_does_not_allow_are_declared_409(spec: dict[st
         op = spec["paths"][f"/api/v1/series/{{service}}/{{metric}}/{path}"]["get"]
         assert "409" in op["responses"] and "202" in op["responses"], path
         assert "Retry-After" in op["responses"]["202"]["headers"], path
+
+
+def test_every_operation_summary_is_a_whole_sentence_in_plain_text(spec: dict[str, Any]) -> None:
+    # Swagger UI shows the summary on the operation's line: a docstring's first line cut mid-sentence ("by default
+    # the last") or reST markup ("``<img>``") showed as such in the /docs page.
+    bad = [
+        (method.upper(), path, op["summary"])
+        for path, method, op in _operations(spec)
+        if not op["summary"].rstrip().endswith((".", ")"))
+        or "``" in op["summary"] + op.get("description", "")
+    ]
+    assert bad == []

@@ -38,8 +38,11 @@ def test_plan_prints_writes_json_and_charts_then_accuracy_scores_it(db: Path, tm
     assert len(rows) == 6, result.output  # one line per week
     assert all(line.count("│") == 8 for line in rows), "a table row was folded"
     assert sum(1 for line in result.output.splitlines() if line.startswith("┃")) == 1  # a one-line header
-    assert "shop/cpu daily max, threshold 50" in result.output and "1 plan(s), 1 stored" in result.output
+    assert "shop/cpu daily max, threshold 50%" in result.output and "1 plan(s), 1 stored" in result.output
     (record,) = json.loads(out.read_text())
+    # the table states the JSON's weeks, with the unit the risk table gives a percent metric
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in rows]
+    assert [c[1:3] for c in cells] == [[f"{w['p50']:.1f}%", f"{w['p90']:.1f}%"] for w in record["weeks"]]
     assert record["service"] == "shop" and len(record["weeks"]) == 6
     assert record["weeks"][0]["start"].startswith("2023-01-02")
     for week in record["weeks"]:

@@ -68,7 +68,7 @@ def test_a_plan_is_scored_when_its_weeks_have_actuals(planned: Store) -> None:
     assert [(r["service"], r["score"]["weeks_scored"]) for r in rows] == [("grid", 8)]
     # the readiness report's capacity-plan section, from these rows
     share = f"{scored.score.within_10:.0%} / {scored.score.within_20:.0%} of 8 weeks"
-    row = next(line for line in plan_markdown(rows) if line.startswith("| grid |"))
+    row = next(line for line in plan_markdown(rows, str) if line.startswith("| grid |"))
     assert f"| {CUT} +8w |" in row and share in row
     html = plan_html(rows)
     assert "<h2>Capacity plan</h2>" in html and "<td>grid</td>" in html and html.count("<tr>") == 2
