@@ -13,46 +13,31 @@ from typing import Any
 import click
 import pandas as pd
 
-from capacity.bench.accuracy import markdown_table, resample, run_accuracy
+from capacity.bench.accuracy import markdown_table, needed_steps, resample, run_accuracy
 from capacity.bench.peers import PEER_GROUPS
+from capacity.cli.bench_data import as_frame, csv_files, read_series
 from capacity.cli.common import console, db_option, open_store, print_table
 from capacity.cli.plan import show_plan_accuracy
-from capacity.errors import InvalidInput, SourceError, UnknownSeries
+from capacity.errors import InvalidInput, NotEnoughHistory, SourceError, UnknownSeries
 from capacity.schema import duration_steps, validate_name
 from capacity.services.accuracy import DRIFT_RATIO, LIVE_RUNS, fleet_accuracy
-
-
-def _csv_files(data: Path) -> list[Path]:
-    if data.is_file():
-        return [data]
-    if not data.is_dir():
-        raise SourceError(
-            f"--data must be a folder of CSV files or a CSV file, got {str(data)!r}", field="data"
-        )
-    files = sorted(p for p in data.glob("*.csv") if p.is_file())
-    if not files:
-        raise SourceError(f"no .csv files in {data}", field="data")
-    return files
 
 
 def _read_series(data: tuple[Path, ...], freq: str, agg: str) -> dict[str, Any]:
     """Every ``timestamp,value`` CSV of the folders (or files) in ``data``, resampled, by file stem."""
     out: dict[str, Any] = {}
-    for path in [f for d in data for f in _csv_files(d)]:
+    for path in [f for d in data for f in csv_files(d, single_file=True)]:
         if path.stem in out:
             raise SourceError(f"{path}: a series named {path.stem!r} was already read", field="data")
-        try:
-            frame = pd.read_csv(path)
-        except (OSError, ValueError) as exc:
-            raise SourceError(f"{path}: cannot read: {exc}", field="data") from None
-        missing = {"timestamp", "value"} - set(frame.columns)
-        if missing:
-            raise SourceError(f"{path}: missing column(s) {', '.join(sorted(missing))}", field="data")
-        try:
-            out[path.stem] = resample(frame, freq, agg)
-        except (ValueError, TypeError) as exc:
-            raise SourceError(f"{path}: bad timestamps or values: {exc}", field="data") from None
+        values = read_series(path, freq, f"give --freq {_coarser(freq)} or finer data")
+        out[path.stem] = resample(as_frame(values), freq, agg)
     return out
+
+
+def _coarser(freq: str) -> str:
+    """The step to suggest for data too coarse for ``freq``: a day under a day, else a week."""
+    step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))  # type: ignore[arg-type]
+    return "1d" if step < pd.Timedelta(days=1) else "7d"
 
 
 def _methods(peers: str) -> list[str]:
@@ -118,6 +103,15 @@ def bench_accuracy(
     steps = duration_steps(horizon, freq)
     methods = _methods(peers)
     series = _read_series(data, freq, agg)
+    needed = needed_steps(steps, folds)
+    if all(len(y) < needed for y in series.values()):
+        longest = max(len(y) for y in series.values())
+        raise NotEnoughHistory(
+            f"no series is long enough to score: --horizon {horizon} with --folds {folds} needs {needed} steps of "
+            f"{freq} (three horizons of training before the first test window), the longest here has {longest}; "
+            "give a shorter --horizon, fewer --folds or longer series",
+            field="data",
+        )
 
     def progress(name: str, entry: Any) -> None:
         if entry["skipped"]:
