@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from capacity.forecast.regularize import MAX_SPACING_STEPS
 from capacity.schema import METRIC, PERCENT, SERVICE, TS, VALUE, format_days, unit_for
 
 #: The engine's step: samples spaced wider than this (by the median) leave hours to interpolate.
@@ -41,7 +42,12 @@ def shape_notes(history: pd.DataFrame) -> list[str]:
                 "fraction, multiply by 100, or a threshold like 80 is never reached"
             )
         spacing = median_spacing(pd.DatetimeIndex(group[TS]))
-        if spacing is not None and spacing > COARSE_FACTOR * ENGINE_STEP:
+        if spacing is not None and spacing > MAX_SPACING_STEPS * ENGINE_STEP:
+            notes.append(
+                f"{name}: samples are {format_days(spacing)} apart (median): too coarse for the hourly forecasts "
+                "(capacity forecast and risks will refuse it; capacity plan, on daily peaks, takes it)"
+            )
+        elif spacing is not None and spacing > COARSE_FACTOR * ENGINE_STEP:
             notes.append(
                 f"{name}: samples are {format_days(spacing)} apart (median); forecasts are hourly, so the "
                 "hours between samples are interpolated: each sample is read as one hour's value"

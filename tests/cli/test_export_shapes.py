@@ -208,3 +208,22 @@ def test_ingest_notes_a_percent_given_as_a_fraction_and_samples_coarser_than_hou
     assert "note: vm/cpu: every value lies between 0 and 1, but 'cpu' is a percent (0..100)" in out
     assert "note: site/rps: samples are 24h apart (median); forecasts are hourly" in out
     assert "note: vm/cpu: samples" not in out and "note: site/rps: every value" not in out
+
+
+def test_weekly_samples_are_refused_by_the_hourly_forecast_and_planned_on_daily_peaks(tmp_path: Path) -> None:
+    weekly = series(days=7 * 60, freq="7D")
+    path = write(tmp_path, "site__load.csv", SHAPES["plain"](weekly))
+    db = str(tmp_path / "c.db")
+    code, out = run("ingest", str(path), "--threshold", "500", "--db", db, "--create")
+    assert code == 0 and "note: site/load: samples are 7d apart (median): too coarse for the hourly" in out, (
+        out
+    )
+    code, out = run("forecast", "--all", "--workers", "1", "--db", db)
+    assert code == 1 and "samples are 7 days apart (median): too coarse to forecast in steps of 1h" in out, (
+        out
+    )
+    code, out = run("risks", "--db", db, "--json", str(tmp_path / "r.json"))
+    (row,) = json.loads((tmp_path / "r.json").read_text())["risks"]
+    assert row["status"] == "unknown" and row["peak_p95"] is None, out
+    code, out = run("plan", "--horizon", "4w", "--no-save", "--db", db)
+    assert code == 0 and "1 plan(s)" in out, out
