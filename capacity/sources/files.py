@@ -15,8 +15,8 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from capacity.errors import InvalidHistory, InvalidInput, SourceError, describe_value
-from capacity.schema import METRIC, SERVICE, TS, VALUE, empty_history, validate_history
+from capacity.errors import InvalidHistory, InvalidInput, InvalidName, SourceError, describe_value
+from capacity.schema import METRIC, SERVICE, TS, VALUE, empty_history, validate_history, validate_name
 
 SUFFIXES = (".csv", ".parquet", ".pq")
 #: The largest file read whole; bigger files should be split or pulled from Prometheus.
@@ -171,6 +171,19 @@ def _separator(text: str) -> str:
     return next((sep for sep in (";", "\t") if sep in header), ",")
 
 
+def _given_name(name: str, field: str, source: str) -> str:
+    """A service or metric the file has no column for (its name, or an option, gives it): a bad one is the file
+    name's fault, not a row's."""
+    try:
+        return validate_name(name, field)
+    except InvalidName as exc:
+        raise InvalidHistory(
+            f"{source}: {exc.message} (the file has no {field} column: it comes from the file name "
+            f"SERVICE__METRIC.csv or --{field}; rename the file or give --{field})",
+            field=field,
+        ) from None
+
+
 def _to_history(
     frame: pd.DataFrame, *, source: str, service: str | None, metric: str | None, first_row: int
 ) -> pd.DataFrame:
@@ -179,9 +192,9 @@ def _to_history(
     if "timestamp" in frame.columns and TS not in frame.columns:
         frame = frame.rename(columns={"timestamp": TS})
     if SERVICE not in frame.columns and service is not None:
-        frame = frame.assign(**{SERVICE: service})
+        frame = frame.assign(**{SERVICE: _given_name(service, SERVICE, source)})
     if METRIC not in frame.columns and metric is not None:
-        frame = frame.assign(**{METRIC: metric})
+        frame = frame.assign(**{METRIC: _given_name(metric, METRIC, source)})
     if TS not in frame.columns or VALUE not in frame.columns:
         missing = "timestamp" if TS not in frame.columns else VALUE
         raise InvalidHistory(

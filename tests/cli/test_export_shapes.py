@@ -227,3 +227,15 @@ def test_weekly_samples_are_refused_by_the_hourly_forecast_and_planned_on_daily_
     assert row["status"] == "unknown" and row["peak_p95"] is None, out
     code, out = run("plan", "--horizon", "4w", "--no-save", "--db", db)
     assert code == 0 and "1 plan(s)" in out, out
+
+
+def test_a_file_name_that_is_no_service_name_is_blamed_on_the_file_name_not_a_row(tmp_path: Path) -> None:
+    path = write(tmp_path, "my export (1).csv", SHAPES["plain"](series(days=1)))
+    code, out = run("ingest", str(path), "--db", str(tmp_path / "c.db"), "--create")
+    assert code == 2 and "row" not in out, out
+    assert (
+        "my export (1).csv: service may hold only letters" in out
+        and "rename the file or give --service" in out
+    )
+    code, out = run("ingest", str(path), "--service", "web", "--db", str(tmp_path / "c.db"), "--create")
+    assert code == 0, out
