@@ -239,3 +239,18 @@ def test_a_file_name_that_is_no_service_name_is_blamed_on_the_file_name_not_a_ro
     )
     code, out = run("ingest", str(path), "--service", "web", "--db", str(tmp_path / "c.db"), "--create")
     assert code == 0, out
+
+
+def test_bench_accuracy_refuses_a_step_the_engine_cannot_forecast_in(tmp_path: Path) -> None:
+    write(tmp_path / "weekly", "peaks.csv", SHAPES["plain"](series(days=7 * 80, freq="7D")))
+    data = str(tmp_path / "weekly")
+    for freq, message in (
+        ("7d", "--freq must divide a day (1d, 1h, 15min ...): the engine forecasts in such steps, got '7d'"),
+        ("fortnight", "--freq must be a step like 1h, 15min or 1d, got 'fortnight'"),
+        ("1d", "peaks.csv: samples are 7d apart (median), coarser than the benchmark's 1d step"),
+    ):
+        code, out = run(
+            "bench", "accuracy", "--data", data, "--freq", freq, "--peers", "", "--json", "x.json"
+        )
+        assert code == 2 and message in out, out
+    assert "the engine's coarsest step is a day: give daily data" in out
