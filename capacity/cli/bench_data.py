@@ -23,8 +23,8 @@ COARSE_FACTOR = 1.5
 
 
 def csv_files(data: Path, *, single_file: bool = False) -> list[Path]:
-    """The ``.csv`` files of a folder, by name (other files, and sub-folders, are ignored); ``data`` itself when
-    ``single_file`` and it is a file.
+    """The ``.csv`` files of a folder (``.CSV`` too, as ``capacity ingest`` reads them), by name (other files, and
+    sub-folders, are ignored); ``data`` itself when ``single_file`` and it is a file.
 
     Raises:
         SourceError: when the folder does not exist or holds no CSV file.
@@ -36,7 +36,7 @@ def csv_files(data: Path, *, single_file: bool = False) -> list[Path]:
     if not data.is_dir():
         what = "a folder of CSV files or a CSV file" if single_file else "a folder of CSV files"
         raise SourceError(f"--data must be {what}, got {str(data)!r}", field="data")
-    files = sorted(p for p in data.glob("*.csv") if p.is_file())
+    files = sorted(p for p in data.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
     if not files:
         raise SourceError(f"no .csv files in {data}", field="data")
     return files

@@ -185,7 +185,7 @@ def test_series_too_short_for_any_case_are_an_error_not_an_empty_table(tmp_path:
 
 def test_a_folder_export_reads_its_csv_files_only_and_names_an_empty_one(tmp_path: Path) -> None:
     folder = tmp_path / "export"
-    write(folder, "web.csv", SHAPES["plain"](series()))
+    write(folder, "web.CSV", SHAPES["plain"](series()))
     write(folder, "README.md", b"# exported\n")
     write(folder, ".DS_Store", b"\x00\x01Bud1")
     write(folder / "old", "stale.csv", b"garbage")
