@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from capacity.errors import InvalidHistory, InvalidInput, InvalidName, NotEnoughHistory, describe_value
+from capacity.timestamps import EXPECTED, parse_column, readable
 
 SERVICE = "service"
 METRIC = "metric"
@@ -229,14 +230,12 @@ def validate_history(frame: pd.DataFrame, *, first_row: int = 1, source: str = "
             raise fail(
                 TS, pos, what.format(first_row) + " (mixed time zones are ambiguous)", raw_ts.iloc[pos]
             )
-    if pd.api.types.is_datetime64_any_dtype(raw_ts):
-        ts = raw_ts.dt.tz_localize("UTC") if raw_ts.dt.tz is None else raw_ts.dt.tz_convert("UTC")
-    else:
-        ts = pd.to_datetime(raw_ts, utc=True, errors="coerce", format="mixed")
-    bad = ts.isna().to_numpy()
+    ts, refused = parse_column(raw_ts)
+    bad = ts.isna().to_numpy() | refused
     if bad.any():
         pos = _first_bad(bad)
-        raise fail(TS, pos, "is not a timestamp", raw_ts.iloc[pos])
+        what = f"is not {EXPECTED}" if refused[pos] and readable(raw_ts.iloc[pos]) else "is not a timestamp"
+        raise fail(TS, pos, what, raw_ts.iloc[pos])
     out_of_range = ((ts < MIN_TS) | (ts >= MAX_TS)).to_numpy()
     if out_of_range.any():
         pos = _first_bad(out_of_range)
@@ -261,6 +260,8 @@ def validate_history(frame: pd.DataFrame, *, first_row: int = 1, source: str = "
             except (TypeError, ValueError):
                 is_number = False
         what = "must be a finite number" if is_number else "is not a number"
+        if isinstance(raw, str) and re.fullmatch(r"\s*-?\d+,\d+\s*", raw):
+            what += " (a decimal comma? write a point: 85.5)"
         raise fail(VALUE, pos, what, raw)
 
     units = {m: unit_for(m) for m in pd.unique(metrics)}

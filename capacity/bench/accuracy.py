@@ -90,16 +90,22 @@ def score_fold(actual: np.ndarray, forecast: PeerForecast, scale: float) -> dict
     }
 
 
+def needed_steps(horizon: int, folds: int) -> int:
+    """The fewest steps a series needs to be scored: three horizons of training before the first of ``folds``
+    test windows."""
+    return (3 + folds) * horizon
+
+
 def evaluate_series(
     y: pd.Series, horizon: int, folds: int, methods: Sequence[str], freq: str
 ) -> dict[str, Any]:
     """Run every method on every fold of one regular series; returns ``{"skipped", "methods"}``."""
     n = len(y)
     cutoffs = fold_cutoffs(n, horizon, folds)
-    if cutoffs[0] < 3 * horizon:
+    if n < needed_steps(horizon, folds):
         return {
             "skipped": f"{n} steps: under 3 horizons of training before the first cutoff "
-            f"(needs {(3 + folds) * horizon})",
+            f"(needs {needed_steps(horizon, folds)})",
             "methods": {},
         }
     day = steps_per(freq, "1D")

@@ -13,46 +13,51 @@ from typing import Any
 import click
 import pandas as pd
 
-from capacity.bench.accuracy import markdown_table, resample, run_accuracy
+from capacity.bench.accuracy import markdown_table, needed_steps, resample, run_accuracy
 from capacity.bench.peers import PEER_GROUPS
-from capacity.cli.common import console, db_option, open_store, print_table
+from capacity.cli.bench_data import as_frame, csv_files, read_series
+from capacity.cli.common import EXIT_FAILED, console, db_option, open_store, print_table
 from capacity.cli.plan import show_plan_accuracy
-from capacity.errors import InvalidInput, SourceError, UnknownSeries
+from capacity.errors import InvalidInput, NotEnoughHistory, SourceError, UnknownSeries
 from capacity.schema import duration_steps, validate_name
 from capacity.services.accuracy import DRIFT_RATIO, LIVE_RUNS, fleet_accuracy
 
 
-def _csv_files(data: Path) -> list[Path]:
-    if data.is_file():
-        return [data]
-    if not data.is_dir():
-        raise SourceError(
-            f"--data must be a folder of CSV files or a CSV file, got {str(data)!r}", field="data"
-        )
-    files = sorted(p for p in data.glob("*.csv") if p.is_file())
-    if not files:
-        raise SourceError(f"no .csv files in {data}", field="data")
-    return files
-
-
-def _read_series(data: tuple[Path, ...], freq: str, agg: str) -> dict[str, Any]:
-    """Every ``timestamp,value`` CSV of the folders (or files) in ``data``, resampled, by file stem."""
+def _read_series(data: tuple[Path, ...], freq: str, agg: str, fix: str) -> dict[str, Any]:
+    """Every ``timestamp,value`` CSV of the folders (or files) in ``data``, resampled, by file stem; ``fix`` says
+    what a series too coarse for ``freq`` should do."""
     out: dict[str, Any] = {}
-    for path in [f for d in data for f in _csv_files(d)]:
+    for path in [f for d in data for f in csv_files(d, single_file=True)]:
         if path.stem in out:
             raise SourceError(f"{path}: a series named {path.stem!r} was already read", field="data")
-        try:
-            frame = pd.read_csv(path)
-        except (OSError, ValueError) as exc:
-            raise SourceError(f"{path}: cannot read: {exc}", field="data") from None
-        missing = {"timestamp", "value"} - set(frame.columns)
-        if missing:
-            raise SourceError(f"{path}: missing column(s) {', '.join(sorted(missing))}", field="data")
-        try:
-            out[path.stem] = resample(frame, freq, agg)
-        except (ValueError, TypeError) as exc:
-            raise SourceError(f"{path}: bad timestamps or values: {exc}", field="data") from None
+        values = read_series(path, freq, fix)
+        out[path.stem] = resample(as_frame(values), freq, agg)
     return out
+
+
+def _check_freq(freq: str) -> str:
+    """What a series too coarse for ``freq`` should do; refuses a step the engine cannot forecast in.
+
+    Raises:
+        InvalidInput: when ``freq`` is no pandas step, or does not divide a day (a weekly step).
+    """
+    try:
+        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))  # type: ignore[arg-type]
+    except ValueError:
+        raise InvalidInput(
+            f"--freq must be a step like 1h, 15min or 1d, got {freq!r}", field="freq"
+        ) from None
+    day = pd.Timedelta(days=1)
+    if step <= pd.Timedelta(0) or step > day or day % step != pd.Timedelta(0):
+        raise InvalidInput(
+            f"--freq must divide a day (1d, 1h, 15min ...): the engine forecasts in such steps, got {freq!r}",
+            field="freq",
+        )
+    return (
+        "give --freq 1d or finer data"
+        if step < day
+        else "the engine's coarsest step is a day: give daily data"
+    )
 
 
 def _methods(peers: str) -> list[str]:
@@ -115,9 +120,19 @@ def bench_accuracy(
           --folds 3 --peers prophet,statsforecast --json long.json
     """
 
+    fix = _check_freq(freq)
     steps = duration_steps(horizon, freq)
     methods = _methods(peers)
-    series = _read_series(data, freq, agg)
+    series = _read_series(data, freq, agg, fix)
+    needed = needed_steps(steps, folds)
+    if all(len(y) < needed for y in series.values()):
+        longest = max(len(y) for y in series.values())
+        raise NotEnoughHistory(
+            f"no series is long enough to score: --horizon {horizon} with --folds {folds} needs {needed} steps of "
+            f"{freq} (three horizons of training before the first test window), the longest here has {longest}; "
+            "give a shorter --horizon, fewer --folds or longer series",
+            field="data",
+        )
 
     def progress(name: str, entry: Any) -> None:
         if entry["skipped"]:
@@ -147,14 +162,22 @@ def bench_accuracy(
         for method, value in entry["methods"].items():
             if "error" in value:
                 print(f"{entry['name']}: {method} failed: {value['error']}", flush=True)
-    console.print(f"accuracy, horizon {horizon}, {folds} folds (summary over series where every method ran)")
-    print(markdown_table(result), flush=True)
+    complete = result["summary"][methods[0]]["series"]
+    if complete:
+        console.print(
+            f"accuracy, horizon {horizon}, {folds} folds (summary over series where every method ran)"
+        )
+        print(markdown_table(result), flush=True)
+    else:
+        console.print("no series on which every method ran (the failures are above): no summary")
     if json_out:
         json_out.write_text(json.dumps(result, indent=2, allow_nan=True))
         console.print(f"wrote {json_out}")
-    if md_out:
+    if md_out and complete:
         md_out.write_text(markdown_table(result))
         console.print(f"wrote {md_out}")
+    if not complete:
+        raise click.exceptions.Exit(EXIT_FAILED)
 
 
 @click.command("accuracy")

@@ -15,46 +15,32 @@ import click
 import pandas as pd
 
 from capacity.bench import breach, events
+from capacity.bench.accuracy import needed_steps
 from capacity.bench.breach_cache import disk_forecaster
 from capacity.bench.breach_figure import reliability_figure
 from capacity.bench.breach_fit import collect_fit_cases, fit_model
 from capacity.bench.breach_score import markdown_tables
+from capacity.cli.bench_data import as_frame, csv_files, read_series
 from capacity.cli.common import console
 from capacity.cli.events import read_events_file
-from capacity.errors import InvalidInput, SourceError
+from capacity.errors import InvalidInput, NotEnoughHistory
 from capacity.risk.probability import DEFAULT_MODEL, BreachModel
 from capacity.schema import duration_steps
 
 
 def read_folder(data: Path, agg: str) -> dict[str, pd.Series]:
-    """Every ``timestamp,value`` CSV file of ``data`` (a folder, or one CSV file) resampled hourly with ``agg``, by
-    file stem.
+    """Every ``timestamp,value`` CSV file of ``data`` (a folder, or one CSV file) resampled hourly with ``agg``, by file stem (read as
+    :func:`capacity.cli.bench_data.read_series` reads them).
 
     Raises:
-        SourceError: when the path does not exist or holds no CSV file.
-        InvalidInput: when a file lacks the timestamp or value column.
+        SourceError: when the folder does not exist or holds no CSV file.
+        InvalidHistory: when a file lacks the timestamp or value column, or has a bad row (named).
+        InvalidInput: when a file's samples are coarser than hourly.
     """
-
-    if data.is_file() and data.suffix.lower() == ".csv":
-        files = [data]
-    elif not data.exists():
-        raise SourceError(f"data folder or file {data} does not exist", field="data")
-    elif not data.is_dir():
-        raise SourceError(f"data {data} is neither a folder nor a .csv file", field="data")
-    else:
-        files = sorted(data.glob("*.csv"))
-    if not files:
-        raise SourceError(f"no .csv files in {data}", field="data")
-    out = {}
-    for path in files:
-        frame = pd.read_csv(path)
-        missing = [c for c in ("timestamp", "value") if c not in frame.columns]
-        if missing:
-            raise InvalidInput(
-                f"{path.name}: missing column {missing[0]!r} (expected timestamp,value)", field=missing[0]
-            )
-        out[path.stem] = breach.resample(frame, agg)
-    return out
+    return {
+        path.stem: breach.resample(as_frame(read_series(path, "1h", "these benchmarks are hourly")), agg)
+        for path in csv_files(data, single_file=True)
+    }
 
 
 def _write(result: dict, json_out: Path, markdown_out: Path | None, table: str) -> None:
@@ -231,6 +217,13 @@ def breach_cmd(
         dev=dev,
         forecast=None if cache_dir is None else disk_forecaster(cache_dir, breach.default_forecast),
     )
+    if not result["cases"]:
+        raise NotEnoughHistory(
+            f"no case to score: every series was skipped (reasons above); --horizon {horizon} with --folds {folds} "
+            f"needs {needed_steps(steps, folds)} hours of history per series; give a shorter --horizon, fewer --folds or "
+            "longer series",
+            field="data",
+        )
     result["config"]["seconds"] = round(time.perf_counter() - started, 1)
     table = markdown_tables(result)
     console.print(table, markup=False, soft_wrap=True)
@@ -296,6 +289,13 @@ def events_cmd(
         config={"data": str(data), "events": str(events_file), "agg": agg, "lead": lead},
         on_series=progress,
     )
+    if not result["occurrences"]:
+        raise NotEnoughHistory(
+            f"no event occurrence to score in {data}: one is scored when the series covers it, holds "
+            f"{events.MIN_TRAIN_DAYS} days before its cutoff and an earlier occurrence of the same event in the "
+            f"{events.MAX_TRAIN_DAYS} days before that (a year or more of history for yearly holidays)",
+            field="data",
+        )
     result["config"]["seconds"] = round(time.perf_counter() - started, 1)
     table = events.markdown_table(result)
     console.print(table, markup=False, soft_wrap=True)

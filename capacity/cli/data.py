@@ -13,6 +13,7 @@ from capacity.errors import InvalidInput
 from capacity.schema import validate_name
 from capacity.services.accuracy import score_ingested
 from capacity.sources.files import DUPLICATE_POLICIES, read_history
+from capacity.sources.notes import shape_notes
 from capacity.store import Store
 from capacity.store.db import sqlite_file
 
@@ -126,6 +127,8 @@ def ingest_files(
         )
     if settings:
         console.print(f"threshold {threshold:g} set on {', '.join(f'{s}/{m}' for s, m in keys)}")
+    for note in shape_notes(history):
+        console.print(f"note: {note}", markup=False)
     console.print(f"database: {store.url}")
 
 

@@ -31,6 +31,10 @@ SHORT_GAP = 3
 SPIKE_SIGMAS = 8.0
 #: The fewest steps the engine accepts.
 MIN_POINTS = 3
+#: Samples spaced (by the median) more than this many steps apart are too coarse to forecast at that step: hourly
+#: steps from daily samples still hold each day's level, but from weekly ones the interpolated hours carried a
+#: made-up daily cycle (a weekly PJM export forecast hourly peaked at 2.5x its history's maximum).
+MAX_SPACING_STEPS = 24
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,23 @@ def detect_periods(y: np.ndarray, freq: str) -> tuple[int, ...]:
     return tuple(p for p, needed in ((day, 2 * day), (week, 2 * week)) if p > 1 and n >= needed)
 
 
+def _check_spacing(index: pd.DatetimeIndex, freq: str) -> None:
+    """Refuse samples spaced more than :data:`MAX_SPACING_STEPS` steps apart (median of the distinct gaps)."""
+    gaps = np.diff(index.asi8)
+    gaps = gaps[gaps > 0]
+    if not len(gaps):
+        return
+    spacing = pd.Timedelta(int(np.median(gaps)), unit="ns")
+    step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))  # type: ignore[arg-type]
+    if spacing > MAX_SPACING_STEPS * step:
+        days = spacing / pd.Timedelta(days=1)
+        raise NotEnoughHistory(
+            f"samples are {days:g} days apart (median): too coarse to forecast in steps of {freq}, where all but one "
+            f"of every {int(spacing / step)} steps would be interpolated; load samples at least daily",
+            field="values",
+        )
+
+
 def regularize(values: pd.Series, freq: str = "1h", agg: str = "mean") -> RegularSeries:
     """Put raw samples on a fixed grid: aggregate, merge duplicates, fill gaps, dampen spikes, detect seasons.
 
@@ -185,7 +206,8 @@ def regularize(values: pd.Series, freq: str = "1h", agg: str = "mean") -> Regula
 
     Raises:
         InvalidHistory: for an unknown aggregation or a series that is not indexed by time.
-        NotEnoughHistory: when fewer than three steps hold a sample.
+        NotEnoughHistory: when fewer than three steps hold a sample, or the samples are more than
+            :data:`MAX_SPACING_STEPS` steps apart.
     """
     if agg not in AGGREGATIONS:
         raise InvalidHistory(
@@ -199,6 +221,7 @@ def regularize(values: pd.Series, freq: str = "1h", agg: str = "mean") -> Regula
     merged = int(s.index.duplicated().sum())
     if s.empty:
         raise NotEnoughHistory("the series has no finite samples", field="values")
+    _check_spacing(pd.DatetimeIndex(s.index), freq)
     grid = _aggregate(s, freq, agg)
     observed = int(grid.notna().sum())
     if observed < MIN_POINTS:

@@ -15,8 +15,8 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from capacity.errors import InvalidHistory, InvalidInput, SourceError, describe_value
-from capacity.schema import METRIC, SERVICE, TS, VALUE, empty_history, validate_history
+from capacity.errors import InvalidHistory, InvalidInput, InvalidName, SourceError, describe_value
+from capacity.schema import METRIC, SERVICE, TS, VALUE, empty_history, validate_history, validate_name
 
 SUFFIXES = (".csv", ".parquet", ".pq")
 #: The largest file read whole; bigger files should be split or pulled from Prometheus.
@@ -151,7 +151,9 @@ def _parse_csv(
     if "\x00" in text[:4096]:
         raise InvalidHistory(f"{source}: not a CSV file (binary content)", field="file")
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+        frame = pd.read_csv(
+            io.StringIO(text), sep=_separator(text), dtype=str, keep_default_na=False, skipinitialspace=True
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InvalidHistory(
             f"{source}: not a readable CSV file ({str(exc).strip().splitlines()[0]})", field="file"
@@ -160,21 +162,44 @@ def _parse_csv(
     return resolve_duplicates(history, duplicates, first_row=2, source=source, hint=hint or DUPLICATES_HINT)
 
 
+def _separator(text: str) -> str:
+    """The column separator: a comma, unless the header holds none and a semicolon or tab instead (what spreadsheet
+    exports in locales with a decimal comma write)."""
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    if "," in header:
+        return ","
+    return next((sep for sep in (";", "\t") if sep in header), ",")
+
+
+def _given_name(name: str, field: str, source: str) -> str:
+    """A service or metric the file has no column for (its name, or an option, gives it): a bad one is the file
+    name's fault, not a row's."""
+    try:
+        return validate_name(name, field)
+    except InvalidName as exc:
+        raise InvalidHistory(
+            f"{source}: {exc.message} (the file has no {field} column: it comes from the file name "
+            f"SERVICE__METRIC.csv or --{field}; rename the file or give --{field})",
+            field=field,
+        ) from None
+
+
 def _to_history(
     frame: pd.DataFrame, *, source: str, service: str | None, metric: str | None, first_row: int
 ) -> pd.DataFrame:
+    given = ",".join(map(str, frame.columns)) or "nothing"
     frame = frame.rename(columns={c: str(c).strip().lower() for c in frame.columns})
     if "timestamp" in frame.columns and TS not in frame.columns:
         frame = frame.rename(columns={"timestamp": TS})
     if SERVICE not in frame.columns and service is not None:
-        frame = frame.assign(**{SERVICE: service})
+        frame = frame.assign(**{SERVICE: _given_name(service, SERVICE, source)})
     if METRIC not in frame.columns and metric is not None:
-        frame = frame.assign(**{METRIC: metric})
+        frame = frame.assign(**{METRIC: _given_name(metric, METRIC, source)})
     if TS not in frame.columns or VALUE not in frame.columns:
         missing = "timestamp" if TS not in frame.columns else VALUE
         raise InvalidHistory(
-            f"{source}: missing column {missing!r} (expected timestamp,service,metric,value or timestamp,value; "
-            f"got {','.join(map(str, frame.columns)) or 'nothing'})",
+            f"{source}: missing column {missing!r} (expected the header timestamp,value or "
+            f"timestamp,service,metric,value; the file's is {given})",
             field=missing,
         )
     if len(frame) == 0:
@@ -201,18 +226,43 @@ def _read_file(path: Path, *, metric: str, service: str | None, duplicates: str)
             raise InvalidHistory(f"{path.name}: not a readable Parquet file ({exc})", field="file") from None
         history = _to_history(frame, source=path.name, service=svc, metric=met, first_row=1)
         return resolve_duplicates(history, duplicates, first_row=1, source=path.name)
+    return _parse_csv(_read_text(path), source=path.name, service=svc, metric=met, duplicates=duplicates)
+
+
+def _read_text(path: Path) -> str:
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise SourceError(f"{path}: over the {MAX_FILE_BYTES} byte limit; split it", field="file")
         raw = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"{path}: cannot read ({exc.strerror})", field="file") from None
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidHistory(
             f"{path.name}: not UTF-8 text (byte {exc.start}); is it a CSV file? Save it as UTF-8",
             field="file",
         ) from None
-    return _parse_csv(text, source=path.name, service=svc, metric=met, duplicates=duplicates)
+
+
+def read_values(path: Path) -> pd.Series:
+    """A ``timestamp,value`` CSV file's samples, indexed by UTC time and sorted, for the benchmarks.
+
+    Read and checked as ``capacity ingest`` reads a file (a BOM, CRLF, a semicolon or tab separator, ISO 8601 or
+    epoch timestamps, every bad row named), so a file the benchmarks score is one the service would take. The
+    values are a gauge whatever the file's name (a benchmark compares methods, it does not check units), and a
+    timestamp repeated with different values is averaged: a benchmark aggregates each step anyway.
+
+    Raises:
+        SourceError: when the file cannot be read.
+        InvalidHistory: when a column is missing or a row is bad (named by its line).
+    """
+    frame, _ = _parse_csv(
+        _read_text(path), source=path.name, service="bench", metric="value", duplicates="mean"
+    )
+    return pd.Series(frame[VALUE].to_numpy(), index=pd.DatetimeIndex(frame[TS]), name=path.stem).sort_index(
+        kind="stable"
+    )
 
 
 def read_file(

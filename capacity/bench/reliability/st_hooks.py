@@ -168,16 +168,14 @@ def csv_ok(service: str, metric: str, text: str) -> bool:
 
 
 def _stamps(raw: list[Any]) -> list[Any]:
-    """Timestamps as the samples route reads them: numbers are epoch seconds, text is RFC 3339."""
+    """Timestamps as the samples route reads them: numbers are epoch seconds, text is read by
+    :func:`~capacity.schema.validate_history` (ISO 8601 or epoch text, see :mod:`capacity.timestamps`)."""
     out: list[Any] = []
     for t in raw:
         if _number(t) and 0 <= t < 4e9:
             out.append(pd.Timestamp(float(t), unit="s", tz="UTC"))
         elif isinstance(t, str):
-            try:
-                out.append(pd.Timestamp(t))
-            except (ValueError, TypeError, OverflowError):
-                out.append(t)
+            out.append(t)
         else:
             out.append(str(t))
     return out
