@@ -39,13 +39,25 @@ from capacity.risk.peaks import (
     window_peak,
 )
 from capacity.risk.probability import DEFAULT_MODEL, MIN_ANALOGS, BreachModel, RecentProfile, breach_curve
-from capacity.schema import PERCENT, TS, unit_for
+from capacity.risk.sizing import instances_needed
+from capacity.risk.status import (
+    ANALOG_HISTORY,
+    AT_RISK,
+    BREACH_LIKELY,
+    OK,
+    STATUSES,
+    UNKNOWN,
+    analogs_note,
+    over_saturation_note,
+    reached_note,
+    short_history,
+    short_history_note,
+    status_counts,
+)
+from capacity.schema import TS, unit_for
 
-BREACH_LIKELY = "breach likely"
-AT_RISK = "at risk"
-OK = "ok"
-UNKNOWN = "unknown"
-STATUSES = (BREACH_LIKELY, AT_RISK, OK, UNKNOWN)
+# defined in status.py and sizing.py, imported from here by the services, the CLI and the API
+__all__ = ["AT_RISK", "BREACH_LIKELY", "OK", "STATUSES", "UNKNOWN", "instances_needed", "status_counts"]
 
 
 def _setting(default: float, help_text: str) -> float:
@@ -157,6 +169,10 @@ class RiskInput:
         recent: the series' recent peak profile (:func:`capacity.risk.probability.recent_profile`), or None.
         peaks: a long-range forecast's calibrated weekly peaks (:class:`~capacity.forecast.types.PeakForecast`),
             or None; when given, the window's peak quantiles come from them (:func:`capacity.risk.peaks.window_peak`).
+        unit: the metric's unit as stored at ingest (a percent gets a note past 100), None to read the name.
+        history_span: how much history lies before the forecast's start, when known (under two days: no
+            probability, see :mod:`capacity.risk.status`).
+        history_max: the highest value of that history and when it was (regularized), when known.
     """
 
     service: str
@@ -171,6 +187,9 @@ class RiskInput:
     analogs: np.ndarray | None = None
     recent: RecentProfile | None = None
     peaks: PeakForecast | None = None
+    unit: str | None = None
+    history_span: pd.Timedelta | None = None
+    history_max: tuple[float, pd.Timestamp | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -210,41 +229,6 @@ def window_mask(ts: pd.Series | pd.DatetimeIndex, window: RiskWindow) -> np.ndar
     return mask
 
 
-def instances_needed(
-    peak: float,
-    *,
-    metric: str,
-    threshold: float | None,
-    instances: int | None,
-    instance_capacity: float | None,
-    margin: float,
-) -> int | None:
-    """How many instances keep the p95 peak (times ``1 + margin``) under the limit; None when unknowable.
-
-    With a per-instance capacity the metric is taken as the fleet's total load (e.g. requests/s):
-    ``ceil(peak * (1 + margin) / instance_capacity)``. Without one, a percent metric (cpu, memory) is the
-    average utilization of ``instances`` equal instances, and load spreads evenly:
-    ``ceil(instances * peak * (1 + margin) / threshold)``.
-
-    Raises:
-        InvalidConfig: on a non-positive capacity, instance count or threshold.
-    """
-    if instance_capacity is not None and instance_capacity <= 0:
-        raise InvalidConfig(
-            f"instance_capacity must be > 0, got {instance_capacity}", field="instance_capacity"
-        )
-    if instances is not None and instances < 1:
-        raise InvalidConfig(f"instances must be >= 1, got {instances}", field="instances")
-    target = max(0.0, peak) * (1.0 + margin)
-    if instance_capacity is not None:
-        return max(1, math.ceil(target / instance_capacity - 1e-9))
-    if instances is not None and threshold is not None and unit_for(metric) == PERCENT:
-        if threshold <= 0:
-            raise InvalidConfig(f"threshold must be > 0, got {threshold}", field="threshold")
-        return max(1, math.ceil(instances * target / threshold - 1e-9))
-    return None
-
-
 def assess(
     item: RiskInput,
     window: RiskWindow,
@@ -269,6 +253,9 @@ def assess(
     base: dict[str, Any] = {"service": item.service, "metric": item.metric, "threshold": item.threshold}
     notes = list(item.notes)
     if item.frame is None or len(item.frame) == 0:
+        if short_history(item.history_span):
+            assert item.history_span is not None
+            notes.append(short_history_note(item.history_span))
         return SeriesRisk(**base, status=UNKNOWN, note="; ".join([*notes, "no forecast"]))
     ts = pd.DatetimeIndex(item.frame[TS])
     mask = window_mask(ts, window)
@@ -303,6 +290,8 @@ def assess(
     if item.threshold is None:
         return SeriesRisk(**out, status=UNKNOWN, note="; ".join([*notes, "no threshold"]))
     threshold = float(item.threshold)
+    if short_history(item.history_span):
+        return _short(item, out, notes, threshold)
     analogs = item.analogs
     use_history = (
         item.recent is not None
@@ -353,6 +342,16 @@ def assess(
     )
     to_add = max(0, needed - item.instances) if needed is not None and item.instances is not None else None
     headroom_pct = 100.0 * headroom / threshold if threshold > 0 else None
+    saturated = over_saturation_note(item.unit or unit_for(item.metric), item.metric, p50, p95)
+    if saturated:
+        notes.append(saturated)
+    if (
+        not use_history
+        and weekly is None
+        and item.history_span is not None
+        and item.history_span < ANALOG_HISTORY
+    ):
+        notes.append(analogs_note(item.history_span))
     if item.unknown_uplift:
         notes.append(
             f"unknown uplift for {', '.join(item.unknown_uplift)}: no past occurrence, no learned event to pool and "
@@ -385,6 +384,18 @@ def assess(
         instances_to_add=to_add,
         note="; ".join(notes),
     )
+
+
+def _short(item: RiskInput, out: dict[str, Any], notes: list[str], threshold: float) -> SeriesRisk:
+    """The row of a history too short for a probability: ``unknown`` with the reason and no numbers that are only
+    the extrapolation, or ``breach likely`` when the history itself already reached the threshold."""
+    assert item.history_span is not None
+    kept = {k: v for k, v in out.items() if k not in {"peak_p50", "peak_p90", "peak_p95", "peak_at"}}
+    if item.history_max is not None and item.history_max[0] >= threshold:
+        peak, at = item.history_max
+        note = reached_note(item.history_span, peak, at, threshold)
+        return SeriesRisk(**kept, status=BREACH_LIKELY, note="; ".join([*notes, note]))
+    return SeriesRisk(**kept, status=UNKNOWN, note="; ".join([*notes, short_history_note(item.history_span)]))
 
 
 #: Columns of the ranked risk frame, in order.
@@ -434,9 +445,3 @@ def fleet_risks(
     """
     settings = settings or RiskSettings()
     return rank([assess(item, window, settings) for item in items])
-
-
-def status_counts(frame: pd.DataFrame) -> dict[str, int]:
-    """How many series have each status, in the order of :data:`STATUSES`."""
-    counts = frame["status"].value_counts() if len(frame) else pd.Series(dtype=int)
-    return {s: int(counts.get(s, 0)) for s in STATUSES}
