@@ -48,10 +48,12 @@ from capacity.risk.status import (
     STATUSES,
     UNKNOWN,
     analogs_note,
+    disagreement_note,
     over_saturation_note,
-    reached_note,
+    recent_reach_note,
     short_history,
     short_history_note,
+    short_history_status,
     status_counts,
 )
 from capacity.schema import TS, unit_for
@@ -172,7 +174,9 @@ class RiskInput:
         unit: the metric's unit as stored at ingest (a percent gets a note past 100), None to read the name.
         history_span: how much history lies before the forecast's start, when known (under two days: no
             probability, see :mod:`capacity.risk.status`).
-        history_max: the highest value of that history and when it was (regularized), when known.
+        last_day_max: the highest (regularized) value of the day before the forecast's start and when it was, when
+            known: a history that already reached the threshold is never shown as unknown or under a low status
+            without a word.
     """
 
     service: str
@@ -189,7 +193,7 @@ class RiskInput:
     peaks: PeakForecast | None = None
     unit: str | None = None
     history_span: pd.Timedelta | None = None
-    history_max: tuple[float, pd.Timestamp | None] | None = None
+    last_day_max: tuple[float, pd.Timestamp | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -290,8 +294,11 @@ def assess(
     if item.threshold is None:
         return SeriesRisk(**out, status=UNKNOWN, note="; ".join([*notes, "no threshold"]))
     threshold = float(item.threshold)
-    if short_history(item.history_span):
-        return _short(item, out, notes, threshold)
+    if item.history_span is not None and short_history(item.history_span):
+        # Numbers that are only the extrapolation of a few steps would contradict the status: none are shown.
+        status, why = short_history_status(item.history_span, item.last_day_max, threshold)
+        kept = {k: v for k, v in out.items() if not k.startswith("peak_")}
+        return SeriesRisk(**kept, status=status, note="; ".join([*notes, why]))
     analogs = item.analogs
     use_history = (
         item.recent is not None
@@ -358,8 +365,15 @@ def assess(
             "no planner band; the probability shown assumes a normal day"
             + (" (a lower bound)" if prob < settings.breach_likely else "")
         )
-    if prob >= settings.breach_likely:
-        # Whatever is unknown about an event's uplift, a likely breach on a normal day's assumption stays likely.
+    if (split := disagreement_note(prob, p50, p95, threshold, settings.breach_likely)) is not None:
+        notes.append(split)
+    reached = item.last_day_max is not None and item.last_day_max[0] >= threshold
+    if reached and prob < settings.breach_likely:
+        assert item.last_day_max is not None
+        notes.append(recent_reach_note(*item.last_day_max, prob))
+    if prob >= settings.breach_likely or reached:
+        # Whatever is unknown about an event's uplift, a likely breach on a normal day's assumption stays likely;
+        # and a threshold the last day already reached is likely reached again (see capacity.risk.status).
         status = BREACH_LIKELY
     elif item.unknown_uplift:
         status = UNKNOWN  # below the cut-off, but the probability is only a lower bound
@@ -384,18 +398,6 @@ def assess(
         instances_to_add=to_add,
         note="; ".join(notes),
     )
-
-
-def _short(item: RiskInput, out: dict[str, Any], notes: list[str], threshold: float) -> SeriesRisk:
-    """The row of a history too short for a probability: ``unknown`` with the reason and no numbers that are only
-    the extrapolation, or ``breach likely`` when the history itself already reached the threshold."""
-    assert item.history_span is not None
-    kept = {k: v for k, v in out.items() if k not in {"peak_p50", "peak_p90", "peak_p95", "peak_at"}}
-    if item.history_max is not None and item.history_max[0] >= threshold:
-        peak, at = item.history_max
-        note = reached_note(item.history_span, peak, at, threshold)
-        return SeriesRisk(**kept, status=BREACH_LIKELY, note="; ".join([*notes, note]))
-    return SeriesRisk(**kept, status=UNKNOWN, note="; ".join([*notes, short_history_note(item.history_span)]))
 
 
 #: Columns of the ranked risk frame, in order.

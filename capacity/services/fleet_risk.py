@@ -110,8 +110,8 @@ def _history_before(store: Any, info: Any, stored: Any, weeks: int) -> pd.Series
 
 
 def _history_facts(info: Any, before: pd.Series | None, stored: Any) -> dict[str, Any]:
-    """How much history lies before the forecast and its highest (regularized) value: what a short history's row
-    may claim (:mod:`capacity.risk.status`). The span counts from the series' first sample to the forecast's start
+    """How much history lies before the forecast and the highest (regularized) value of its last day: what a short
+    history's row may claim, and whether the history already reached the threshold (:mod:`capacity.risk.status`). The span counts from the series' first sample to the forecast's start
     (the last step's width included), so a history loaded from far back is not cut to the window read above."""
     if stored is None:
         if info.first_ts is None or info.last_ts is None:
@@ -123,9 +123,9 @@ def _history_facts(info: Any, before: pd.Series | None, stored: Any) -> dict[str
     if info.first_ts is not None:
         first = pd.Timestamp(info.first_ts).floor(stored.freq or "1h")  # the step the first sample falls in
         facts["history_span"] = max(pd.Timedelta(0), start - first)
-    finite = before.dropna() if before is not None else None
-    if finite is not None and len(finite):
-        facts["history_max"] = (float(finite.max()), finite.idxmax())
+    last = before[before.index >= start - pd.Timedelta(days=1)].dropna() if before is not None else None
+    if last is not None and len(last):
+        facts["last_day_max"] = (float(last.max()), last.idxmax())
     return facts
 
 
