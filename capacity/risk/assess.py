@@ -349,15 +349,12 @@ def assess(
     )
     to_add = max(0, needed - item.instances) if needed is not None and item.instances is not None else None
     headroom_pct = 100.0 * headroom / threshold if threshold > 0 else None
-    saturated = over_saturation_note(item.unit or unit_for(item.metric), item.metric, p50, p95)
-    if saturated:
-        notes.append(saturated)
+    paths_alone = not use_history and weekly is None
     if (
-        not use_history
-        and weekly is None
-        and item.history_span is not None
-        and item.history_span < ANALOG_HISTORY
-    ):
+        saturated := over_saturation_note(item.unit or unit_for(item.metric), item.metric, p50, p95)
+    ) is not None:
+        notes.append(saturated)
+    if paths_alone and item.history_span is not None and item.history_span < ANALOG_HISTORY:
         notes.append(analogs_note(item.history_span))
     if item.unknown_uplift:
         notes.append(
@@ -405,8 +402,9 @@ RISK_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(SeriesRisk))
 
 
 def rank(risks: Sequence[SeriesRisk]) -> pd.DataFrame:
-    """The fleet ranking: by breach probability (highest first), then first breach time (earliest first), then
-    headroom percent (smallest first); series without a probability go last."""
+    """The fleet ranking: ``breach likely`` first (a row is so by its probability, or by a threshold its last day
+    already reached, whose probability may be lower), then by breach probability (highest first), first breach time
+    (earliest first) and headroom percent (smallest first); series without a probability go last in each."""
     frame = pd.DataFrame(
         [{c: getattr(r, c) for c in RISK_COLUMNS} for r in risks], columns=list(RISK_COLUMNS)
     )
@@ -423,12 +421,13 @@ def rank(risks: Sequence[SeriesRisk]) -> pd.DataFrame:
         frame[col] = pd.to_datetime(frame[col], utc=True)
     key = pd.DataFrame(
         {
+            "s": frame["status"] != BREACH_LIKELY,
             "p": -pd.to_numeric(frame["breach_probability"], errors="coerce").fillna(-1.0),
             "t": frame["first_breach"].fillna(pd.Timestamp.max.tz_localize("UTC")),
             "h": pd.to_numeric(frame["headroom_pct"], errors="coerce").fillna(np.inf),
         }
     )
-    order = key.sort_values(["p", "t", "h"], kind="mergesort").index
+    order = key.sort_values(["s", "p", "t", "h"], kind="mergesort").index
     return frame.loc[order].reset_index(drop=True)
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from capacity.risk.assess import AT_RISK, BREACH_LIKELY, OK, UNKNOWN, RiskInput, RiskWindow, assess
+from capacity.risk.assess import AT_RISK, BREACH_LIKELY, OK, UNKNOWN, RiskInput, RiskWindow, assess, rank
 from capacity.risk.status import MIN_HISTORY, describe_span
 from capacity.schema import DEFAULT_QUANTILES, MEAN, TS, quantile_column
 
@@ -69,6 +69,10 @@ def test_a_threshold_the_last_day_reached_is_breach_likely_and_the_probability_k
     assert "last day of history already reached the threshold" in reached.note
     below = assess(replace(base, last_day_max=(79.0, START - pd.Timedelta(hours=3))), RiskWindow())
     assert below.status == plain.status and "last day" not in below.note
+    # Ranked with the likely breaches, above a higher probability that is only 'at risk'.
+    riskier = assess(replace(item(68.0, 80.0, sd=4.0), service="other"), RiskWindow())
+    assert riskier.status == AT_RISK and riskier.breach_probability > reached.breach_probability
+    assert list(rank([riskier, reached])["service"]) == ["svc", "other"]
 
 
 def test_a_percent_peak_past_100_is_noted_not_clipped():
