@@ -20,7 +20,7 @@ threshold falls, and never falls when the window grows.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -38,7 +38,15 @@ from capacity.risk.peaks import (
     weekly_breach_curve,
     window_peak,
 )
-from capacity.risk.probability import DEFAULT_MODEL, MIN_ANALOGS, BreachModel, RecentProfile, breach_curve
+from capacity.risk.probability import (
+    DEFAULT_MODEL,
+    MIN_ANALOGS,
+    BreachModel,
+    RecentProfile,
+    breach_curve,
+    paths_probability,
+)
+from capacity.risk.ranking import RISK_COLUMNS, SeriesRisk, rank
 from capacity.risk.sizing import instances_needed
 from capacity.risk.status import (
     ANALOG_HISTORY,
@@ -58,8 +66,19 @@ from capacity.risk.status import (
 )
 from capacity.schema import TS, unit_for
 
-# defined in status.py and sizing.py, imported from here by the services, the CLI and the API
-__all__ = ["AT_RISK", "BREACH_LIKELY", "OK", "STATUSES", "UNKNOWN", "instances_needed", "status_counts"]
+# defined in status.py, ranking.py and sizing.py, imported from here by the services, the CLI and the API
+__all__ = [
+    "AT_RISK",
+    "BREACH_LIKELY",
+    "OK",
+    "RISK_COLUMNS",
+    "STATUSES",
+    "UNKNOWN",
+    "SeriesRisk",
+    "instances_needed",
+    "rank",
+    "status_counts",
+]
 
 
 def _setting(default: float, help_text: str) -> float:
@@ -196,32 +215,6 @@ class RiskInput:
     last_day_max: tuple[float, pd.Timestamp | None] | None = None
 
 
-@dataclass(frozen=True)
-class SeriesRisk:
-    """The risk of one series in one window."""
-
-    service: str
-    metric: str
-    threshold: float | None
-    status: str
-    breach_probability: float | None = None
-    first_breach: pd.Timestamp | None = None
-    first_breach_early: pd.Timestamp | None = None
-    first_breach_late: pd.Timestamp | None = None
-    peak_p50: float | None = None
-    peak_p90: float | None = None
-    peak_p95: float | None = None
-    peak_at: pd.Timestamp | None = None
-    headroom: float | None = None
-    headroom_pct: float | None = None
-    instances: int | None = None
-    instances_needed: int | None = None
-    instances_to_add: int | None = None
-    window_start: pd.Timestamp | None = None
-    window_end: pd.Timestamp | None = None
-    note: str = ""
-
-
 def window_mask(ts: pd.Series | pd.DatetimeIndex, window: RiskWindow) -> np.ndarray:
     """Which forecast steps lie in the window (``start <= ts < end``)."""
     idx = pd.DatetimeIndex(ts)
@@ -321,6 +314,10 @@ def assess(
             raw = breach_curve(
                 wpaths, analogs[:, mask], item.recent, threshold, model, settings.analog_weight
             )
+        elif item.recent is not None and threshold > 0:
+            # Under four weeks of history (too few past weeks): the paths part alone, recalibrated against the
+            # recent peak; the raw share overstated a week's maximum (see capacity.risk.status, short histories).
+            raw = np.maximum.accumulate(paths_probability(wpaths, item.recent, threshold, model))
         else:
             raw = crossing_curve(wpaths, threshold)
         exceedance = (wpaths >= threshold).mean(axis=0)
@@ -349,7 +346,7 @@ def assess(
     )
     to_add = max(0, needed - item.instances) if needed is not None and item.instances is not None else None
     headroom_pct = 100.0 * headroom / threshold if threshold > 0 else None
-    paths_alone = not use_history and weekly is None
+    paths_alone = not use_history and weekly is None and item.recent is not None
     if (
         saturated := over_saturation_note(item.unit or unit_for(item.metric), item.metric, p50, p95)
     ) is not None:
@@ -395,40 +392,6 @@ def assess(
         instances_to_add=to_add,
         note="; ".join(notes),
     )
-
-
-#: Columns of the ranked risk frame, in order.
-RISK_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(SeriesRisk))
-
-
-def rank(risks: Sequence[SeriesRisk]) -> pd.DataFrame:
-    """The fleet ranking: ``breach likely`` first (a row is so by its probability, or by a threshold its last day
-    already reached, whose probability may be lower), then by breach probability (highest first), first breach time
-    (earliest first) and headroom percent (smallest first); series without a probability go last in each."""
-    frame = pd.DataFrame(
-        [{c: getattr(r, c) for c in RISK_COLUMNS} for r in risks], columns=list(RISK_COLUMNS)
-    )
-    if frame.empty:
-        return frame
-    for col in (
-        "first_breach",
-        "first_breach_early",
-        "first_breach_late",
-        "peak_at",
-        "window_start",
-        "window_end",
-    ):
-        frame[col] = pd.to_datetime(frame[col], utc=True)
-    key = pd.DataFrame(
-        {
-            "s": frame["status"] != BREACH_LIKELY,
-            "p": -pd.to_numeric(frame["breach_probability"], errors="coerce").fillna(-1.0),
-            "t": frame["first_breach"].fillna(pd.Timestamp.max.tz_localize("UTC")),
-            "h": pd.to_numeric(frame["headroom_pct"], errors="coerce").fillna(np.inf),
-        }
-    )
-    order = key.sort_values(["s", "p", "t", "h"], kind="mergesort").index
-    return frame.loc[order].reset_index(drop=True)
 
 
 def fleet_risks(

@@ -78,7 +78,7 @@ def test_a_short_history_is_unknown_with_how_much_there_is_and_how_much_is_neede
     # Two days and more: a probability, with a status that agrees with it, and a note on what it rests on.
     three = rows["three"]
     assert three["breach_probability"] is not None and three["status"] in {"ok", "at risk", "breach likely"}
-    assert "sample paths alone" in three["note"]
+    assert "sample paths recalibrated" in three["note"]
     if three["breach_probability"] >= 0.5:
         assert three["status"] == "breach likely"
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from capacity.risk.assess import AT_RISK, BREACH_LIKELY, OK, UNKNOWN, RiskInput, RiskWindow, assess, rank
+from capacity.risk.probability import recent_profile
 from capacity.risk.status import MIN_HISTORY, describe_span
 from capacity.schema import DEFAULT_QUANTILES, MEAN, TS, quantile_column
 
@@ -41,10 +42,16 @@ def test_under_two_days_of_history_is_unknown_without_the_extrapolated_numbers()
         assert risk.breach_probability is None and risk.peak_p95 is None and risk.headroom is None
         assert f"history of {describe_span(pd.Timedelta(hours=hours))}" in risk.note
         assert f"at least {describe_span(MIN_HISTORY)}" in risk.note
-    # From two days on, the numbers are shown and the status follows them.
-    risk = assess(replace(wide, history_span=MIN_HISTORY), RiskWindow())
-    assert risk.breach_probability == 1.0 and risk.status == BREACH_LIKELY
-    assert "sample paths alone" in risk.note
+    # From two days on, the numbers are shown and the status follows them: the paths recalibrated against the
+    # recent peak (under four weeks there are too few past weeks for the analogs), never above the raw share here.
+    days = pd.date_range(START - MIN_HISTORY, START, freq="h", inclusive="left")
+    recent = recent_profile(pd.Series(150.0 + 10 * np.sin(np.arange(len(days)) / 24 * 2 * np.pi), index=days))
+    risk = assess(replace(wide, history_span=MIN_HISTORY, recent=recent), RiskWindow())
+    assert risk.breach_probability is not None and 0.5 <= risk.breach_probability < 1.0
+    assert risk.status == BREACH_LIKELY and risk.peak_p95 is not None
+    assert "sample paths recalibrated" in risk.note
+    lower = assess(replace(wide, history_span=MIN_HISTORY, recent=recent, threshold=400.0), RiskWindow())
+    assert lower.breach_probability is not None and lower.breach_probability <= risk.breach_probability
 
 
 def test_a_short_history_that_already_reached_the_threshold_is_breach_likely():
