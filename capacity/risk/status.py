@@ -113,8 +113,8 @@ def disagreement_note(
 
     The peaks are the forecast's sample paths' window maxima (:mod:`capacity.risk.peaks`); from four weeks of
     history the probability also weighs the series' own past weeks. After a level change the two part ways: a
-    real VM whose load halved two days before the cutoff read a 1 % probability beside a peak p50 14 % over the
-    threshold (the paths' tails still scaled by the errors of the higher level). Neither is changed here; the row
+    real VM's series with its last two days halved (a simulated drop) read a 1 % probability beside a peak p50 14 %
+    over the threshold (the paths' tails still scaled by the errors of the higher level). Neither is changed here; the row
     says they disagree instead of showing two answers silently.
     """
     if probability < likely <= 0.5 and p50 >= threshold:
