@@ -27,7 +27,7 @@ from rich.progress import (
 from capacity.batch.runners import check_scheduler_address, default_workers
 from capacity.cli.common import EXIT_CODES_EPILOG, EXIT_FAILED, console, db_option, open_store, print_table
 from capacity.errors import InvalidInput, UnknownEvent, UnknownSeries
-from capacity.events.calendar import next_occurrence
+from capacity.events.calendar import event_window
 from capacity.forecast.types import ForecastSpec
 from capacity.schema import (
     check_horizon,
@@ -210,7 +210,7 @@ def forecast_through(
     for key, info in infos.items():
         history_end = pd.Timestamp(info.last_ts)  # type: ignore[arg-type]  # not None: filtered above
         try:
-            occ = next_occurrence(calendar, event, history_end, info.service) if event else None
+            occ = event_window(calendar, event, history_end, info.service)[0] if event else None
         except UnknownEvent:
             continue  # ranked "unknown" with the reason by the risk run
         end = occ.end if occ is not None else until

@@ -266,6 +266,25 @@ def next_occurrence(
     return upcoming[0]
 
 
+def event_window(
+    calendar: Sequence[EventOccurrence], name: str, after: pd.Timestamp, service: str
+) -> tuple[EventOccurrence, bool]:
+    """The occurrence of ``name`` whose window a series of ``service`` is assessed over, and whether it applies.
+
+    The next occurrence that covers ``service`` when there is one; else the next occurrence of any scope (an event
+    scoped to another service), flagged False: a risk run for that event still asks every series whether it breaches
+    before the event ends, only without the event's uplift. Without this, an event added with ``--service checkout``
+    turned every other series of ``capacity risks --event`` into ``unknown``.
+
+    Raises:
+        UnknownEvent: when no occurrence of ``name`` of any scope ends after ``after``.
+    """
+    try:
+        return next_occurrence(calendar, name, after, service), True
+    except UnknownEvent:
+        return next_occurrence(calendar, name, after), False
+
+
 def past_occurrences(
     calendar: Iterable[EventOccurrence], name: str, before: pd.Timestamp, service: str | None = None
 ) -> tuple[EventOccurrence, ...]:

@@ -20,7 +20,7 @@ threshold falls, and never falls when the window grows.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -38,14 +38,47 @@ from capacity.risk.peaks import (
     weekly_breach_curve,
     window_peak,
 )
-from capacity.risk.probability import DEFAULT_MODEL, MIN_ANALOGS, BreachModel, RecentProfile, breach_curve
-from capacity.schema import PERCENT, TS, unit_for
+from capacity.risk.probability import (
+    DEFAULT_MODEL,
+    MIN_ANALOGS,
+    BreachModel,
+    RecentProfile,
+    breach_curve,
+    paths_probability,
+)
+from capacity.risk.ranking import RISK_COLUMNS, SeriesRisk, rank
+from capacity.risk.sizing import instances_needed
+from capacity.risk.status import (
+    ANALOG_HISTORY,
+    AT_RISK,
+    BREACH_LIKELY,
+    OK,
+    STATUSES,
+    UNKNOWN,
+    analogs_note,
+    disagreement_note,
+    over_saturation_note,
+    recent_reach_note,
+    short_history,
+    short_history_note,
+    short_history_status,
+    status_counts,
+)
+from capacity.schema import TS, unit_for
 
-BREACH_LIKELY = "breach likely"
-AT_RISK = "at risk"
-OK = "ok"
-UNKNOWN = "unknown"
-STATUSES = (BREACH_LIKELY, AT_RISK, OK, UNKNOWN)
+# defined in status.py, ranking.py and sizing.py, imported from here by the services, the CLI and the API
+__all__ = [
+    "AT_RISK",
+    "BREACH_LIKELY",
+    "OK",
+    "RISK_COLUMNS",
+    "STATUSES",
+    "UNKNOWN",
+    "SeriesRisk",
+    "instances_needed",
+    "rank",
+    "status_counts",
+]
 
 
 def _setting(default: float, help_text: str) -> float:
@@ -157,6 +190,12 @@ class RiskInput:
         recent: the series' recent peak profile (:func:`capacity.risk.probability.recent_profile`), or None.
         peaks: a long-range forecast's calibrated weekly peaks (:class:`~capacity.forecast.types.PeakForecast`),
             or None; when given, the window's peak quantiles come from them (:func:`capacity.risk.peaks.window_peak`).
+        unit: the metric's unit as stored at ingest (a percent gets a note past 100), None to read the name.
+        history_span: how much history lies before the forecast's start, when known (under two days: no
+            probability, see :mod:`capacity.risk.status`).
+        last_day_max: the highest (regularized) value of the day before the forecast's start and when it was, when
+            known: a history that already reached the threshold is never shown as unknown or under a low status
+            without a word.
     """
 
     service: str
@@ -171,32 +210,9 @@ class RiskInput:
     analogs: np.ndarray | None = None
     recent: RecentProfile | None = None
     peaks: PeakForecast | None = None
-
-
-@dataclass(frozen=True)
-class SeriesRisk:
-    """The risk of one series in one window."""
-
-    service: str
-    metric: str
-    threshold: float | None
-    status: str
-    breach_probability: float | None = None
-    first_breach: pd.Timestamp | None = None
-    first_breach_early: pd.Timestamp | None = None
-    first_breach_late: pd.Timestamp | None = None
-    peak_p50: float | None = None
-    peak_p90: float | None = None
-    peak_p95: float | None = None
-    peak_at: pd.Timestamp | None = None
-    headroom: float | None = None
-    headroom_pct: float | None = None
-    instances: int | None = None
-    instances_needed: int | None = None
-    instances_to_add: int | None = None
-    window_start: pd.Timestamp | None = None
-    window_end: pd.Timestamp | None = None
-    note: str = ""
+    unit: str | None = None
+    history_span: pd.Timedelta | None = None
+    last_day_max: tuple[float, pd.Timestamp | None] | None = None
 
 
 def window_mask(ts: pd.Series | pd.DatetimeIndex, window: RiskWindow) -> np.ndarray:
@@ -208,41 +224,6 @@ def window_mask(ts: pd.Series | pd.DatetimeIndex, window: RiskWindow) -> np.ndar
     if window.end is not None:
         mask &= np.asarray(idx < window.end)
     return mask
-
-
-def instances_needed(
-    peak: float,
-    *,
-    metric: str,
-    threshold: float | None,
-    instances: int | None,
-    instance_capacity: float | None,
-    margin: float,
-) -> int | None:
-    """How many instances keep the p95 peak (times ``1 + margin``) under the limit; None when unknowable.
-
-    With a per-instance capacity the metric is taken as the fleet's total load (e.g. requests/s):
-    ``ceil(peak * (1 + margin) / instance_capacity)``. Without one, a percent metric (cpu, memory) is the
-    average utilization of ``instances`` equal instances, and load spreads evenly:
-    ``ceil(instances * peak * (1 + margin) / threshold)``.
-
-    Raises:
-        InvalidConfig: on a non-positive capacity, instance count or threshold.
-    """
-    if instance_capacity is not None and instance_capacity <= 0:
-        raise InvalidConfig(
-            f"instance_capacity must be > 0, got {instance_capacity}", field="instance_capacity"
-        )
-    if instances is not None and instances < 1:
-        raise InvalidConfig(f"instances must be >= 1, got {instances}", field="instances")
-    target = max(0.0, peak) * (1.0 + margin)
-    if instance_capacity is not None:
-        return max(1, math.ceil(target / instance_capacity - 1e-9))
-    if instances is not None and threshold is not None and unit_for(metric) == PERCENT:
-        if threshold <= 0:
-            raise InvalidConfig(f"threshold must be > 0, got {threshold}", field="threshold")
-        return max(1, math.ceil(instances * target / threshold - 1e-9))
-    return None
 
 
 def assess(
@@ -269,6 +250,9 @@ def assess(
     base: dict[str, Any] = {"service": item.service, "metric": item.metric, "threshold": item.threshold}
     notes = list(item.notes)
     if item.frame is None or len(item.frame) == 0:
+        if short_history(item.history_span):
+            assert item.history_span is not None
+            notes.append(short_history_note(item.history_span))
         return SeriesRisk(**base, status=UNKNOWN, note="; ".join([*notes, "no forecast"]))
     ts = pd.DatetimeIndex(item.frame[TS])
     mask = window_mask(ts, window)
@@ -303,6 +287,11 @@ def assess(
     if item.threshold is None:
         return SeriesRisk(**out, status=UNKNOWN, note="; ".join([*notes, "no threshold"]))
     threshold = float(item.threshold)
+    if item.history_span is not None and short_history(item.history_span):
+        # Numbers that are only the extrapolation of a few steps would contradict the status: none are shown.
+        status, why = short_history_status(item.history_span, item.last_day_max, threshold)
+        kept = {k: v for k, v in out.items() if not k.startswith("peak_")}
+        return SeriesRisk(**kept, status=status, note="; ".join([*notes, why]))
     analogs = item.analogs
     use_history = (
         item.recent is not None
@@ -325,6 +314,10 @@ def assess(
             raw = breach_curve(
                 wpaths, analogs[:, mask], item.recent, threshold, model, settings.analog_weight
             )
+        elif item.recent is not None and threshold > 0:
+            # Under four weeks of history (too few past weeks): the paths part alone, recalibrated against the
+            # recent peak; the raw share overstated a week's maximum (see capacity.risk.status, short histories).
+            raw = np.maximum.accumulate(paths_probability(wpaths, item.recent, threshold, model))
         else:
             raw = crossing_curve(wpaths, threshold)
         exceedance = (wpaths >= threshold).mean(axis=0)
@@ -353,14 +346,28 @@ def assess(
     )
     to_add = max(0, needed - item.instances) if needed is not None and item.instances is not None else None
     headroom_pct = 100.0 * headroom / threshold if threshold > 0 else None
+    paths_alone = not use_history and weekly is None and item.recent is not None
+    if (
+        saturated := over_saturation_note(item.unit or unit_for(item.metric), item.metric, p50, p95)
+    ) is not None:
+        notes.append(saturated)
+    if paths_alone and item.history_span is not None and item.history_span < ANALOG_HISTORY:
+        notes.append(analogs_note(item.history_span))
     if item.unknown_uplift:
         notes.append(
             f"unknown uplift for {', '.join(item.unknown_uplift)}: no past occurrence, no learned event to pool and "
             "no planner band; the probability shown assumes a normal day"
             + (" (a lower bound)" if prob < settings.breach_likely else "")
         )
-    if prob >= settings.breach_likely:
-        # Whatever is unknown about an event's uplift, a likely breach on a normal day's assumption stays likely.
+    if (split := disagreement_note(prob, p50, p95, threshold, settings.breach_likely)) is not None:
+        notes.append(split)
+    reached = item.last_day_max is not None and item.last_day_max[0] >= threshold
+    if reached and prob < settings.breach_likely:
+        assert item.last_day_max is not None
+        notes.append(recent_reach_note(*item.last_day_max, prob))
+    if prob >= settings.breach_likely or reached:
+        # Whatever is unknown about an event's uplift, a likely breach on a normal day's assumption stays likely;
+        # and a threshold the last day already reached is likely reached again (see capacity.risk.status).
         status = BREACH_LIKELY
     elif item.unknown_uplift:
         status = UNKNOWN  # below the cut-off, but the probability is only a lower bound
@@ -387,38 +394,6 @@ def assess(
     )
 
 
-#: Columns of the ranked risk frame, in order.
-RISK_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(SeriesRisk))
-
-
-def rank(risks: Sequence[SeriesRisk]) -> pd.DataFrame:
-    """The fleet ranking: by breach probability (highest first), then first breach time (earliest first), then
-    headroom percent (smallest first); series without a probability go last."""
-    frame = pd.DataFrame(
-        [{c: getattr(r, c) for c in RISK_COLUMNS} for r in risks], columns=list(RISK_COLUMNS)
-    )
-    if frame.empty:
-        return frame
-    for col in (
-        "first_breach",
-        "first_breach_early",
-        "first_breach_late",
-        "peak_at",
-        "window_start",
-        "window_end",
-    ):
-        frame[col] = pd.to_datetime(frame[col], utc=True)
-    key = pd.DataFrame(
-        {
-            "p": -pd.to_numeric(frame["breach_probability"], errors="coerce").fillna(-1.0),
-            "t": frame["first_breach"].fillna(pd.Timestamp.max.tz_localize("UTC")),
-            "h": pd.to_numeric(frame["headroom_pct"], errors="coerce").fillna(np.inf),
-        }
-    )
-    order = key.sort_values(["p", "t", "h"], kind="mergesort").index
-    return frame.loc[order].reset_index(drop=True)
-
-
 def fleet_risks(
     items: Iterable[RiskInput], window: RiskWindow, settings: RiskSettings | None = None
 ) -> pd.DataFrame:
@@ -434,9 +409,3 @@ def fleet_risks(
     """
     settings = settings or RiskSettings()
     return rank([assess(item, window, settings) for item in items])
-
-
-def status_counts(frame: pd.DataFrame) -> dict[str, int]:
-    """How many series have each status, in the order of :data:`STATUSES`."""
-    counts = frame["status"].value_counts() if len(frame) else pd.Series(dtype=int)
-    return {s: int(counts.get(s, 0)) for s in STATUSES}

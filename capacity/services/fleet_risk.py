@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from capacity.errors import CapacityError, InvalidInput, UnknownEvent, UnknownSeries
-from capacity.events.calendar import EventOccurrence, events_named, next_occurrence
+from capacity.events.calendar import EventOccurrence, event_window, events_named
 from capacity.events.names import lookup_event_name
 from capacity.events.record import parse_diagnostics
 from capacity.events.uplift import unknown_events
@@ -71,23 +71,25 @@ def _window_for(
     until: pd.Timestamp | None,
     history_end: pd.Timestamp,
     service: str,
-) -> RiskWindow:
+) -> tuple[RiskWindow, tuple[str, ...]]:
+    """A series' window, and a note when the event is another service's (assessed until it ends, no uplift)."""
     if event:
-        occ = next_occurrence(calendar, event, history_end, service)
-        return RiskWindow(
-            end=occ.end,
-            label=f"until end of {occ.name} ({(occ.end - pd.Timedelta(seconds=1)):%Y-%m-%d})",
-            event=occ.name,
-            event_start=occ.start,
-        )
+        occ, applies = event_window(calendar, event, history_end, service)
+        label = f"until end of {occ.name} ({(occ.end - pd.Timedelta(seconds=1)):%Y-%m-%d})"
+        if not applies:
+            # Another service's event: the same window, but nothing of the event is in this series' forecast
+            # (and nothing to shade on its chart), so its status is what ``--until`` the event's end gives.
+            note = f"{occ.name} ({occ.start:%Y-%m-%d}) is scoped to {occ.service}: assessed until it ends, no uplift"
+            return RiskWindow(end=occ.end, label=label), (note,)
+        return RiskWindow(end=occ.end, label=label, event=occ.name, event_start=occ.start), ()
     if until is not None:
-        return RiskWindow(end=until, label=f"until {until:%Y-%m-%d %H:%M} UTC")
-    return RiskWindow(label="whole forecast horizon")
+        return RiskWindow(end=until, label=f"until {until:%Y-%m-%d %H:%M} UTC"), ()
+    return RiskWindow(label="whole forecast horizon"), ()
 
 
-def _history_context(store: Any, info: Any, stored: Any, weeks: int) -> tuple[Any, Any]:
-    """The seasonal analog paths (on the grid the forecast was made on) and the recent peak profile of a series,
-    from its stored history: the history part of the breach probability; ``(None, None)`` without history.
+def _history_before(store: Any, info: Any, stored: Any, weeks: int) -> pd.Series | None:
+    """The regularized history before the forecast's first step (on the grid the forecast was made on), reaching
+    back far enough for the seasonal analogs and the recent peak profile; None without history.
 
     Only the history before the forecast's first step is used, as when the model was fitted (features at the
     cutoff, the window after it): data ingested since a forecast was made (a stale forecast) would otherwise move
@@ -95,16 +97,36 @@ def _history_context(store: Any, info: Any, stored: Any, weeks: int) -> tuple[An
     """
     ts = pd.DatetimeIndex(stored.frame["ts"])
     if len(ts) == 0:
-        return None, None
+        return None
     weeks_back = max(weeks, SPREAD_WEEKS, PEAK_DAYS // 7)
     reach = max(pd.Timedelta(days=7), ts[-1] - ts[0]) * 2 + pd.Timedelta(days=7 * (weeks_back + 1))
     history = store.series.load_history(info.service, info.metric, start=ts[0] - reach)
     try:
         regular = regularize(history, stored.freq or "1h", info.agg or "mean").values
     except CapacityError:
-        return None, None
+        return None
     before = regular[regular.index < ts[0]]
-    return seasonal_analogs(before, ts, count=weeks), recent_profile(before)
+    return before if len(before) else None
+
+
+def _history_facts(info: Any, before: pd.Series | None, stored: Any) -> dict[str, Any]:
+    """How much history lies before the forecast and the highest (regularized) value of its last day: what a short
+    history's row may claim, and whether the history already reached the threshold (:mod:`capacity.risk.status`). The span counts from the series' first sample to the forecast's start
+    (the last step's width included), so a history loaded from far back is not cut to the window read above."""
+    if stored is None:
+        if info.first_ts is None or info.last_ts is None:
+            return {}
+        step = pd.Timedelta(seconds=info.step_seconds or 0)
+        return {"history_span": info.last_ts - info.first_ts + step}
+    start = pd.Timestamp(stored.frame["ts"].iloc[0])
+    facts: dict[str, Any] = {}
+    if info.first_ts is not None:
+        first = pd.Timestamp(info.first_ts).floor(stored.freq or "1h")  # the step the first sample falls in
+        facts["history_span"] = max(pd.Timedelta(0), start - first)
+    last = before[before.index >= start - pd.Timedelta(days=1)].dropna() if before is not None else None
+    if last is not None and len(last):
+        facts["last_day_max"] = (float(last.max()), last.idxmax())
+    return facts
 
 
 def load_fleet_risks(
@@ -153,13 +175,20 @@ def load_fleet_risks(
         infos[key] = info
         stored = store.forecasts.latest_forecast(info.service, info.metric)
         if stored is None:
-            item = RiskInput(info.service, info.metric, info.threshold, None, instances=info.instances)
+            item = RiskInput(
+                info.service,
+                info.metric,
+                info.threshold,
+                None,
+                instances=info.instances,
+                **_history_facts(info, None, None),
+            )
             risks.append(assess(item, RiskWindow(label=label), settings))
             continue
         forecasts[key] = stored
         history_end = stored.history_end or pd.Timestamp(stored.frame["ts"].iloc[0])
         try:
-            window = _window_for(calendar, event, until, history_end, info.service)
+            window, scope_notes = _window_for(calendar, event, until, history_end, info.service)
         except UnknownEvent as exc:
             risks.append(
                 assess(
@@ -174,9 +203,12 @@ def load_fleet_risks(
         uplifts = parse_diagnostics(stored.diagnostics)
         in_window = [u for u in uplifts if window.end is None or u.start < window.end]
         analogs = recent = None
-        if not any(u.source != "unknown" for u in in_window):
+        before = _history_before(store, info, stored, int(settings.analog_weeks))
+        if before is not None and not any(u.source != "unknown" for u in in_window):
             # Past weeks describe normal weeks: with an uplifted event in the window they would understate it.
-            analogs, recent = _history_context(store, info, stored, int(settings.analog_weeks))
+            ts = pd.DatetimeIndex(stored.frame["ts"])
+            analogs = seasonal_analogs(before, ts, count=int(settings.analog_weeks))
+            recent = recent_profile(before)
         item = RiskInput(
             service=info.service,
             metric=info.metric,
@@ -186,10 +218,16 @@ def load_fleet_risks(
             instances=info.instances,
             instance_capacity=info.instance_capacity,
             unknown_uplift=unknown_events(uplifts, None, window.end),
-            notes=(*stale_notes(info, stored), *(u.describe() for u in in_window if u.source != "unknown")),
+            notes=(
+                *stale_notes(info, stored),
+                *scope_notes,
+                *(u.describe() for u in in_window if u.source != "unknown"),
+            ),
             analogs=analogs,
             recent=recent,
             peaks=stored.peaks,
+            unit=info.unit,
+            **_history_facts(info, before, stored),
         )
         risks.append(assess(item, window, settings))
     canonical = next((w.event for w in windows.values() if w.event), event)  # the calendar's spelling

@@ -19,6 +19,7 @@ from capacity.risk.probability import (
     RecentProfile,
     breach_curve,
     history_probability,
+    paths_probability,
     recent_profile,
 )
 from capacity.schema import MEAN, TS
@@ -146,12 +147,14 @@ def test_without_history_assess_falls_back_to_the_share_of_crossing_paths():
     # Analogs without a recent profile (or the reverse) are not enough for the history model either.
     only_analogs = RiskInput("svc", "cpu", threshold, frame, paths, analogs=trajectories(4, 12))
     assert assess(only_analogs, RiskWindow()).breach_probability == pytest.approx(share)
-    # Nor a young series: fewer past weeks than the model was fitted with.
+    # A young series (fewer past weeks than the history model was fitted with) gets the paths part alone: the
+    # crossing share recalibrated against its recent peak, which the raw share overstated on short histories.
     profile = RecentProfile(peak=55.0, spikiness=0.2, spread=math.log(0.1))
     young = RiskInput(
         "svc", "cpu", threshold, frame, paths, analogs=trajectories(4, MIN_ANALOGS - 1), recent=profile
     )
-    assert assess(young, RiskWindow()).breach_probability == pytest.approx(share)
+    recalibrated = float(np.max(paths_probability(paths, profile, threshold)))
+    assert assess(young, RiskWindow()).breach_probability == pytest.approx(recalibrated)
     grown = RiskInput(
         "svc", "cpu", threshold, frame, paths, analogs=trajectories(4, MIN_ANALOGS), recent=profile
     )
