@@ -6,7 +6,8 @@ JSON bodies take any of three shapes (rows are numbered from 1 in error messages
     {"samples": [[1767225600, 41.5], ...]}            # [ts, value] pairs; ts as epoch seconds or ISO text
     {"ts": [1767225600, ...], "value": [41.5, ...]}   # columns (fastest)
 
-A ``text/csv`` body is ``timestamp,value`` (or ``timestamp,service,metric,value`` naming this series only);
+A ``text/csv`` body is ``timestamp,value`` (or ``timestamp,service,metric,value`` naming this series only), or any
+one-series shape ``capacity ingest`` reads (``ds,y``, ``Time,Value``, a Grafana export of one column);
 its rows are numbered as lines of the file (the header is line 1). A timestamp repeated in one body with different
 values is refused (422 naming the rows); an exact repeat is stored once.
 """
@@ -34,6 +35,8 @@ bp = APIBlueprint("samples", __name__, tag="Samples")
 
 #: A timestamp repeated with different values in one body is refused, as ``capacity ingest`` refuses it by default.
 DUPLICATES_HINT = "Send one value per timestamp (a later request replaces a stored value)"
+#: A CSV body of several series (a Grafana export of several columns) is refused: this route names one series.
+SEVERAL_HINT = "this route takes one series: send one value column (post each series to its own route)"
 
 
 def _bad(message: str, field: str, row: int | None = None) -> InvalidHistory:
@@ -114,7 +117,9 @@ def _from_json(body: Any, service: str, metric: str) -> pd.DataFrame:
 
 
 def _from_csv(text: str, service: str, metric: str) -> pd.DataFrame:
-    frame = parse_csv_text(text, source="body", service=service, metric=metric, hint=DUPLICATES_HINT)
+    frame = parse_csv_text(
+        text, source="body", service=service, metric=metric, hint=DUPLICATES_HINT, several_hint=SEVERAL_HINT
+    )
     other = frame[(frame[SERVICE] != service) | (frame[METRIC] != metric)]
     if len(other):
         first = other.iloc[0]

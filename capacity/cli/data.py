@@ -66,6 +66,19 @@ def ingest() -> None:
     "first or the mean value. Exact repeats are stored once whatever this says.",
 )
 @click.option(
+    "--tz",
+    default=None,
+    metavar="ZONE",
+    help="IANA time zone (Europe/Berlin) of timestamps written without an offset, e.g. a Grafana export in "
+    "local time; stored in UTC. Offsets in the file must agree with it. Default: UTC.",
+)
+@click.option(
+    "--column",
+    default=None,
+    help="Read only this series of a file of several (a Grafana column or a Prometheus series, by header or "
+    "by the name it would get).",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
@@ -78,27 +91,34 @@ def ingest_files(
     service: str | None,
     threshold: float | None,
     duplicates: str,
+    tz: str | None,
+    column: str | None,
     config_path: Path | None,
     db: str | None,
 ) -> None:
-    """Load history from a CSV/Parquet file or a folder of them, in one transaction.
+    """Load history from a CSV/Parquet/Prometheus JSON file or a folder of them, in one transaction.
 
     A long file has columns timestamp,service,metric,value. A folder may hold timestamp,value files named
-    SERVICE__METRIC.csv (or SERVICE.csv with --metric). Re-ingesting the same rows stores nothing twice; a file
-    with one bad row stores nothing and names the row. A timestamp repeated with different values is refused
-    unless --duplicates says which value to keep.
+    SERVICE__METRIC.csv (or SERVICE.csv with --metric). Exports of other tools are read too: a Grafana panel CSV
+    (a Time column and one column per series: each column becomes a service), Prometheus query_range JSON (one
+    service per series), ds,y and Timestamp,Value. Re-ingesting the same rows stores nothing twice; a file with
+    one bad row stores nothing and names the row. A timestamp repeated with different values is refused unless
+    --duplicates says which value to keep.
 
     \b
     Examples:
       capacity ingest data/fleet/history.csv --config data/fleet.toml
       capacity ingest nyc_taxi.csv --service taxi --metric rides --threshold 32000
       capacity ingest ../shared/data/real --metric value
+      capacity ingest "CPU-data-2025-10-01.csv" --metric cpu --tz Europe/Berlin
     """
     started = time.perf_counter()
     if service is not None:
         validate_name(service, "service")
     config = load_fleet_config(config_path) if config_path else None
-    history, dropped = read_history(path, metric=metric, service=service, duplicates=duplicates)
+    history, dropped = read_history(
+        path, metric=metric, service=service, duplicates=duplicates, column=column, tz=tz
+    )
     keys = sorted(set(zip(history["service"], history["metric"], strict=True)))
     settings = [threshold_config(svc, met, threshold) for svc, met in keys] if threshold is not None else []
     store = open_store(db)
