@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from apiflask import APIBlueprint
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import String
 from flask import request
 
 from api.http import openapi, schemas
@@ -29,7 +30,9 @@ from api.state import state, store
 from capacity.errors import InvalidHistory, describe_value
 from capacity.schema import METRIC, SERVICE, TS, VALUE, has_mixed_zones, validate_history
 from capacity.services.accuracy import score_ingested
+from capacity.sources.exports import in_zone
 from capacity.sources.files import parse_csv_text, resolve_duplicates
+from capacity.timestamps import check_zone
 
 bp = APIBlueprint("samples", __name__, tag="Samples")
 
@@ -37,6 +40,18 @@ bp = APIBlueprint("samples", __name__, tag="Samples")
 DUPLICATES_HINT = "Send one value per timestamp (a later request replaces a stored value)"
 #: A CSV body of several series (a Grafana export of several columns) is refused: this route names one series.
 SEVERAL_HINT = "this route takes one series: send one value column (post each series to its own route)"
+
+
+class SamplesQuery(Schema):
+    """How to read the body's timestamps."""
+
+    tz = String(
+        metadata={
+            "description": "IANA time zone of the body's timestamps written without an offset (local time, as a "
+            "dashboard export writes it); stored in UTC. Offsets in the body must agree with it. Default: UTC",
+            "example": "Europe/Berlin",
+        }
+    )
 
 
 def _bad(message: str, field: str, row: int | None = None) -> InvalidHistory:
@@ -102,7 +117,7 @@ def _timestamps(raw: list[Any]) -> pd.Series | list[Any]:
     return raw
 
 
-def _from_json(body: Any, service: str, metric: str) -> pd.DataFrame:
+def _from_json(body: Any, service: str, metric: str, tz: str | None = None) -> pd.DataFrame:
     ts_raw, values = _columns(body)
     if not ts_raw:
         raise _bad("no samples in the body", "samples")
@@ -113,12 +128,20 @@ def _from_json(body: Any, service: str, metric: str) -> pd.DataFrame:
             raise _bad(f"row {i + 1}: value is not a number, got {describe_value(v)}", VALUE, i + 1)
     frame = pd.DataFrame({SERVICE: service, METRIC: metric, TS: _timestamps(ts_raw), VALUE: values})
     history = validate_history(frame, first_row=1, source="samples")
+    rows = np.arange(1, len(history) + 1)
+    history = in_zone(history, pd.Series(ts_raw, dtype=object), tz, "samples", rows, keyed=False)
     return resolve_duplicates(history, first_row=1, source="samples", hint=DUPLICATES_HINT)[0]
 
 
-def _from_csv(text: str, service: str, metric: str) -> pd.DataFrame:
+def _from_csv(text: str, service: str, metric: str, tz: str | None = None) -> pd.DataFrame:
     frame = parse_csv_text(
-        text, source="body", service=service, metric=metric, hint=DUPLICATES_HINT, several_hint=SEVERAL_HINT
+        text,
+        source="body",
+        service=service,
+        metric=metric,
+        hint=DUPLICATES_HINT,
+        tz=tz,
+        several_hint=SEVERAL_HINT,
     )
     other = frame[(frame[SERVICE] != service) | (frame[METRIC] != metric)]
     if len(other):
@@ -137,7 +160,10 @@ def _from_csv(text: str, service: str, metric: str) -> pd.DataFrame:
     "a [ts, value] pair holds a timestamp (RFC 3339 text or epoch seconds) and a finite number",
     "the ts and value columns have the same length",
     "a percent series' values are within [0, 100], a rate's are not negative",
-    "a text/csv body starts with a header row, timestamp,value (or timestamp,service,metric,value naming this series)",
+    "a text/csv body starts with a header row: a time column (timestamp, time, ds ...) and one value column "
+    "(value, y, or one series column), or timestamp,service,metric,value naming this series",
+    "with tz, a timestamp without an offset names one instant in that zone (not in the hour skipped when summer "
+    "time begins; a repeated hour is given twice), and one with an offset agrees with the zone",
 )
 @require("write")
 @bp.doc(
@@ -147,21 +173,23 @@ def _from_csv(text: str, service: str, metric: str) -> pd.DataFrame:
     }
 )
 @openapi.request_body(schemas.SAMPLES_BODY, csv=True)
-def post_samples(service: str, metric: str) -> Any:
+@bp.input(SamplesQuery, location="query", arg_name="query")
+def post_samples(service: str, metric: str, query: dict[str, Any]) -> Any:
     """Ingest samples into a series (JSON or text/csv); one transaction, idempotent on (series, timestamp)."""
     service, metric = series_key(service, metric)
+    tz = check_zone(query["tz"]) if query.get("tz") is not None else None
     mimetype = request.mimetype
     if mimetype == "text/csv":
         try:
             text = request.get_data(cache=False).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise InvalidHistory(f"body is not UTF-8 text (byte {exc.start})", field="body") from None
-        frame = _from_csv(text, service, metric)
+        frame = _from_csv(text, service, metric, tz)
     elif mimetype == "application/json" or mimetype.endswith("+json"):
         body = request.get_json(silent=True)
         if body is None:
             raise Problem(400, "body is not valid JSON", field="body")
-        frame = _from_json(body, service, metric)
+        frame = _from_json(body, service, metric, tz)
     else:
         raise Problem(
             415,

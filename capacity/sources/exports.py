@@ -72,10 +72,22 @@ def _validated(frame: pd.DataFrame, first_row: int, source: str) -> pd.DataFrame
         raise
 
 
-def _in_zone(
+def in_zone(
     history: pd.DataFrame, raw: pd.Series, tz: str | None, source: str, rows: np.ndarray, keyed: bool
 ) -> pd.DataFrame:
-    """The history with the times written without an offset read in ``tz`` (see :func:`localize`)."""
+    """The history with the times written without an offset read in ``tz`` (see :func:`localize`).
+
+    Args:
+        history: validated from ``raw`` (same rows, same order).
+        raw: the time column as given.
+        tz: a checked zone name, or None to return ``history`` as it is.
+        source: the prefix of messages.
+        rows: the row number of each row, for messages.
+        keyed: count a repeated hour within each series (a long table), not across the table.
+
+    Raises:
+        InvalidHistory: naming the row that no single instant of the zone matches.
+    """
     if tz is None:
         return history
     keys = pd.factorize(history[SERVICE] + "\x00" + history[METRIC])[0] if keyed else None
@@ -163,7 +175,7 @@ def to_history(
             )
         rows = np.arange(first_row, first_row + len(frame))
         history = _validated(frame, first_row, source)
-        return _in_zone(history, frame[TS], tz, source, rows, keyed=True), rows
+        return in_zone(history, frame[TS], tz, source, rows, keyed=True), rows
     skip = (times[0], *IGNORED_COLUMNS)
     series = [(orig, low) for orig, low in zip(originals, lowered, strict=True) if low not in skip]
     return _wide(frame, series, source, service, metric, first_row, one_series, column, tz, hint)
@@ -211,7 +223,7 @@ def _wide(
         pd.DataFrame({SERVICE: first, METRIC: metric_name, TS: raw_ts, VALUE: "0"}), first_row, source
     )
     all_rows = np.arange(first_row, first_row + len(frame))
-    stamps = _in_zone(stamps, raw_ts, tz, source, all_rows, keyed=False)
+    stamps = in_zone(stamps, raw_ts, tz, source, all_rows, keyed=False)
     parts, rows = [], []
     for i in picked:
         cells = frame[series[i][1]].astype(str)

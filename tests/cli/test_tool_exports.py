@@ -285,3 +285,34 @@ def test_the_samples_route_reads_export_headers_and_asks_which_of_several_series
     assert answer.status_code == 422, answer.json
     assert "body: 2 series in one file (a, b): this route takes one series" in answer.json["detail"]
     assert client.get("/api/v1/series/web/rps", headers=headers).json["samples"] == 3
+
+
+def test_the_samples_route_reads_local_time_with_tz_and_names_a_bad_zone_or_row(tmp_path: Path) -> None:
+    client, headers = client_and_auth(tmp_path)
+    route = "/api/v1/series/web/rps/samples"
+    local = [f"{t.tz_convert('Europe/Berlin'):%Y-%m-%d %H:%M:%S}" for t in FALL]
+    text = "Time,Value\n" + "\n".join(f"{t},{i}" for i, t in enumerate(local)) + "\n"
+    answer = client.post(f"{route}?tz=Europe/Berlin", data=text, headers=headers)
+    assert answer.status_code == 201 and answer.json["samples"] == 10, answer.json
+    body = {"ts": ["2024-03-31 01:00:00", "2024-03-31 03:00:00"], "value": [1, 2]}
+    answer = client.post(
+        f"{route}?tz=Europe/Berlin", json=body, headers={"Authorization": headers["Authorization"]}
+    )
+    assert answer.status_code == 200, answer.json
+    got = client.get("/api/v1/series/web/rps", headers=headers).json
+    assert got["samples"] == 12, got
+    body = {"ts": ["2024-03-31 02:30:00"], "value": [1]}
+    answer = client.post(
+        f"{route}?tz=Europe/Berlin", json=body, headers={"Authorization": headers["Authorization"]}
+    )
+    assert (
+        answer.status_code == 422
+        and "samples: row 1: ts does not exist in Europe/Berlin" in answer.json["detail"]
+    )
+    answer = client.post(f"{route}?tz=Berlin", data=text, headers=headers)
+    assert answer.status_code == 422 and "tz must be an IANA time zone name" in answer.json["detail"], (
+        answer.json
+    )
+    assert client.get("/api/v1/series/web/rps", headers=headers).json["samples"] == 12
+    spring = pd.DatetimeIndex(["2024-03-31 00:00", "2024-03-31 01:00"], tz="UTC")
+    assert stored(tmp_path / "api.db")[("web", "rps")].index.equals(spring.append(FALL))
