@@ -10,6 +10,8 @@ at a time, ``01.05.2014`` is January 5 and ``13.05.2014`` May 13 of the same fil
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -129,14 +131,23 @@ def _offset(minutes: int) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-def localize(ts: pd.Series, raw: pd.Series, zone: str, keys: np.ndarray | None = None) -> pd.Series:
+#: What to do with a local time the zone skips or repeats and the file does not place: refuse the file naming the
+#: row, or shift (a skipped time is read an hour later, as the clocks moved; a repeated hour given once as the
+#: first of the two). Hour-ending exports (PJM's load data) label the hour the clocks skip.
+DST_POLICIES: tuple[str, ...] = ("refuse", "shift")
+
+
+def localize(
+    ts: pd.Series, raw: pd.Series, zone: str, keys: np.ndarray | None = None, dst: str = "refuse"
+) -> pd.Series:
     """Read the timestamps that carry no offset as wall-clock time in ``zone``; return every timestamp in UTC.
 
     Exports from dashboards and spreadsheets often write local time without an offset. Two hours a year a local
-    time does not name one instant: when the clocks go forward an hour of wall-clock times never happens (such
-    a row is refused: the file is not in that zone), and when they go back an hour happens twice. A repeated hour
-    is read in the order of the file (the first one is before the change in a file that runs forward in time,
-    after it in one that runs backward); one that a series gives only once cannot be placed and is refused.
+    time does not name one instant: when the clocks go forward an hour of wall-clock times never happens, and
+    when they go back an hour happens twice. A repeated hour given twice is read in the order of the file (the
+    first one is before the change in a file that runs forward in time, after it in one that runs backward). A
+    skipped time, and a repeated hour that a series gives once, are refused, or with ``dst="shift"`` read an hour
+    later and as the first of the two (see :data:`DST_POLICIES`).
     Epoch values are instants already and stay as they are; a timestamp with an offset must agree with the zone
     at that instant (a file in UTC read with ``--tz Europe/Berlin`` is refused, not shifted twice).
 
@@ -145,6 +156,7 @@ def localize(ts: pd.Series, raw: pd.Series, zone: str, keys: np.ndarray | None =
         raw: the column as given, to tell text without an offset from text with one and from epoch values.
         zone: a name that passed :func:`check_zone`.
         keys: a series id per row, so a repeated hour is counted within each series of a long file.
+        dst: one of :data:`DST_POLICIES`.
 
     Returns:
         The timestamps in UTC, in the same order.
@@ -168,18 +180,20 @@ def localize(ts: pd.Series, raw: pd.Series, zone: str, keys: np.ndarray | None =
     if not naive.any():
         return ts
     wall = ts[naive].dt.tz_localize(None)
-    earlier = wall.dt.tz_localize(zone, ambiguous=np.ones(len(wall), dtype=bool), nonexistent="NaT")
+    shift = dst == "shift"
+    skipped: Any = pd.Timedelta(hours=1) if shift else "NaT"
+    earlier = wall.dt.tz_localize(zone, ambiguous=np.ones(len(wall), dtype=bool), nonexistent=skipped)
     later = wall.dt.tz_localize(zone, ambiguous=np.zeros(len(wall), dtype=bool), nonexistent="NaT")
     positions = np.flatnonzero(naive)
-    gap = earlier.isna().to_numpy()
-    if gap.any():
+    gap = later.isna().to_numpy()
+    if gap.any() and not shift:
         raise ZoneMismatch(
             int(positions[np.argmax(gap)]),
             f"does not exist in {zone} (the clocks skip that hour when summer time begins): is the file in "
-            "another zone?",
+            "another zone, or are its labels hour-ending? --dst shift reads it as the hour after",
         )
-    twice = (earlier != later).to_numpy()
-    chosen = earlier.copy()
+    twice = (earlier != later).to_numpy() & ~gap
+    chosen = _ns(earlier)
     if twice.any():
         group = pd.Series(
             keys[naive] if keys is not None else np.zeros(len(wall), dtype=int), index=wall.index
@@ -190,18 +204,31 @@ def localize(ts: pd.Series, raw: pd.Series, zone: str, keys: np.ndarray | None =
         steps = np.diff(wall.to_numpy().astype("int64"))
         forward = len(steps) == 0 or np.median(steps) >= 0
         first = seen == 0 if forward else seen == count - 1
-        if (count != 2).any():
-            bad = int(np.argmax(count != 2))
+        if shift:
+            first |= count == 1
+        unplaced = count > 2 if shift else count != 2
+        if unplaced.any():
+            bad = int(np.argmax(unplaced))
             times = "once" if count[bad] == 1 else f"{count[bad]} times"
             raise ZoneMismatch(
                 int(positions[np.flatnonzero(twice)[bad]]),
                 f"happens twice in {zone} (the clocks go back an hour) but the series gives it {times}, so "
-                "which is meant is unknown: export with UTC offsets, or delete the row",
+                "which is meant is unknown: export with UTC offsets, "
+                + (
+                    "delete the row, or give --dst shift (a repeated hour given once is then the first of the two)"
+                    if count[bad] == 1
+                    else "or keep one row per reading"
+                ),
             )
-        chosen[twice] = np.where(first, earlier[twice], later[twice])
-    out = ts.copy()
-    out[naive] = chosen.dt.tz_convert("UTC").to_numpy()
-    return out
+        chosen[twice] = np.where(first, chosen[twice], _ns(later)[twice])
+    out = _ns(ts)
+    out[naive] = chosen
+    return pd.Series(pd.to_datetime(out, unit="ns", utc=True), index=ts.index)
+
+
+def _ns(stamps: pd.Series) -> np.ndarray:
+    """Aware timestamps as int64 nanoseconds since the epoch (UTC): fast to pick from and assign."""
+    return np.asarray(pd.DatetimeIndex(stamps).tz_convert("UTC").asi8, dtype="int64").copy()
 
 
 def _check_offsets(ts: pd.Series, text: pd.Series, offset: np.ndarray, zone: str) -> None:
@@ -218,6 +245,15 @@ def _check_offsets(ts: pd.Series, text: pd.Series, offset: np.ndarray, zone: str
             "then: --tz gives the zone of timestamps written without an offset; drop it, or give the zone the "
             "file was written in",
         )
+
+
+@dataclass(frozen=True)
+class LocalTime:
+    """How to read timestamps written without an offset: as wall-clock time in ``zone`` (checked with
+    :func:`check_zone`), with ``dst`` one of :data:`DST_POLICIES`."""
+
+    zone: str
+    dst: str = "refuse"
 
 
 class ZoneMismatch(Exception):

@@ -32,7 +32,7 @@ from capacity.schema import METRIC, SERVICE, TS, VALUE, has_mixed_zones, validat
 from capacity.services.accuracy import score_ingested
 from capacity.sources.exports import in_zone
 from capacity.sources.files import parse_csv_text, resolve_duplicates
-from capacity.timestamps import check_zone
+from capacity.timestamps import LocalTime, check_zone
 
 bp = APIBlueprint("samples", __name__, tag="Samples")
 
@@ -129,7 +129,8 @@ def _from_json(body: Any, service: str, metric: str, tz: str | None = None) -> p
     frame = pd.DataFrame({SERVICE: service, METRIC: metric, TS: _timestamps(ts_raw), VALUE: values})
     history = validate_history(frame, first_row=1, source="samples")
     rows = np.arange(1, len(history) + 1)
-    history = in_zone(history, pd.Series(ts_raw, dtype=object), tz, "samples", rows, keyed=False)
+    zone = LocalTime(tz) if tz is not None else None
+    history = in_zone(history, pd.Series(ts_raw, dtype=object), zone, "samples", rows, keyed=False)
     return resolve_duplicates(history, first_row=1, source="samples", hint=DUPLICATES_HINT)[0]
 
 

@@ -9,8 +9,9 @@ interpolation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import pandas as pd
@@ -19,40 +20,55 @@ from capacity.errors import InvalidInput, SourceError
 from capacity.schema import format_days
 from capacity.sources.files import read_values
 from capacity.sources.notes import median_spacing
-from capacity.timestamps import check_zone
+from capacity.timestamps import DST_POLICIES, check_zone
 
 #: A series whose median sample spacing exceeds the step by more than this factor is too coarse for it.
 COARSE_FACTOR = 1.5
+F = TypeVar("F", bound=Callable[..., Any])
 #: The suffixes of the files a benchmark folder is read from.
 DATA_SUFFIXES = (".csv", ".json")
-#: Where a benchmark's ``--tz`` is kept for the readers of its ``--data`` files: click's context of the run.
-_ZONE_KEY = "capacity.bench.tz"
+#: Where a benchmark's ``--tz`` and ``--dst`` are kept for the readers of its ``--data`` files: click's context.
+_META = "capacity.bench.{}"
 
 
-def _keep_zone(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    ctx.meta[_ZONE_KEY] = value
+def _keep(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    ctx.meta[_META.format(param.name)] = value
     return value
 
 
-#: ``--tz`` of the benchmarks that read ``--data`` files. The readers sit a few calls deep in each command (and in
-#: the folder helpers several commands share), so the option keeps its value in the run's click context rather
-#: than in every signature on the way; each run has a context of its own.
-tz_option = click.option(
+_tz = click.option(
     "--tz",
     default=None,
     metavar="ZONE",
     expose_value=False,
-    callback=_keep_zone,
+    callback=_keep,
     help="IANA time zone (Europe/Berlin) of --data timestamps written without an offset, as capacity ingest "
     "--tz reads them. Default: UTC.",
 )
+_dst = click.option(
+    "--dst",
+    type=click.Choice(DST_POLICIES),
+    default="refuse",
+    show_default=True,
+    expose_value=False,
+    callback=_keep,
+    help="With --tz, a local time the clocks skip or a lone repeated hour: refuse, or shift (as capacity ingest).",
+)
 
 
-def data_zone() -> str | None:
-    """The ``--tz`` of the benchmark running (checked), or None outside one or without it."""
+def tz_option(command: F) -> F:
+    """``--tz`` and ``--dst`` of the benchmarks that read ``--data`` files. The readers sit a few calls deep in
+    each command (and in the folder helpers several commands share), so the options keep their values in the
+    run's click context rather than in every signature on the way; each run has a context of its own."""
+    return _tz(_dst(command))
+
+
+def data_zone() -> tuple[str | None, str]:
+    """The ``--tz`` (checked) and ``--dst`` of the benchmark running; (None, "refuse") outside one."""
     ctx: Any = click.get_current_context(silent=True)
-    zone = ctx.meta.get(_ZONE_KEY) if ctx is not None else None
-    return check_zone(zone) if zone is not None else None
+    meta = ctx.meta if ctx is not None else {}
+    zone = meta.get(_META.format("tz"))
+    return (check_zone(zone) if zone is not None else None), meta.get(_META.format("dst")) or "refuse"
 
 
 def csv_files(data: Path, *, single_file: bool = False) -> list[Path]:
@@ -88,7 +104,8 @@ def read_series(path: Path, freq: str, how_to_fix: str) -> pd.Series:
         InvalidHistory: on a bad file or row (named).
         InvalidInput: when the samples are spaced more coarsely than ``freq``.
     """
-    values = read_values(path, tz=data_zone())
+    zone, dst = data_zone()
+    values = read_values(path, tz=zone, dst=dst)
     step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))  # type: ignore[arg-type]
     spacing = median_spacing(pd.DatetimeIndex(values.index))
     if spacing is not None and spacing > COARSE_FACTOR * step:

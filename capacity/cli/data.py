@@ -16,6 +16,7 @@ from capacity.sources.files import DUPLICATE_POLICIES, read_history
 from capacity.sources.notes import shape_notes
 from capacity.store import Store
 from capacity.store.db import sqlite_file
+from capacity.timestamps import DST_POLICIES
 
 
 class IngestGroup(click.Group):
@@ -73,6 +74,15 @@ def ingest() -> None:
     "local time; stored in UTC. Offsets in the file must agree with it. Default: UTC.",
 )
 @click.option(
+    "--dst",
+    type=click.Choice(DST_POLICIES),
+    default="refuse",
+    show_default=True,
+    help="With --tz, a local time the clocks skip, or a repeated hour the file gives once: refuse the file naming "
+    "the row, or shift (read a skipped time an hour later, a lone repeated hour as the first of the two; for "
+    "hour-ending labels).",
+)
+@click.option(
     "--column",
     default=None,
     help="Read only this series of a file of several (a Grafana column or a Prometheus series, by header or "
@@ -92,6 +102,7 @@ def ingest_files(
     threshold: float | None,
     duplicates: str,
     tz: str | None,
+    dst: str,
     column: str | None,
     config_path: Path | None,
     db: str | None,
@@ -117,7 +128,7 @@ def ingest_files(
         validate_name(service, "service")
     config = load_fleet_config(config_path) if config_path else None
     history, dropped = read_history(
-        path, metric=metric, service=service, duplicates=duplicates, column=column, tz=tz
+        path, metric=metric, service=service, duplicates=duplicates, column=column, tz=tz, dst=dst
     )
     keys = sorted(set(zip(history["service"], history["metric"], strict=True)))
     settings = [threshold_config(svc, met, threshold) for svc, met in keys] if threshold is not None else []

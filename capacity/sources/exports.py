@@ -25,7 +25,7 @@ import pandas as pd
 
 from capacity.errors import InvalidHistory, InvalidName, describe_value
 from capacity.schema import METRIC, NAME_MAX, SERVICE, TS, VALUE, validate_history, validate_name
-from capacity.timestamps import ZoneMismatch, localize
+from capacity.timestamps import LocalTime, ZoneMismatch, localize
 
 #: Names of the time column, in order of preference (compared without case and surrounding spaces).
 TIME_COLUMNS = ("timestamp", "ts", "time", "ds", "date", "datetime")
@@ -73,14 +73,14 @@ def _validated(frame: pd.DataFrame, first_row: int, source: str) -> pd.DataFrame
 
 
 def in_zone(
-    history: pd.DataFrame, raw: pd.Series, tz: str | None, source: str, rows: np.ndarray, keyed: bool
+    history: pd.DataFrame, raw: pd.Series, tz: LocalTime | None, source: str, rows: np.ndarray, keyed: bool
 ) -> pd.DataFrame:
     """The history with the times written without an offset read in ``tz`` (see :func:`localize`).
 
     Args:
         history: validated from ``raw`` (same rows, same order).
         raw: the time column as given.
-        tz: a checked zone name, or None to return ``history`` as it is.
+        tz: the zone and DST policy, or None to return ``history`` as it is.
         source: the prefix of messages.
         rows: the row number of each row, for messages.
         keyed: count a repeated hour within each series (a long table), not across the table.
@@ -92,14 +92,14 @@ def in_zone(
         return history
     keys = pd.factorize(history[SERVICE] + "\x00" + history[METRIC])[0] if keyed else None
     try:
-        ts = localize(history[TS], raw.reset_index(drop=True), tz, keys)
+        ts = localize(history[TS], raw.reset_index(drop=True), tz.zone, keys, tz.dst)
     except ZoneMismatch as exc:
         raise InvalidHistory(
             f"{source}: row {rows[exc.position]}: ts {exc.what}, got {describe_value(raw.iloc[exc.position])}",
             field=TS,
             row=int(rows[exc.position]),
         ) from None
-    return history.assign(**{TS: ts.to_numpy()})
+    return history.assign(**{TS: ts.array})
 
 
 def to_history(
@@ -111,7 +111,7 @@ def to_history(
     first_row: int,
     one_series: bool = False,
     column: str | None = None,
-    tz: str | None = None,
+    tz: LocalTime | None = None,
     hint: str = SEVERAL_HINT,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Read a table in any of the shapes of the module docstring as a validated history frame.
@@ -125,7 +125,7 @@ def to_history(
         one_series: the caller asked for one series (``--service``, or the API's route): a table of several
             is refused, naming them, unless ``column`` picks one.
         column: the series column to read (by header or by the name it would give), the others are ignored.
-        tz: the zone of timestamps written without an offset (none: UTC).
+        tz: the zone of timestamps written without an offset (none: UTC), and the DST policy.
         hint: how the caller picks one of several series, for the error.
 
     Returns:
@@ -137,6 +137,12 @@ def to_history(
     given = ",".join(map(str, frame.columns)) or "nothing"
     originals = [str(c).strip() for c in frame.columns]
     lowered = [str(c).strip().lower() for c in frame.columns]
+    twins = sorted({c for c in lowered if lowered.count(c) > 1})
+    if twins:
+        raise InvalidHistory(
+            f"{source}: the header names {twins[0]!r} twice (in any case); the file's is {given}",
+            field="file",
+        )
     frame = frame.set_axis(lowered, axis=1)
     times = [c for c in TIME_COLUMNS if c in lowered]
     if len(times) > 1 and TS not in times and "timestamp" not in times:
@@ -190,7 +196,7 @@ def _wide(
     first_row: int,
     one_series: bool,
     column: str | None,
-    tz: str | None,
+    tz: LocalTime | None,
     hint: str,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """A time column and one column per series: each column a series, an empty cell a gap."""

@@ -22,7 +22,7 @@ import pandas as pd
 from capacity.errors import InvalidHistory, InvalidInput, SourceError, describe_value
 from capacity.schema import METRIC, SERVICE, TS, VALUE, empty_history
 from capacity.sources.exports import SEVERAL_HINT, prometheus_history, to_history
-from capacity.timestamps import check_zone
+from capacity.timestamps import DST_POLICIES, LocalTime, check_zone
 
 SUFFIXES = (".csv", ".parquet", ".pq", ".json")
 #: The largest file read whole; bigger files should be split or pulled from Prometheus.
@@ -144,7 +144,7 @@ def parse_csv_text(
         metric=metric or "value",
         service=service,
         duplicates=duplicates,
-        tz=tz,
+        tz=LocalTime(check_zone(tz)) if tz is not None else None,
         one_series=service is not None,
     )
     return _parse_csv(text, source, options, hint=hint, several_hint=several_hint)[0]
@@ -159,7 +159,7 @@ class Reading:
         service: the service of one file without a service column (instead of its name).
         duplicates: a policy of :data:`DUPLICATE_POLICIES`.
         column: the one series column to read from a file of several.
-        tz: the IANA zone of timestamps written without an offset (none: UTC).
+        tz: the zone of timestamps written without an offset (none: UTC), and the DST policy.
         one_series: a file must hold one series (or ``column`` pick one): true when ``service`` names it.
     """
 
@@ -167,7 +167,7 @@ class Reading:
     service: str | None = None
     duplicates: str = "reject"
     column: str | None = None
-    tz: str | None = None
+    tz: LocalTime | None = None
     one_series: bool = False
 
 
@@ -296,7 +296,7 @@ def decode(raw: bytes) -> str:
 BENCH_SEVERAL_HINT = "the benchmarks score one series per file: split it into one file per series"
 
 
-def read_values(path: Path, tz: str | None = None) -> pd.Series:
+def read_values(path: Path, tz: str | None = None, dst: str = "refuse") -> pd.Series:
     """A one-series file's samples, indexed by UTC time and sorted, for the benchmarks.
 
     Read and checked as ``capacity ingest`` reads a file (a BOM, CRLF, a semicolon or tab separator, ISO 8601 or
@@ -308,13 +308,15 @@ def read_values(path: Path, tz: str | None = None) -> pd.Series:
     Args:
         path: a CSV (or Prometheus JSON) file of one series.
         tz: the zone of timestamps written without an offset (none: UTC).
+        dst: a policy of :data:`capacity.timestamps.DST_POLICIES` for the times that zone skips or repeats.
 
     Raises:
         SourceError: when the file cannot be read.
         InvalidHistory: when a column is missing, a row is bad (named by its line) or the file holds several
             series.
     """
-    options = Reading(service="bench", duplicates="mean", tz=tz, one_series=True)
+    zone = LocalTime(check_zone(tz), _dst(dst)) if tz is not None else None
+    options = Reading(service="bench", duplicates="mean", tz=zone, one_series=True)
     if path.suffix.lower() == ".json":
         history, rows = prometheus_history(
             _read_text(path), source=path.name, service="bench", metric="value", one_series=True,
@@ -352,6 +354,7 @@ def read_history(
     duplicates: str = "reject",
     column: str | None = None,
     tz: str | None = None,
+    dst: str = "refuse",
 ) -> tuple[pd.DataFrame, int]:
     """Read a file, or every data file of a folder (sorted by name), into one validated history frame.
 
@@ -365,6 +368,7 @@ def read_history(
         column: the series column (or Prometheus series) to read from files of several.
         tz: the IANA zone of timestamps written without an offset (none: UTC); see
             :func:`capacity.timestamps.localize`.
+        dst: a policy of :data:`capacity.timestamps.DST_POLICIES` for the local times ``tz`` skips or repeats.
 
     Returns:
         The history and how many rows were dropped as repeated timestamps.
@@ -373,14 +377,14 @@ def read_history(
         SourceError: when the path does not exist or a folder holds no data files.
         InvalidHistory: when any file fails validation, or a timestamp repeats with another value (within a file
             or across two) under ``reject``; nothing is returned then.
-        InvalidInput: when ``service`` is given for a folder, or ``tz`` names no zone.
+        InvalidInput: when ``service`` is given for a folder, ``tz`` names no zone or ``dst`` no policy.
     """
     options = Reading(
         metric=metric,
         service=service,
         duplicates=duplicates,
         column=column,
-        tz=check_zone(tz) if tz is not None else None,
+        tz=LocalTime(check_zone(tz), _dst(dst)) if tz is not None else None,
         one_series=service is not None,
     )
     if not path.exists():
@@ -404,6 +408,14 @@ def read_history(
         out, across = _across_files(out, [f.name for f in files], [len(f) for f in frames], duplicates)
         dropped += across
     return out, dropped
+
+
+def _dst(policy: str) -> str:
+    if policy not in DST_POLICIES:
+        raise InvalidInput(
+            f"dst must be one of {', '.join(DST_POLICIES)}, got {describe_value(policy)}", field="dst"
+        )
+    return policy
 
 
 def _across_files(

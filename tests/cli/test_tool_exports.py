@@ -135,12 +135,14 @@ def test_tz_reads_summer_time_and_leaves_epoch_values_alone(tmp_path: Path) -> N
         (
             ["2024-03-31 01:00:00,1", "2024-03-31 02:30:00,2"],
             "web.csv: row 3: ts does not exist in Europe/Berlin (the clocks skip that hour when summer time begins)"
-            ": is the file in another zone?, got '2024-03-31 02:30:00'",
+            ": is the file in another zone, or are its labels hour-ending? --dst shift reads it as the hour after, "
+            "got '2024-03-31 02:30:00'",
         ),
         (
             ["2024-10-27 01:00:00,1", "2024-10-27 02:00:00,2", "2024-10-27 03:00:00,3"],
             "web.csv: row 3: ts happens twice in Europe/Berlin (the clocks go back an hour) but the series gives it "
-            "once, so which is meant is unknown: export with UTC offsets, or delete the row, got '2024-10-27 02:00:00'",
+            "once, so which is meant is unknown: export with UTC offsets, delete the row, or give --dst shift (a "
+            "repeated hour given once is then the first of the two), got '2024-10-27 02:00:00'",
         ),
         (
             ["2024-07-01T10:00:00+02:00,1", "2024-07-01T11:00:00Z,2"],
@@ -316,3 +318,23 @@ def test_the_samples_route_reads_local_time_with_tz_and_names_a_bad_zone_or_row(
     assert client.get("/api/v1/series/web/rps", headers=headers).json["samples"] == 12
     spring = pd.DatetimeIndex(["2024-03-31 00:00", "2024-03-31 01:00"], tz="UTC")
     assert stored(tmp_path / "api.db")[("web", "rps")].index.equals(spring.append(FALL))
+
+
+def test_hour_ending_local_labels_are_refused_naming_the_row_and_read_hourly_with_dst_shift(
+    tmp_path: Path,
+) -> None:
+    # PJM-style load data: hour-ending local labels, so 02:00 appears on the spring day and 01:00 once in the fall.
+    rows = ["2013-03-10 01:00:00,10", "2013-03-10 02:00:00,11", "2013-03-10 04:00:00,12"]
+    rows += ["2013-11-03 00:00:00,20", "2013-11-03 01:00:00,21", "2013-11-03 02:00:00,22"]
+    path = tmp_path / "pjm.csv"
+    path.write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+    code, out, series = ingest(path, "--tz", "America/New_York")
+    assert code == 2 and series == {}, out
+    assert "pjm.csv: row 3: ts does not exist in America/New_York" in out and "--dst shift" in out
+    code, out, series = ingest(path, "--tz", "America/New_York", "--dst", "shift")
+    assert code == 0, out
+    spring = ["2013-03-10 06:00", "2013-03-10 07:00", "2013-03-10 08:00"]
+    expected = pd.DatetimeIndex(
+        [*spring, "2013-11-03 04:00", "2013-11-03 05:00", "2013-11-03 07:00"], tz="UTC"
+    )
+    assert series[("pjm", "value")].index.equals(expected)
