@@ -47,10 +47,13 @@ def ingest() -> None:
     "--metric",
     default="value",
     show_default=True,
-    help="Metric name for timestamp,value files named SERVICE.csv.",
+    help="Metric name for files without a metric column (SERVICE.csv, a Grafana or Prometheus export).",
 )
 @click.option(
-    "--service", default=None, help="Service name of a single timestamp,value file (default: its file name)."
+    "--service",
+    default=None,
+    help="Service name of a single one-series file (default: its file name); a file of several series needs "
+    "--column with it.",
 )
 @click.option(
     "--threshold",
