@@ -92,6 +92,12 @@ def ingest() -> None:
     "by the name it would get).",
 )
 @click.option(
+    "--service-label",
+    default=None,
+    help="The label whose value names each service of a Prometheus JSON file or of Grafana columns named "
+    "metric{label=...} (default: the labels that differ between the series).",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
@@ -107,6 +113,7 @@ def ingest_files(
     tz: str | None,
     dst: str,
     column: str | None,
+    service_label: str | None,
     config_path: Path | None,
     db: str | None,
 ) -> None:
@@ -131,7 +138,14 @@ def ingest_files(
         validate_name(service, "service")
     config = load_fleet_config(config_path) if config_path else None
     history, dropped = read_history(
-        path, metric=metric, service=service, duplicates=duplicates, column=column, tz=tz, dst=dst
+        path,
+        metric=metric,
+        service=service,
+        duplicates=duplicates,
+        column=column,
+        tz=tz,
+        dst=dst,
+        service_label=service_label,
     )
     keys = sorted(set(zip(history["service"], history["metric"], strict=True)))
     settings = [threshold_config(svc, met, threshold) for svc, met in keys] if threshold is not None else []

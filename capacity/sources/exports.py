@@ -113,6 +113,7 @@ def to_history(
     column: str | None = None,
     tz: LocalTime | None = None,
     hint: str = SEVERAL_HINT,
+    service_label: str | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Read a table in any of the shapes of the module docstring as a validated history frame.
 
@@ -127,6 +128,8 @@ def to_history(
         column: the series column to read (by header or by the name it would give), the others are ignored.
         tz: the zone of timestamps written without an offset (none: UTC), and the DST policy.
         hint: how the caller picks one of several series, for the error.
+        service_label: the label whose value names each series' service (as ``capacity ingest prometheus
+            --service-label``), instead of the labels that differ.
 
     Returns:
         The history and, per row, its file line (for the duplicate policy's messages).
@@ -184,7 +187,9 @@ def to_history(
         return in_zone(history, frame[TS], tz, source, rows, keyed=True), rows
     skip = (times[0], *IGNORED_COLUMNS)
     series = [(orig, low) for orig, low in zip(originals, lowered, strict=True) if low not in skip]
-    return _wide(frame, series, source, service, metric, first_row, one_series, column, tz, hint)
+    return _wide(
+        frame, series, source, service, metric, first_row, one_series, column, tz, hint, service_label
+    )
 
 
 def _wide(
@@ -198,11 +203,14 @@ def _wide(
     column: str | None,
     tz: LocalTime | None,
     hint: str,
+    service_label: str | None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """A time column and one column per series: each column a series, an empty cell a gap."""
     if not series:
         raise InvalidHistory(f"{source}: a time column but no value column", field=VALUE)
-    names = series_names([label_set(orig) for orig, _ in series], [orig for orig, _ in series], source)
+    names = series_names(
+        [label_set(orig) for orig, _ in series], [orig for orig, _ in series], source, service_label
+    )
     picked = list(range(len(series)))
     if column is not None:
         picked = [i for i, (orig, _) in enumerate(series) if column in (orig, names[i])]
@@ -265,15 +273,28 @@ def label_set(name: str) -> dict[str, str] | None:
     return labels
 
 
-def series_names(labels: list[dict[str, str] | None], fallback: list[str], source: str) -> list[str]:
-    """A service name per series: the values of the labels that differ between the series, joined by ``-``; or,
-    for a series without labels, its own name made valid (characters outside ``A-Za-z0-9_.:-`` become ``_``).
+def series_names(
+    labels: list[dict[str, str] | None], fallback: list[str], source: str, service_label: str | None = None
+) -> list[str]:
+    """A service name per series: the value of ``service_label``, or the values of the labels that differ between
+    the series, joined by ``-``; or, for a series without labels, its own name made valid (characters outside
+    ``A-Za-z0-9_.:-`` become ``_``).
 
     Raises:
-        InvalidHistory: when a name comes out empty, or two series come out with one name.
+        InvalidHistory: when a series lacks ``service_label``, a name comes out empty, or two series come out
+            with one name.
     """
     keyed = [s for s in labels if s is not None]
     varying = sorted({k for s in keyed for k in s if any(o.get(k) != s.get(k) for o in keyed)})
+    if service_label is not None:
+        lacking = next((i for i, s in enumerate(labels) if s is None or service_label not in s), None)
+        if lacking is not None:
+            raise InvalidHistory(
+                f"{source}: series {lacking + 1} ({fallback[lacking]}) has no label {service_label!r}; choose "
+                "another --service-label",
+                field="service_label",
+            )
+        varying = [service_label]
     names = []
     for i, (labels_i, plain) in enumerate(zip(labels, fallback, strict=True)):
         if labels_i is not None and varying:
@@ -374,12 +395,13 @@ def prometheus_history(
     one_series: bool = False,
     column: str | None = None,
     hint: str = SEVERAL_HINT,
+    service_label: str | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """A Prometheus ``query_range`` response as a validated history frame (see :func:`to_history` for the
     arguments). Its timestamps are epoch seconds: instants, which no zone changes. Rows are numbered per series
     (the n-th ``[time, value]`` pair)."""
     table = prometheus_table(text, source)
-    names = series_names([t[0] for t in table], [_shown(t[0]) for t in table], source)
+    names = series_names([t[0] for t in table], [_shown(t[0]) for t in table], source, service_label)
     picked = list(range(len(table)))
     if column is not None:
         picked = [i for i in picked if column in (names[i], _shown(table[i][0]))]

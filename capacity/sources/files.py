@@ -14,7 +14,7 @@ import io
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -161,6 +161,8 @@ class Reading:
         column: the one series column to read from a file of several.
         tz: the zone of timestamps written without an offset (none: UTC), and the DST policy.
         one_series: a file must hold one series (or ``column`` pick one): true when ``service`` names it.
+        service_label: the label whose value names each series of a file of several (Prometheus JSON, Grafana
+            headers in label form), as ``capacity ingest prometheus --service-label`` does.
     """
 
     metric: str = "value"
@@ -169,6 +171,17 @@ class Reading:
     column: str | None = None
     tz: LocalTime | None = None
     one_series: bool = False
+    service_label: str | None = None
+
+    def naming(self) -> dict[str, Any]:
+        """The arguments of :func:`~capacity.sources.exports.to_history` that name and pick the series."""
+        return {
+            "service": self.service,
+            "metric": self.metric,
+            "one_series": self.one_series,
+            "column": self.column,
+            "service_label": self.service_label,
+        }
 
 
 #: A first line ``sep=;`` names the separator (Excel reads it; Grafana's older CSV export wrote it).
@@ -200,15 +213,7 @@ def _parse_csv(
             f"{source}: not a readable CSV file ({str(exc).strip().splitlines()[0]})", field="file"
         ) from None
     history, rows = to_history(
-        frame,
-        source=source,
-        service=options.service,
-        metric=options.metric,
-        first_row=first_row,
-        one_series=options.one_series,
-        column=options.column,
-        tz=options.tz,
-        hint=several_hint,
+        frame, source=source, first_row=first_row, tz=options.tz, hint=several_hint, **options.naming()
     )
     return resolve_duplicates(
         history, options.duplicates, rows=rows, source=source, hint=hint or DUPLICATES_HINT
@@ -241,26 +246,10 @@ def _read_file(path: Path, options: Reading) -> tuple[pd.DataFrame, int]:
             frame = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises many kinds for a corrupt file
             raise InvalidHistory(f"{path.name}: not a readable Parquet file ({exc})", field="file") from None
-        history, rows = to_history(
-            frame,
-            source=path.name,
-            service=options.service,
-            metric=options.metric,
-            first_row=1,
-            one_series=options.one_series,
-            column=options.column,
-            tz=options.tz,
-        )
+        history, rows = to_history(frame, source=path.name, first_row=1, tz=options.tz, **options.naming())
         return resolve_duplicates(history, options.duplicates, rows=rows, source=path.name)
     if suffix == ".json":
-        history, rows = prometheus_history(
-            _read_text(path),
-            source=path.name,
-            service=options.service,
-            metric=options.metric,
-            one_series=options.one_series,
-            column=options.column,
-        )
+        history, rows = prometheus_history(_read_text(path), source=path.name, **options.naming())
         return resolve_duplicates(history, options.duplicates, rows=rows, source=path.name)
     return _parse_csv(_read_text(path), path.name, options)
 
@@ -355,6 +344,7 @@ def read_history(
     column: str | None = None,
     tz: str | None = None,
     dst: str = "refuse",
+    service_label: str | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """Read a file, or every data file of a folder (sorted by name), into one validated history frame.
 
@@ -366,6 +356,7 @@ def read_history(
         duplicates: a policy of :data:`DUPLICATE_POLICIES`, within each file and across the files of a folder
             (``last`` keeps the later file's value).
         column: the series column (or Prometheus series) to read from files of several.
+        service_label: the label that names the series of files of several (see :class:`Reading`).
         tz: the IANA zone of timestamps written without an offset (none: UTC); see
             :func:`capacity.timestamps.localize`.
         dst: a policy of :data:`capacity.timestamps.DST_POLICIES` for the local times ``tz`` skips or repeats.
@@ -384,6 +375,7 @@ def read_history(
         service=service,
         duplicates=duplicates,
         column=column,
+        service_label=service_label,
         tz=LocalTime(check_zone(tz), _dst(dst)) if tz is not None else None,
         one_series=service is not None,
     )

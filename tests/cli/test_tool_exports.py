@@ -338,3 +338,26 @@ def test_hour_ending_local_labels_are_refused_naming_the_row_and_read_hourly_wit
         [*spring, "2013-11-03 04:00", "2013-11-03 05:00", "2013-11-03 07:00"], tz="UTC"
     )
     assert series[("pjm", "value")].index.equals(expected)
+
+
+def test_service_label_names_the_series_as_ingest_prometheus_does(tmp_path: Path) -> None:
+    pairs = [[t.timestamp(), "1"] for t in FALL]
+    body = prometheus(
+        ({"instance": "10.0.0.1:9100", "pod": "web-7f9c"}, pairs),
+        ({"instance": "10.0.0.2:9100", "pod": "web-a1b2"}, pairs),
+    )
+    for folder, args, expected in (
+        ("default", (), ["10.0.0.1:9100-web-7f9c", "10.0.0.2:9100-web-a1b2"]),
+        ("pod", ("--service-label", "pod"), ["web-7f9c", "web-a1b2"]),
+    ):
+        path = tmp_path / folder / "cpu.json"
+        path.parent.mkdir()
+        path.write_text(body)
+        code, out, series = ingest(path, *args)
+        assert code == 0 and sorted(s for s, _ in series) == expected, out
+    path = tmp_path / "job" / "cpu.json"
+    path.parent.mkdir()
+    path.write_text(body)
+    code, out, series = ingest(path, "--service-label", "job")
+    assert code == 2 and series == {}, out
+    assert 'cpu.json: series 1 ({instance="10.0.0.1:9100", pod="web-7f9c"}) has no label \'job\'' in out
