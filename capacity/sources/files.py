@@ -222,8 +222,9 @@ def _parse_csv(
 
 def _separator(text: str) -> str:
     """The column separator: a comma, unless the header holds none and a semicolon or tab instead (what spreadsheet
-    exports in locales with a decimal comma write)."""
-    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    exports in locales with a decimal comma write). Quoted names do not count: a Grafana header in label form holds
+    commas (``"cpu{instance=""a"", job=""node""}"``) whatever the separator."""
+    header = re.sub(r'"(?:[^"]|"")*"', "", text.lstrip("\ufeff").split("\n", 1)[0])
     if "," in header:
         return ","
     return next((sep for sep in (";", "\t") if sep in header), ",")

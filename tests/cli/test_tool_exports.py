@@ -46,11 +46,11 @@ def ingest(path: Path, *args: str) -> tuple[int, str, dict[tuple[str, str], pd.S
     return code, out, stored(db)
 
 
-def grafana(ts: pd.DatetimeIndex, columns: dict[str, list[str]], time_text: list[str]) -> str:
+def grafana(ts: pd.DatetimeIndex, columns: dict[str, list[str]], time_text: list[str], sep: str = ",") -> str:
     """What Grafana's inspector writes: quoted header names, CRLF, empty cells for missing points, no quotes around
-    plain values."""
-    header = ",".join('"' + name.replace('"', '""') + '"' for name in ["Time", *columns])
-    rows = [",".join([time_text[i], *(col[i] for col in columns.values())]) for i in range(len(ts))]
+    plain values; the separator is the browser locale's list separator."""
+    header = sep.join('"' + name.replace('"', '""') + '"' for name in ["Time", *columns])
+    rows = [sep.join([time_text[i], *(col[i] for col in columns.values())]) for i in range(len(ts))]
     return "\r\n".join([header, *rows])
 
 
@@ -77,6 +77,11 @@ def test_grafana_label_sets_name_the_series_by_the_labels_that_differ(tmp_path: 
     code, out, series = ingest(path)
     assert code == 0, out
     assert sorted(series) == [("web-1:9100", "value"), ("web-2:9100", "value")]
+    semicolons = tmp_path / "de" / "load.csv"  # a locale whose list separator is ';'
+    semicolons.parent.mkdir()
+    semicolons.write_text(grafana(FALL, {n: ["1.5"] * 10 for n in names}, ms, sep=";"))
+    code, out, series = ingest(semicolons)
+    assert code == 0 and sorted(series) == [("web-1:9100", "value"), ("web-2:9100", "value")], out
 
 
 def test_several_series_with_service_ask_which_one_and_column_picks_it(tmp_path: Path) -> None:
