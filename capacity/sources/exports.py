@@ -227,7 +227,8 @@ def _wide(
             field="column",
         )
     metric_name = given_name(metric or "value", METRIC, source)
-    if len(picked) == 1 and service is not None:
+    # The file's name (or --service) names the one series of a file; one picked from several keeps its own name.
+    if service is not None and (one_series or len(series) == 1):
         services = {picked[0]: given_name(service, SERVICE, source)}
     else:
         services = {i: names[i] for i in picked}
@@ -415,7 +416,8 @@ def prometheus_history(
     metric_name = given_name(metric or "value", METRIC, source)
     parts, rows = [], []
     for i in picked:
-        name = given_name(service, SERVICE, source) if service is not None and len(picked) == 1 else names[i]
+        one = one_series or len(table) == 1
+        name = given_name(service, SERVICE, source) if service is not None and one else names[i]
         labels, part, gap = table[i]
         frame = pd.DataFrame(
             {SERVICE: name, METRIC: metric_name, TS: part[TS].to_numpy(), VALUE: part[VALUE]}

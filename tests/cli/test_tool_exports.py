@@ -97,6 +97,8 @@ def test_several_series_with_service_ask_which_one_and_column_picks_it(tmp_path:
     code, out, series = ingest(path, "--service", "checkout", "--column", "web-2", "--metric", "cpu")
     assert code == 0 and list(series) == [("checkout", "cpu")], out
     assert (series[("checkout", "cpu")] == 2).all()
+    code, out, series = ingest(path, "--column", "web-1")  # picked from several: it keeps its own name
+    assert code == 0 and list(series) == [("checkout", "cpu"), ("web-1", "value")], out
     code, out, _ = ingest(path, "--column", "web-9")
     assert code == 2 and "cpu.csv: no series column 'web-9'; the file's are 'web-1', 'web-2'" in out, out
 
