@@ -10,9 +10,14 @@ at a time, ``01.05.2014`` is January 5 and ``13.05.2014`` May 13 of the same fil
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+
+from capacity.errors import InvalidInput
 
 #: ISO 8601 text: a date, an optional time (``T`` or a space) and an optional zone.
 ISO_TEXT = re.compile(
@@ -85,3 +90,176 @@ def parse_column(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if epoch.any():
         ts[epoch] = from_epoch(text[epoch])
     return ts, refused
+
+
+#: A text timestamp whose time carries an offset (``Z``, ``+02:00``, ``+0200``, ``+02``, ``UTC``, ``GMT``); the
+#: time before it keeps a date's ``-04`` from reading as an offset.
+OFFSET_TEXT = re.compile(
+    r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|UTC|GMT|(?P<sign>[+-])(?P<hours>\d{2}):?(?P<minutes>\d{2})?)$"
+)
+_HAS_OFFSET = re.compile(re.sub(r"\(\?P<\w+>", "(?:", OFFSET_TEXT.pattern))
+
+
+def check_zone(name: str) -> str:
+    """An IANA time zone name (``Europe/Berlin``, ``America/New_York``, ``UTC``), checked against the zone
+    database, so that a typo is an error before any file is read rather than a shift of every sample.
+
+    Raises:
+        InvalidInput: naming the zone given.
+    """
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"tz must be an IANA time zone name like Europe/Berlin, America/New_York or UTC, got {name!r}",
+            field="tz",
+        ) from None
+    return name
+
+
+def _written_offsets(text: pd.Series) -> np.ndarray:
+    """Each text timestamp's written offset in minutes (``Z``, ``UTC`` and ``GMT`` are 0)."""
+    parts = text.str.extract(OFFSET_TEXT)
+    sign = np.where(parts["sign"].to_numpy() == "-", -1, 1)
+    hours = pd.to_numeric(parts["hours"], errors="coerce").fillna(0).to_numpy()
+    minutes = pd.to_numeric(parts["minutes"], errors="coerce").fillna(0).to_numpy()
+    return np.asarray(sign * (hours * 60 + minutes), dtype="int64")
+
+
+def _offset(minutes: int) -> str:
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+#: What to do with a local time the zone skips or repeats and the file does not place: refuse the file naming the
+#: row, or shift (a skipped time is read an hour later, as the clocks moved; a repeated hour given once as the
+#: first of the two). Hour-ending exports (PJM's load data) label the hour the clocks skip.
+DST_POLICIES: tuple[str, ...] = ("refuse", "shift")
+
+
+def localize(
+    ts: pd.Series, raw: pd.Series, zone: str, keys: np.ndarray | None = None, dst: str = "refuse"
+) -> pd.Series:
+    """Read the timestamps that carry no offset as wall-clock time in ``zone``; return every timestamp in UTC.
+
+    Exports from dashboards and spreadsheets often write local time without an offset. Two hours a year a local
+    time does not name one instant: when the clocks go forward an hour of wall-clock times never happens, and
+    when they go back an hour happens twice. A repeated hour given twice is read in the order of the file (the
+    first one is before the change in a file that runs forward in time, after it in one that runs backward). A
+    skipped time, and a repeated hour that a series gives once, are refused, or with ``dst="shift"`` read an hour
+    later and as the first of the two (see :data:`DST_POLICIES`).
+    Epoch values are instants already and stay as they are; a timestamp with an offset must agree with the zone
+    at that instant (a file in UTC read with ``--tz Europe/Berlin`` is refused, not shifted twice).
+
+    Args:
+        ts: the column as :func:`parse_column` read it (text without an offset read as UTC).
+        raw: the column as given, to tell text without an offset from text with one and from epoch values.
+        zone: a name that passed :func:`check_zone`.
+        keys: a series id per row, so a repeated hour is counted within each series of a long file.
+        dst: one of :data:`DST_POLICIES`.
+
+    Returns:
+        The timestamps in UTC, in the same order.
+
+    Raises:
+        ZoneMismatch: naming the position of the first row that cannot be read in ``zone`` and why.
+    """
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        naive = np.full(len(raw), raw.dt.tz is None)
+        offset = np.zeros(len(raw), dtype=bool)
+    elif pd.api.types.is_numeric_dtype(raw):
+        return ts
+    else:
+        is_text = raw.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+        text = raw.astype(str).str.strip()
+        epoch = text.str.fullmatch(EPOCH_TEXT).to_numpy(dtype=bool) | ~is_text
+        offset = ~epoch & text.str.contains(_HAS_OFFSET).to_numpy(dtype=bool)
+        naive = ~epoch & ~offset
+        if offset.any():
+            _check_offsets(ts, text, offset, zone)
+    if not naive.any():
+        return ts
+    wall = ts[naive].dt.tz_localize(None)
+    shift = dst == "shift"
+    skipped: Any = pd.Timedelta(hours=1) if shift else "NaT"
+    earlier = wall.dt.tz_localize(zone, ambiguous=np.ones(len(wall), dtype=bool), nonexistent=skipped)
+    later = wall.dt.tz_localize(zone, ambiguous=np.zeros(len(wall), dtype=bool), nonexistent="NaT")
+    positions = np.flatnonzero(naive)
+    gap = later.isna().to_numpy()
+    if gap.any() and not shift:
+        raise ZoneMismatch(
+            int(positions[np.argmax(gap)]),
+            f"does not exist in {zone} (the clocks skip that hour when summer time begins): is the file in "
+            "another zone, or are its labels hour-ending? --dst shift reads it as the hour after",
+        )
+    twice = (earlier != later).to_numpy() & ~gap
+    chosen = _ns(earlier)
+    if twice.any():
+        group = pd.Series(
+            keys[naive] if keys is not None else np.zeros(len(wall), dtype=int), index=wall.index
+        )
+        frame = pd.DataFrame({"key": group, "wall": wall})[twice]
+        seen = frame.groupby(["key", "wall"], sort=False).cumcount().to_numpy()
+        count = frame.groupby(["key", "wall"], sort=False)["wall"].transform("size").to_numpy()
+        steps = np.diff(wall.to_numpy().astype("int64"))
+        forward = len(steps) == 0 or np.median(steps) >= 0
+        first = seen == 0 if forward else seen == count - 1
+        if shift:
+            first |= count == 1
+        unplaced = count > 2 if shift else count != 2
+        if unplaced.any():
+            bad = int(np.argmax(unplaced))
+            times = "once" if count[bad] == 1 else f"{count[bad]} times"
+            raise ZoneMismatch(
+                int(positions[np.flatnonzero(twice)[bad]]),
+                f"happens twice in {zone} (the clocks go back an hour) but the series gives it {times}, so "
+                "which is meant is unknown: export with UTC offsets, "
+                + (
+                    "delete the row, or give --dst shift (a repeated hour given once is then the first of the two)"
+                    if count[bad] == 1
+                    else "or keep one row per reading"
+                ),
+            )
+        chosen[twice] = np.where(first, chosen[twice], _ns(later)[twice])
+    out = _ns(ts)
+    out[naive] = chosen
+    return pd.Series(pd.to_datetime(out, unit="ns", utc=True), index=ts.index)
+
+
+def _ns(stamps: pd.Series) -> np.ndarray:
+    """Aware timestamps as int64 nanoseconds since the epoch (UTC): fast to pick from and assign."""
+    return np.asarray(pd.DatetimeIndex(stamps).tz_convert("UTC").asi8, dtype="int64").copy()
+
+
+def _check_offsets(ts: pd.Series, text: pd.Series, offset: np.ndarray, zone: str) -> None:
+    utc = ts[offset]
+    local = utc.dt.tz_convert(zone).dt.tz_localize(None)
+    zone_minutes = ((local - utc.dt.tz_localize(None)) / pd.Timedelta(minutes=1)).to_numpy().astype("int64")
+    written = _written_offsets(text[offset])
+    differ = zone_minutes != written
+    if differ.any():
+        bad = int(np.argmax(differ))
+        raise ZoneMismatch(
+            int(np.flatnonzero(offset)[bad]),
+            f"has the offset {_offset(int(written[bad]))}, but {zone} was at {_offset(int(zone_minutes[bad]))} "
+            "then: --tz gives the zone of timestamps written without an offset; drop it, or give the zone the "
+            "file was written in",
+        )
+
+
+@dataclass(frozen=True)
+class LocalTime:
+    """How to read timestamps written without an offset: as wall-clock time in ``zone`` (checked with
+    :func:`check_zone`), with ``dst`` one of :data:`DST_POLICIES`."""
+
+    zone: str
+    dst: str = "refuse"
+
+
+class ZoneMismatch(Exception):
+    """A row that cannot be read in the zone asked for: the caller names the file and the row."""
+
+    def __init__(self, position: int, what: str) -> None:
+        super().__init__(what)
+        self.position = position
+        self.what = what

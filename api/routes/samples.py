@@ -6,7 +6,8 @@ JSON bodies take any of three shapes (rows are numbered from 1 in error messages
     {"samples": [[1767225600, 41.5], ...]}            # [ts, value] pairs; ts as epoch seconds or ISO text
     {"ts": [1767225600, ...], "value": [41.5, ...]}   # columns (fastest)
 
-A ``text/csv`` body is ``timestamp,value`` (or ``timestamp,service,metric,value`` naming this series only);
+A ``text/csv`` body is ``timestamp,value`` (or ``timestamp,service,metric,value`` naming this series only), or any
+one-series shape ``capacity ingest`` reads (``ds,y``, ``Time,Value``, a Grafana export of one column);
 its rows are numbered as lines of the file (the header is line 1). A timestamp repeated in one body with different
 values is refused (422 naming the rows); an exact repeat is stored once.
 """
@@ -17,7 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from apiflask import APIBlueprint
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import String
 from flask import request
 
 from api.http import openapi, schemas
@@ -28,12 +30,28 @@ from api.state import state, store
 from capacity.errors import InvalidHistory, describe_value
 from capacity.schema import METRIC, SERVICE, TS, VALUE, has_mixed_zones, validate_history
 from capacity.services.accuracy import score_ingested
+from capacity.sources.exports import in_zone
 from capacity.sources.files import parse_csv_text, resolve_duplicates
+from capacity.timestamps import LocalTime, check_zone
 
 bp = APIBlueprint("samples", __name__, tag="Samples")
 
 #: A timestamp repeated with different values in one body is refused, as ``capacity ingest`` refuses it by default.
 DUPLICATES_HINT = "Send one value per timestamp (a later request replaces a stored value)"
+#: A CSV body of several series (a Grafana export of several columns) is refused: this route names one series.
+SEVERAL_HINT = "this route takes one series: send one value column (post each series to its own route)"
+
+
+class SamplesQuery(Schema):
+    """How to read the body's timestamps."""
+
+    tz = String(
+        metadata={
+            "description": "IANA time zone of the body's timestamps written without an offset (local time, as a "
+            "dashboard export writes it); stored in UTC. Offsets in the body must agree with it. Default: UTC",
+            "example": "Europe/Berlin",
+        }
+    )
 
 
 def _bad(message: str, field: str, row: int | None = None) -> InvalidHistory:
@@ -99,7 +117,7 @@ def _timestamps(raw: list[Any]) -> pd.Series | list[Any]:
     return raw
 
 
-def _from_json(body: Any, service: str, metric: str) -> pd.DataFrame:
+def _from_json(body: Any, service: str, metric: str, tz: str | None = None) -> pd.DataFrame:
     ts_raw, values = _columns(body)
     if not ts_raw:
         raise _bad("no samples in the body", "samples")
@@ -110,11 +128,22 @@ def _from_json(body: Any, service: str, metric: str) -> pd.DataFrame:
             raise _bad(f"row {i + 1}: value is not a number, got {describe_value(v)}", VALUE, i + 1)
     frame = pd.DataFrame({SERVICE: service, METRIC: metric, TS: _timestamps(ts_raw), VALUE: values})
     history = validate_history(frame, first_row=1, source="samples")
+    rows = np.arange(1, len(history) + 1)
+    zone = LocalTime(tz) if tz is not None else None
+    history = in_zone(history, pd.Series(ts_raw, dtype=object), zone, "samples", rows, keyed=False)
     return resolve_duplicates(history, first_row=1, source="samples", hint=DUPLICATES_HINT)[0]
 
 
-def _from_csv(text: str, service: str, metric: str) -> pd.DataFrame:
-    frame = parse_csv_text(text, source="body", service=service, metric=metric, hint=DUPLICATES_HINT)
+def _from_csv(text: str, service: str, metric: str, tz: str | None = None) -> pd.DataFrame:
+    frame = parse_csv_text(
+        text,
+        source="body",
+        service=service,
+        metric=metric,
+        hint=DUPLICATES_HINT,
+        tz=tz,
+        several_hint=SEVERAL_HINT,
+    )
     other = frame[(frame[SERVICE] != service) | (frame[METRIC] != metric)]
     if len(other):
         first = other.iloc[0]
@@ -132,7 +161,10 @@ def _from_csv(text: str, service: str, metric: str) -> pd.DataFrame:
     "a [ts, value] pair holds a timestamp (RFC 3339 text or epoch seconds) and a finite number",
     "the ts and value columns have the same length",
     "a percent series' values are within [0, 100], a rate's are not negative",
-    "a text/csv body starts with a header row, timestamp,value (or timestamp,service,metric,value naming this series)",
+    "a text/csv body starts with a header row: a time column (timestamp, time, ds ...) and one value column "
+    "(value, y, or one series column), or timestamp,service,metric,value naming this series",
+    "with tz, a timestamp without an offset names one instant in that zone (not in the hour skipped when summer "
+    "time begins; a repeated hour is given twice), and one with an offset agrees with the zone",
 )
 @require("write")
 @bp.doc(
@@ -142,21 +174,23 @@ def _from_csv(text: str, service: str, metric: str) -> pd.DataFrame:
     }
 )
 @openapi.request_body(schemas.SAMPLES_BODY, csv=True)
-def post_samples(service: str, metric: str) -> Any:
+@bp.input(SamplesQuery, location="query", arg_name="query")
+def post_samples(service: str, metric: str, query: dict[str, Any]) -> Any:
     """Ingest samples into a series (JSON or text/csv); one transaction, idempotent on (series, timestamp)."""
     service, metric = series_key(service, metric)
+    tz = check_zone(query["tz"]) if query.get("tz") is not None else None
     mimetype = request.mimetype
     if mimetype == "text/csv":
         try:
             text = request.get_data(cache=False).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise InvalidHistory(f"body is not UTF-8 text (byte {exc.start})", field="body") from None
-        frame = _from_csv(text, service, metric)
+        frame = _from_csv(text, service, metric, tz)
     elif mimetype == "application/json" or mimetype.endswith("+json"):
         body = request.get_json(silent=True)
         if body is None:
             raise Problem(400, "body is not valid JSON", field="body")
-        frame = _from_json(body, service, metric)
+        frame = _from_json(body, service, metric, tz)
     else:
         raise Problem(
             415,

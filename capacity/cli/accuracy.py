@@ -15,7 +15,7 @@ import pandas as pd
 
 from capacity.bench.accuracy import markdown_table, needed_steps, resample, run_accuracy
 from capacity.bench.peers import PEER_GROUPS
-from capacity.cli.bench_data import as_frame, csv_files, read_series
+from capacity.cli.bench_data import as_frame, csv_files, read_series, tz_option
 from capacity.cli.common import EXIT_FAILED, console, db_option, open_store, print_table
 from capacity.cli.plan import show_plan_accuracy
 from capacity.errors import InvalidInput, NotEnoughHistory, SourceError, UnknownSeries
@@ -73,6 +73,7 @@ def _methods(peers: str) -> list[str]:
 
 
 @click.command("accuracy")
+@tz_option
 @click.option(
     "--data",
     "data",

@@ -20,7 +20,7 @@ from capacity.bench.breach_cache import disk_forecaster
 from capacity.bench.breach_figure import reliability_figure
 from capacity.bench.breach_fit import collect_fit_cases, fit_model
 from capacity.bench.breach_score import markdown_tables
-from capacity.cli.bench_data import as_frame, csv_files, read_series
+from capacity.cli.bench_data import as_frame, csv_files, read_series, tz_option
 from capacity.cli.common import console
 from capacity.cli.events import read_events_file
 from capacity.errors import InvalidInput, NotEnoughHistory
@@ -96,6 +96,7 @@ def folder_roles(data: tuple[Path, ...], fit_on: tuple[Path, ...]) -> dict[str, 
 
 
 @click.command("breach")
+@tz_option
 @click.option(
     "--data",
     "data",
@@ -235,6 +236,7 @@ def breach_cmd(
 
 
 @click.command("events")
+@tz_option
 @click.option(
     "--data", "data", required=True, type=click.Path(path_type=Path), help="Folder of timestamp,value CSVs."
 )

@@ -16,6 +16,7 @@ from capacity.sources.files import DUPLICATE_POLICIES, read_history
 from capacity.sources.notes import shape_notes
 from capacity.store import Store
 from capacity.store.db import sqlite_file
+from capacity.timestamps import DST_POLICIES
 
 
 class IngestGroup(click.Group):
@@ -46,10 +47,13 @@ def ingest() -> None:
     "--metric",
     default="value",
     show_default=True,
-    help="Metric name for timestamp,value files named SERVICE.csv.",
+    help="Metric name for files without a metric column (SERVICE.csv, a Grafana or Prometheus export).",
 )
 @click.option(
-    "--service", default=None, help="Service name of a single timestamp,value file (default: its file name)."
+    "--service",
+    default=None,
+    help="Service name of a single one-series file (default: its file name); a file of several series needs "
+    "--column with it.",
 )
 @click.option(
     "--threshold",
@@ -66,6 +70,34 @@ def ingest() -> None:
     "first or the mean value. Exact repeats are stored once whatever this says.",
 )
 @click.option(
+    "--tz",
+    default=None,
+    metavar="ZONE",
+    help="IANA time zone (Europe/Berlin) of timestamps written without an offset, e.g. a Grafana export in "
+    "local time; stored in UTC. Offsets in the file must agree with it. Default: UTC.",
+)
+@click.option(
+    "--dst",
+    type=click.Choice(DST_POLICIES),
+    default="refuse",
+    show_default=True,
+    help="With --tz, a local time the clocks skip, or a repeated hour the file gives once: refuse the file naming "
+    "the row, or shift (read a skipped time an hour later, a lone repeated hour as the first of the two; for "
+    "hour-ending labels).",
+)
+@click.option(
+    "--column",
+    default=None,
+    help="Read only this series of a file of several (a Grafana column or a Prometheus series, by header or "
+    "by the name it would get).",
+)
+@click.option(
+    "--service-label",
+    default=None,
+    help="The label whose value names each service of a Prometheus JSON file or of Grafana columns named "
+    "metric{label=...} (default: the labels that differ between the series).",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
@@ -78,27 +110,43 @@ def ingest_files(
     service: str | None,
     threshold: float | None,
     duplicates: str,
+    tz: str | None,
+    dst: str,
+    column: str | None,
+    service_label: str | None,
     config_path: Path | None,
     db: str | None,
 ) -> None:
-    """Load history from a CSV/Parquet file or a folder of them, in one transaction.
+    """Load history from a CSV/Parquet/Prometheus JSON file or a folder of them, in one transaction.
 
     A long file has columns timestamp,service,metric,value. A folder may hold timestamp,value files named
-    SERVICE__METRIC.csv (or SERVICE.csv with --metric). Re-ingesting the same rows stores nothing twice; a file
-    with one bad row stores nothing and names the row. A timestamp repeated with different values is refused
-    unless --duplicates says which value to keep.
+    SERVICE__METRIC.csv (or SERVICE.csv with --metric). Exports of other tools are read too: a Grafana panel CSV
+    (a Time column and one column per series: each column becomes a service), Prometheus query_range JSON (one
+    service per series), ds,y and Timestamp,Value. Re-ingesting the same rows stores nothing twice; a file with
+    one bad row stores nothing and names the row. A timestamp repeated with different values is refused unless
+    --duplicates says which value to keep.
 
     \b
     Examples:
       capacity ingest data/fleet/history.csv --config data/fleet.toml
       capacity ingest nyc_taxi.csv --service taxi --metric rides --threshold 32000
       capacity ingest ../shared/data/real --metric value
+      capacity ingest "CPU-data-2025-10-01.csv" --metric cpu --tz Europe/Berlin
     """
     started = time.perf_counter()
     if service is not None:
         validate_name(service, "service")
     config = load_fleet_config(config_path) if config_path else None
-    history, dropped = read_history(path, metric=metric, service=service, duplicates=duplicates)
+    history, dropped = read_history(
+        path,
+        metric=metric,
+        service=service,
+        duplicates=duplicates,
+        column=column,
+        tz=tz,
+        dst=dst,
+        service_label=service_label,
+    )
     keys = sorted(set(zip(history["service"], history["metric"], strict=True)))
     settings = [threshold_config(svc, met, threshold) for svc, met in keys] if threshold is not None else []
     store = open_store(db)

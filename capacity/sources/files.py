@@ -1,6 +1,7 @@
 """Read history from files: a long CSV/Parquet (``timestamp,service,metric,value``), a ``timestamp,value`` file,
-or a folder of such files where each file name gives the series (``SERVICE__METRIC.csv``, or ``SERVICE.csv`` with
-the metric given by the caller).
+the exports of other tools (:mod:`capacity.sources.exports`: Grafana CSV, Prometheus JSON, ``ds,y`` ...), or a
+folder of such files where each file name gives the series (``SERVICE__METRIC.csv``, or ``SERVICE.csv`` with the
+metric given by the caller).
 
 A timestamp given twice with different values is refused by default, naming the rows (:func:`resolve_duplicates`);
 the API's samples route applies the same policy to a request body.
@@ -8,17 +9,22 @@ the API's samples route applies the same policy to a request body.
 
 from __future__ import annotations
 
+import codecs
 import io
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from capacity.errors import InvalidHistory, InvalidInput, InvalidName, SourceError, describe_value
-from capacity.schema import METRIC, SERVICE, TS, VALUE, empty_history, validate_history, validate_name
+from capacity.errors import InvalidHistory, InvalidInput, SourceError, describe_value
+from capacity.schema import METRIC, SERVICE, TS, VALUE, empty_history
+from capacity.sources.exports import SEVERAL_HINT, prometheus_history, to_history
+from capacity.timestamps import DST_POLICIES, LocalTime, check_zone
 
-SUFFIXES = (".csv", ".parquet", ".pq")
+SUFFIXES = (".csv", ".parquet", ".pq", ".json")
 #: The largest file read whole; bigger files should be split or pulled from Prometheus.
 MAX_FILE_BYTES = 2 * 1024**3
 
@@ -124,93 +130,109 @@ def parse_csv_text(
     metric: str | None = None,
     duplicates: str = "reject",
     hint: str = DUPLICATES_HINT,
+    tz: str | None = None,
+    several_hint: str = SEVERAL_HINT,
 ) -> pd.DataFrame:
-    """Parse CSV text: long (``timestamp,service,metric,value``) or short (``timestamp,value`` with the given
-    service and metric) into a validated history frame with one row per timestamp (see :func:`resolve_duplicates`).
+    """Parse CSV text in any shape :mod:`capacity.sources.exports` reads into a validated history frame of one
+    series (``service``, ``metric``) with one row per timestamp (see :func:`resolve_duplicates`).
 
     Raises:
-        InvalidHistory: on an empty file, text that is not CSV, a missing column, a bad row (named by its line) or,
-            with ``duplicates="reject"``, a timestamp given twice with different values.
+        InvalidHistory: on an empty file, text that is not CSV, a missing column, several series, a bad row
+            (named by its line) or, with ``duplicates="reject"``, a timestamp given twice with different values.
     """
-    return _parse_csv(text, source=source, service=service, metric=metric, duplicates=duplicates, hint=hint)[
-        0
-    ]
+    options = Reading(
+        metric=metric or "value",
+        service=service,
+        duplicates=duplicates,
+        tz=LocalTime(check_zone(tz)) if tz is not None else None,
+        one_series=service is not None,
+    )
+    return _parse_csv(text, source, options, hint=hint, several_hint=several_hint)[0]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How to read history files: the options of ``capacity ingest`` that say what the files cannot.
+
+    Attributes:
+        metric: the metric of files without a metric column (``SERVICE.csv``).
+        service: the service of one file without a service column (instead of its name).
+        duplicates: a policy of :data:`DUPLICATE_POLICIES`.
+        column: the one series column to read from a file of several.
+        tz: the zone of timestamps written without an offset (none: UTC), and the DST policy.
+        one_series: a file must hold one series (or ``column`` pick one): true when ``service`` names it.
+        service_label: the label whose value names each series of a file of several (Prometheus JSON, Grafana
+            headers in label form), as ``capacity ingest prometheus --service-label`` does.
+    """
+
+    metric: str = "value"
+    service: str | None = None
+    duplicates: str = "reject"
+    column: str | None = None
+    tz: LocalTime | None = None
+    one_series: bool = False
+    service_label: str | None = None
+
+    def naming(self) -> dict[str, Any]:
+        """The arguments of :func:`~capacity.sources.exports.to_history` that name and pick the series."""
+        return {
+            "service": self.service,
+            "metric": self.metric,
+            "one_series": self.one_series,
+            "column": self.column,
+            "service_label": self.service_label,
+        }
+
+
+#: A first line ``sep=;`` names the separator (Excel reads it; Grafana's older CSV export wrote it).
+_SEP_LINE = re.compile(r"sep=(.)\r?\n")
 
 
 def _parse_csv(
-    text: str,
-    *,
-    source: str,
-    service: str | None,
-    metric: str | None,
-    duplicates: str,
-    hint: str = "",
+    text: str, source: str, options: Reading, *, hint: str = "", several_hint: str = SEVERAL_HINT
 ) -> tuple[pd.DataFrame, int]:
     if not text.strip():
         raise InvalidHistory(f"{source}: the file is empty", field="file")
     if "\x00" in text[:4096]:
         raise InvalidHistory(f"{source}: not a CSV file (binary content)", field="file")
+    text = text.lstrip("\ufeff")
+    first_row = 2
+    declared = _SEP_LINE.match(text)
+    if declared:
+        text, first_row = text[declared.end() :], 3
     try:
         frame = pd.read_csv(
-            io.StringIO(text), sep=_separator(text), dtype=str, keep_default_na=False, skipinitialspace=True
+            io.StringIO(text),
+            sep=declared[1] if declared else _separator(text),
+            dtype=str,
+            keep_default_na=False,
+            skipinitialspace=True,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InvalidHistory(
             f"{source}: not a readable CSV file ({str(exc).strip().splitlines()[0]})", field="file"
         ) from None
-    history = _to_history(frame, source=source, service=service, metric=metric, first_row=2)
-    return resolve_duplicates(history, duplicates, first_row=2, source=source, hint=hint or DUPLICATES_HINT)
+    history, rows = to_history(
+        frame, source=source, first_row=first_row, tz=options.tz, hint=several_hint, **options.naming()
+    )
+    return resolve_duplicates(
+        history, options.duplicates, rows=rows, source=source, hint=hint or DUPLICATES_HINT
+    )
 
 
 def _separator(text: str) -> str:
     """The column separator: a comma, unless the header holds none and a semicolon or tab instead (what spreadsheet
-    exports in locales with a decimal comma write)."""
-    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    exports in locales with a decimal comma write). Quoted names do not count: a Grafana header in label form holds
+    commas (``"cpu{instance=""a"", job=""node""}"``) whatever the separator."""
+    header = re.sub(r'"(?:[^"]|"")*"', "", text.lstrip("\ufeff").split("\n", 1)[0])
     if "," in header:
         return ","
     return next((sep for sep in (";", "\t") if sep in header), ",")
 
 
-def _given_name(name: str, field: str, source: str) -> str:
-    """A service or metric the file has no column for (its name, or an option, gives it): a bad one is the file
-    name's fault, not a row's."""
-    try:
-        return validate_name(name, field)
-    except InvalidName as exc:
-        raise InvalidHistory(
-            f"{source}: {exc.message} (the file has no {field} column: it comes from the file name "
-            f"SERVICE__METRIC.csv or --{field}; rename the file or give --{field})",
-            field=field,
-        ) from None
-
-
-def _to_history(
-    frame: pd.DataFrame, *, source: str, service: str | None, metric: str | None, first_row: int
-) -> pd.DataFrame:
-    given = ",".join(map(str, frame.columns)) or "nothing"
-    frame = frame.rename(columns={c: str(c).strip().lower() for c in frame.columns})
-    if "timestamp" in frame.columns and TS not in frame.columns:
-        frame = frame.rename(columns={"timestamp": TS})
-    if SERVICE not in frame.columns and service is not None:
-        frame = frame.assign(**{SERVICE: _given_name(service, SERVICE, source)})
-    if METRIC not in frame.columns and metric is not None:
-        frame = frame.assign(**{METRIC: _given_name(metric, METRIC, source)})
-    if TS not in frame.columns or VALUE not in frame.columns:
-        missing = "timestamp" if TS not in frame.columns else VALUE
-        raise InvalidHistory(
-            f"{source}: missing column {missing!r} (expected the header timestamp,value or "
-            f"timestamp,service,metric,value; the file's is {given})",
-            field=missing,
-        )
-    if len(frame) == 0:
-        raise InvalidHistory(f"{source}: the file has a header but no rows", field="file")
-    return validate_history(frame, first_row=first_row, source=source)
-
-
-def _read_file(path: Path, *, metric: str, service: str | None, duplicates: str) -> tuple[pd.DataFrame, int]:
-    svc, met = split_series_name(path.stem, metric)
-    if service is not None:
-        svc = service
+def _read_file(path: Path, options: Reading) -> tuple[pd.DataFrame, int]:
+    svc, met = split_series_name(path.stem, options.metric)
+    options = replace(options, service=options.service or svc, metric=met)
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -219,14 +241,18 @@ def _read_file(path: Path, *, metric: str, service: str | None, duplicates: str)
         raise SourceError(
             f"{path}: {size} bytes is over the {MAX_FILE_BYTES} byte limit; split it", field="file"
         )
-    if path.suffix.lower() in (".parquet", ".pq"):
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
         try:
             frame = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises many kinds for a corrupt file
             raise InvalidHistory(f"{path.name}: not a readable Parquet file ({exc})", field="file") from None
-        history = _to_history(frame, source=path.name, service=svc, metric=met, first_row=1)
-        return resolve_duplicates(history, duplicates, first_row=1, source=path.name)
-    return _parse_csv(_read_text(path), source=path.name, service=svc, metric=met, duplicates=duplicates)
+        history, rows = to_history(frame, source=path.name, first_row=1, tz=options.tz, **options.naming())
+        return resolve_duplicates(history, options.duplicates, rows=rows, source=path.name)
+    if suffix == ".json":
+        history, rows = prometheus_history(_read_text(path), source=path.name, **options.naming())
+        return resolve_duplicates(history, options.duplicates, rows=rows, source=path.name)
+    return _parse_csv(_read_text(path), path.name, options)
 
 
 def _read_text(path: Path) -> str:
@@ -237,7 +263,7 @@ def _read_text(path: Path) -> str:
     except OSError as exc:
         raise SourceError(f"{path}: cannot read ({exc.strerror})", field="file") from None
     try:
-        return raw.decode("utf-8-sig")
+        return decode(raw)
     except UnicodeDecodeError as exc:
         raise InvalidHistory(
             f"{path.name}: not UTF-8 text (byte {exc.start}); is it a CSV file? Save it as UTF-8",
@@ -245,21 +271,50 @@ def _read_text(path: Path) -> str:
         ) from None
 
 
-def read_values(path: Path) -> pd.Series:
-    """A ``timestamp,value`` CSV file's samples, indexed by UTC time and sorted, for the benchmarks.
+def decode(raw: bytes) -> str:
+    """UTF-8 text with or without a BOM, or UTF-16 with its BOM (what Grafana's "Download for Excel" writes).
+
+    Raises:
+        UnicodeDecodeError: when the bytes are neither.
+    """
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    return raw.decode("utf-8-sig")
+
+
+#: How a benchmark's error about a file of several series ends.
+BENCH_SEVERAL_HINT = "the benchmarks score one series per file: split it into one file per series"
+
+
+def read_values(path: Path, tz: str | None = None, dst: str = "refuse") -> pd.Series:
+    """A one-series file's samples, indexed by UTC time and sorted, for the benchmarks.
 
     Read and checked as ``capacity ingest`` reads a file (a BOM, CRLF, a semicolon or tab separator, ISO 8601 or
-    epoch timestamps, every bad row named), so a file the benchmarks score is one the service would take. The
-    values are a gauge whatever the file's name (a benchmark compares methods, it does not check units), and a
-    timestamp repeated with different values is averaged: a benchmark aggregates each step anyway.
+    epoch timestamps, the exports of :mod:`capacity.sources.exports`, every bad row named), so a file the
+    benchmarks score is one the service would take. The values are a gauge whatever the file's name (a benchmark
+    compares methods, it does not check units), and a timestamp repeated with different values is averaged: a
+    benchmark aggregates each step anyway.
+
+    Args:
+        path: a CSV (or Prometheus JSON) file of one series.
+        tz: the zone of timestamps written without an offset (none: UTC).
+        dst: a policy of :data:`capacity.timestamps.DST_POLICIES` for the times that zone skips or repeats.
 
     Raises:
         SourceError: when the file cannot be read.
-        InvalidHistory: when a column is missing or a row is bad (named by its line).
+        InvalidHistory: when a column is missing, a row is bad (named by its line) or the file holds several
+            series.
     """
-    frame, _ = _parse_csv(
-        _read_text(path), source=path.name, service="bench", metric="value", duplicates="mean"
-    )
+    zone = LocalTime(check_zone(tz), _dst(dst)) if tz is not None else None
+    options = Reading(service="bench", duplicates="mean", tz=zone, one_series=True)
+    if path.suffix.lower() == ".json":
+        history, rows = prometheus_history(
+            _read_text(path), source=path.name, service="bench", metric="value", one_series=True,
+            hint=BENCH_SEVERAL_HINT,
+        )  # fmt: skip
+        frame = resolve_duplicates(history, "mean", rows=rows, source=path.name)[0]
+    else:
+        frame = _parse_csv(_read_text(path), path.name, options, several_hint=BENCH_SEVERAL_HINT)[0]
     return pd.Series(frame[VALUE].to_numpy(), index=pd.DatetimeIndex(frame[TS]), name=path.stem).sort_index(
         kind="stable"
     )
@@ -268,30 +323,44 @@ def read_values(path: Path) -> pd.Series:
 def read_file(
     path: Path, *, metric: str = "value", service: str | None = None, duplicates: str = "reject"
 ) -> pd.DataFrame:
-    """Read one CSV or Parquet file into a validated history frame, one row per timestamp.
+    """Read one CSV, Parquet or Prometheus JSON file into a validated history frame, one row per timestamp.
 
-    A short file (``timestamp,value``) takes its service and metric from the file name (see
-    :func:`split_series_name`) unless ``service`` is given.
+    A one-series file takes its service and metric from the file name (see :func:`split_series_name`) unless
+    ``service`` is given; see :func:`read_history` for the other arguments (and for ``column`` and ``tz``).
 
     Raises:
         SourceError: when the file cannot be read.
         InvalidHistory: when its content fails validation, or a timestamp repeats with another value under
             ``duplicates="reject"``.
     """
-    return _read_file(path, metric=metric, service=service, duplicates=duplicates)[0]
+    return read_history(path, metric=metric, service=service, duplicates=duplicates)[0]
 
 
 def read_history(
-    path: Path, *, metric: str = "value", service: str | None = None, duplicates: str = "reject"
+    path: Path,
+    *,
+    metric: str = "value",
+    service: str | None = None,
+    duplicates: str = "reject",
+    column: str | None = None,
+    tz: str | None = None,
+    dst: str = "refuse",
+    service_label: str | None = None,
 ) -> tuple[pd.DataFrame, int]:
-    """Read a file, or every CSV/Parquet file of a folder (sorted by name), into one validated history frame.
+    """Read a file, or every data file of a folder (sorted by name), into one validated history frame.
 
     Args:
-        path: a file or a folder.
-        metric: the metric of ``timestamp,value`` files named ``SERVICE.csv``.
-        service: the service of a single ``timestamp,value`` file (instead of its file name).
+        path: a file or a folder (its ``.csv``, ``.parquet`` and ``.json`` files).
+        metric: the metric of files without a metric column (``SERVICE.csv``, a Grafana export).
+        service: the service of a single one-series file (instead of its file name); a file of several series
+            is then refused unless ``column`` picks one.
         duplicates: a policy of :data:`DUPLICATE_POLICIES`, within each file and across the files of a folder
             (``last`` keeps the later file's value).
+        column: the series column (or Prometheus series) to read from files of several.
+        service_label: the label that names the series of files of several (see :class:`Reading`).
+        tz: the IANA zone of timestamps written without an offset (none: UTC); see
+            :func:`capacity.timestamps.localize`.
+        dst: a policy of :data:`capacity.timestamps.DST_POLICIES` for the local times ``tz`` skips or repeats.
 
     Returns:
         The history and how many rows were dropped as repeated timestamps.
@@ -300,22 +369,31 @@ def read_history(
         SourceError: when the path does not exist or a folder holds no data files.
         InvalidHistory: when any file fails validation, or a timestamp repeats with another value (within a file
             or across two) under ``reject``; nothing is returned then.
-        InvalidInput: when ``service`` is given for a folder.
+        InvalidInput: when ``service`` is given for a folder, ``tz`` names no zone or ``dst`` no policy.
     """
+    options = Reading(
+        metric=metric,
+        service=service,
+        duplicates=duplicates,
+        column=column,
+        service_label=service_label,
+        tz=LocalTime(check_zone(tz), _dst(dst)) if tz is not None else None,
+        one_series=service is not None,
+    )
     if not path.exists():
         raise SourceError(f"{path} does not exist", field="path")
     if path.is_file():
-        return _read_file(path, metric=metric, service=service, duplicates=duplicates)
+        return _read_file(path, options)
     if service is not None:
         raise InvalidInput(
             "--service names the service of one file; a folder's file names give theirs", field="service"
         )
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
     if not files:
-        raise SourceError(f"{path}: no .csv or .parquet files in this folder", field="path")
+        raise SourceError(f"{path}: no .csv, .parquet or .json files in this folder", field="path")
     frames, dropped = [], 0
     for file in files:
-        frame, n = _read_file(file, metric=metric, service=None, duplicates=duplicates)
+        frame, n = _read_file(file, options)
         frames.append(frame)
         dropped += n
     out = pd.concat(frames, ignore_index=True) if frames else empty_history()
@@ -323,6 +401,14 @@ def read_history(
         out, across = _across_files(out, [f.name for f in files], [len(f) for f in frames], duplicates)
         dropped += across
     return out, dropped
+
+
+def _dst(policy: str) -> str:
+    if policy not in DST_POLICIES:
+        raise InvalidInput(
+            f"dst must be one of {', '.join(DST_POLICIES)}, got {describe_value(policy)}", field="dst"
+        )
+    return policy
 
 
 def _across_files(

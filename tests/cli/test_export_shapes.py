@@ -64,6 +64,15 @@ SHAPES: dict[str, Callable[[pd.DataFrame], bytes]] = {
     "offsets_+01_+02": lambda f: ("timestamp,value\n" + "\n".join(berlin(f)) + "\n").encode(),
     "epoch_seconds": lambda f: ("timestamp,value\n" + "\n".join(epoch(1)(f)) + "\n").encode(),
     "epoch_milliseconds": lambda f: ("timestamp,value\n" + "\n".join(epoch(1000)(f)) + "\n").encode(),
+    "prophet_ds_y": lambda f: ("ds,y\n" + "\n".join(iso(f)) + "\n").encode(),
+    "cloudwatch_timestamp_value_unit": lambda f: (
+        "Timestamp,Value,Unit\n"
+        + "\n".join(r.replace(" ", "T").replace(",", "Z,") + ",Count" for r in iso(f))
+    ).encode(),
+    "grafana_time_column_epoch_ms": lambda f: ('"Time","web"\r\n' + "\r\n".join(epoch(1000)(f))).encode(),
+    "grafana_excel_utf16_tabs": lambda f: (
+        '\ufeff"Time"\t"web"\r\n' + "\r\n".join(r.replace(",", "\t") for r in epoch(1000)(f))
+    ).encode("utf-16-le"),
     "unsorted_with_repeats": lambda f: (
         "timestamp,value\n" + "\n".join(reversed(iso(f) + iso(f.iloc[:5]))) + "\n"
     ).encode(),
@@ -136,14 +145,6 @@ def test_unreadable_rows_are_one_line_naming_the_row_and_nothing_is_stored_or_wr
     json_out = tmp_path / "b.json"
     code, out = run("bench", "breach", "--data", str(tmp_path / "data"), "--json", str(json_out))
     assert code == 2 and message in out and not json_out.exists(), out
-
-
-def test_a_header_other_than_timestamp_value_names_the_files_own_header(tmp_path: Path) -> None:
-    path = write(tmp_path, "web.csv", b"time,requests\n2024-03-01 00:00:00,5\n")
-    code, out = run("ingest", str(path), "--db", str(tmp_path / "cap.db"), "--create")
-    assert code == 2, out
-    expected = "the header timestamp,value or timestamp,service,metric,value; the file's is time,requests)"
-    assert f"web.csv: missing column 'timestamp' (expected {expected}" in out
 
 
 def test_daily_samples_are_refused_by_the_hourly_benchmarks_and_scored_at_a_daily_step(
@@ -254,3 +255,43 @@ def test_bench_accuracy_refuses_a_step_the_engine_cannot_forecast_in(tmp_path: P
         )
         assert code == 2 and message in out, out
     assert "the engine's coarsest step is a day: give daily data" in out
+
+
+def test_local_time_with_tz_and_prometheus_json_score_the_same_in_the_benchmarks(tmp_path: Path) -> None:
+    frame = series(days=8)  # crosses New York's change to summer time (2024-03-10 07:00 UTC)
+    local = frame["ts"].dt.tz_convert("America/New_York")
+    write(tmp_path / "utc", "web.csv", SHAPES["plain"](frame))
+    rows = [f"{t:%Y-%m-%d %H:%M:%S},{v}" for t, v in zip(local, frame["value"], strict=True)]
+    write(tmp_path / "local", "web.csv", ("timestamp,value\n" + "\n".join(rows) + "\n").encode())
+    pairs = [[int(t.timestamp()), str(v)] for t, v in zip(frame["ts"], frame["value"], strict=True)]
+    body = {
+        "status": "success",
+        "data": {"resultType": "matrix", "result": [{"metric": {}, "values": pairs}]},
+    }
+    write(tmp_path / "prom", "web.json", json.dumps(body).encode())
+    scores = {}
+    for folder, extra in (("utc", ()), ("local", ("--tz", "America/New_York")), ("prom", ())):
+        out = tmp_path / f"{folder}.json"
+        code, text = run(
+            "bench", "accuracy", "--data", str(tmp_path / folder), "--horizon", "24h", "--folds", "1",
+            "--peers", "", "--json", str(out), *extra,
+        )  # fmt: skip
+        assert code == 0, (folder, text)
+        scores[folder] = json.loads(out.read_text())["summary"]["seasonal_naive"]["mase_gmean"]
+    assert len(set(scores.values())) == 1, scores
+    code, text = run(
+        "bench", "accuracy", "--data", str(tmp_path / "local"), "--peers", "", "--tz", "Mars/Olympus"
+    )
+    assert code == 2 and "tz must be an IANA time zone name" in text, text
+
+
+def test_a_benchmark_file_of_several_series_is_refused_naming_them(tmp_path: Path) -> None:
+    frame = series()
+    ms = epoch(1000)(frame)
+    text = '"Time","web-1","web-2"\r\n' + "\r\n".join(f"{r},{r.split(',')[1]}" for r in ms)
+    write(tmp_path / "grafana", "cpu.csv", text.encode())
+    code, out = run(
+        "bench", "breach", "--data", str(tmp_path / "grafana"), "--json", str(tmp_path / "b.json")
+    )
+    assert code == 2 and not (tmp_path / "b.json").exists(), out
+    assert "cpu.csv: 2 series in one file (web-1, web-2): the benchmarks score one series per file" in out

@@ -107,7 +107,7 @@ def test_missing_and_non_utf8(tmp_path: Path) -> None:
     with pytest.raises(InvalidHistory, match="not UTF-8"):
         read_path(tmp_path / "latin.csv")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(SourceError, match=r"no \.csv or \.parquet"):
+    with pytest.raises(SourceError, match=r"no \.csv, \.parquet or \.json"):
         read_path(tmp_path / "empty")
 
 
