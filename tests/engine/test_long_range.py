@@ -120,6 +120,23 @@ def test_weekly_peaks_are_ordered_and_cover_the_weeks_asked_for() -> None:
     assert (peaks.at(0.5)[:12] > long.daily_mean[4 : 4 + 84].reshape(12, 7).mean(axis=1)).all()
 
 
+def test_a_weeks_peaks_do_not_depend_on_which_weeks_were_asked_for() -> None:
+    y = daily_series(3.0, seed=8)
+    long = forecast_long_series(y, ForecastSpec(horizon=120, freq="1D", quantiles=(0.5, 0.9), n_paths=50))
+    assert long.inner is not None
+    args = (long.daily.to_numpy(), long.result.frame["ts"].iloc[0], long.daily_mean, long.inner)
+    every = weekly_peaks(*args, yearly=True, n_paths=200)
+    # weeks 7 to 12 (a later quarter's), cut at day 88: the same calibration, each week at its own lead
+    later = weekly_peaks(*args, first=49, weeks=6, cut=88, yearly=True, n_paths=200)
+    assert list(later.starts) == list(every.starts[7:13]) and later.days == (7, 7, 7, 7, 7, 4)
+    for level in (0.5, 0.9):
+        np.testing.assert_allclose(later.at(level)[:5], every.at(level)[7:12], rtol=1e-12)
+    np.testing.assert_allclose(later.paths[:, :5], every.paths[:, 7:12], rtol=1e-12)
+    # a later week is never more certain than an earlier one: the band never narrows with the lead
+    band = every.at(0.9) / every.at(0.5)
+    assert (np.diff(band) >= -1e-12).all()
+
+
 @pytest.mark.parametrize(("freq", "horizon", "field"), [("2D", 40, "freq"), ("1D", 400, "horizon")])
 def test_what_the_long_range_engine_cannot_do_names_the_field(freq: str, horizon: int, field: str) -> None:
     with pytest.raises(InvalidInput) as info:
