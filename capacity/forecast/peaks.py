@@ -191,13 +191,18 @@ def weekly_peaks(
 
 
 def peak_forecast(
-    history: np.ndarray, start: pd.Timestamp, mean: np.ndarray, inner: InnerBacktest, yearly: bool
+    history: np.ndarray,
+    start: pd.Timestamp,
+    mean: np.ndarray,
+    inner: InnerBacktest,
+    yearly: bool,
+    cut: int | None = None,
 ) -> PeakForecast | None:
     """The weekly peaks a long-range forecast carries (:attr:`ForecastResult.peaks`): the same calibration as a
     plan's weeks, at the risk table's levels, with the plan's weekly sample paths (a long window's breach
-    probability reads them); None when the calibration is not finite (a non-positive centre on a positive
+    probability reads them), up to day ``cut`` (default: the forecast's end); None when the calibration is not finite (a non-positive centre on a positive
     history), so a caller falls back to the paths' maxima rather than show NaN."""
-    weekly = weekly_peaks(history, start, mean, inner, yearly=yearly, quantiles=PEAK_LEVELS)
+    weekly = weekly_peaks(history, start, mean, inner, cut=cut, yearly=yearly, quantiles=PEAK_LEVELS)
     if not all(np.isfinite(v).all() for v in weekly.quantiles.values()):
         return None
     paths = weekly.paths if np.isfinite(weekly.paths).all() else None

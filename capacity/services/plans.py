@@ -33,7 +33,7 @@ from capacity.plan.days import DEFAULT_DAY_AGG, plan_basis, plan_days
 from capacity.plan.growth import assumed_growth
 from capacity.plan.plan import DEFAULT_MARGIN, PLAN_LEVEL, PlanTarget, SeriesPlan, build_plan
 from capacity.plan.score import score_plan
-from capacity.plan.weeks import MAX_REACH_DAYS, plan_window
+from capacity.plan.weeks import plan_window
 from capacity.report.plan_chart import PlanChartSpec, render_plan_chart
 from capacity.report.plots import CHART_LOCK
 from capacity.risk.assess import instances_needed
@@ -44,10 +44,6 @@ from capacity.store.plans import StoredPlan, iso_utc, week_records
 #: Sample paths behind the weekly peaks' crossing probabilities: as many as a forecast's weekly peaks carry, so a
 #: plan and a risk run over the same weeks give one crossing probability.
 PLAN_PATHS = PEAK_PATHS
-#: A plan's forecast reaches at least this many days past the history (26 weeks, or the next quarter from any
-#: day of this one, and its lead), so the plans a planner compares (13 weeks, 26 weeks, next quarter) are read off
-#: one forecast and agree on every week they share.
-PLAN_REACH_DAYS = 184
 #: Weeks of actual weekly peaks shown before the plan in its chart: a year, so the same season last year is in
 #: view next to the planned weeks (half a year hid it, and a quarterly plan is mostly about that season).
 RECENT_WEEKS = 53
@@ -106,10 +102,9 @@ def plan_series(
 
     The plan is made on the daily peaks a risk run reads (:func:`~capacity.plan.days.plan_days`: whole days of
     the hourly series, each day's ``max`` unless ``request.agg`` asks otherwise), so a plan and ``capacity risks``
-    over the same weeks state one peak and one probability. The forecast always reaches at least
-    :data:`PLAN_REACH_DAYS` past the history, whatever window was asked for: the engine chooses its model and
-    calibrates its intervals by a backtest at the forecast's length, so a 13-week plan and next quarter's plan
-    made on different lengths gave the same calendar week different bands.
+    over the same weeks state one peak and one probability. The engine makes the forecast to its reach (13 or 26
+    weeks, :data:`~capacity.forecast.longrange.LONG_REACHES`) whatever the window, so every plan and risk window
+    within one reach reads one forecast: a 26-week plan and next quarter's agree on every week they share.
 
     Raises:
         InvalidInput: for a bad window (weeks, quarter) or aggregation.
@@ -125,8 +120,9 @@ def plan_series(
         raise NotEnoughHistory(f"{info.service}/{info.metric} holds no whole day of samples", field="values")
     # the first plan day is the day after the last whole day: a partial last day is in the plan's first week
     window = plan_window(pd.DatetimeIndex(days.index)[-1], request.weeks, request.quarter)
-    reach = min(max(window.forecast_days, PLAN_REACH_DAYS), MAX_REACH_DAYS)
-    base = ForecastSpec(horizon=reach, freq="1D", quantiles=(0.1, 0.5, PLAN_LEVEL), n_paths=200)
+    base = ForecastSpec(
+        horizon=window.forecast_days, freq="1D", quantiles=(0.1, 0.5, PLAN_LEVEL), n_paths=200
+    )
     spec = spec_for(base, "max", info.service, events)  # days are already peaks: any agg keeps them
     long = forecast_long_series(days, spec)
     if long.inner is None:
