@@ -143,7 +143,7 @@ def _fallback(y: np.ndarray, dates: pd.DatetimeIndex, horizon: int, notes: list[
 def fit_daily(
     y: np.ndarray, dates: pd.DatetimeIndex, horizon: int, exog: np.ndarray | None = None
 ) -> DailyFit:
-    """Backtest the candidates at the full horizon, choose, refit the choice on the whole history.
+    """Backtest the candidates at the full horizon (the reach), choose, refit the choice on the whole history.
 
     Args:
         y: the daily history.

@@ -5,7 +5,7 @@ The short-horizon candidates look at a few weeks of history and cannot know that
 works on days:
 
 - a daily series (``freq`` one day, e.g. daily peaks with ``agg`` ``max``) is forecast by the daily core of
-  :mod:`~capacity.forecast.longfit` (yearly and weekly candidates, an inner backtest at the full horizon, the
+  :mod:`~capacity.forecast.longfit` (yearly and weekly candidates, an inner backtest at the forecast's reach, the
   project's choice);
 - a sub-daily series is cut to whole days, its daily means forecast by the same core, and each future day's
   intraday profile added back (:mod:`~capacity.forecast.intraday`).

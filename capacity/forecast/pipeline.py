@@ -274,7 +274,7 @@ def forecast_series(values: pd.Series, spec: ForecastSpec) -> ForecastResult:
     """Forecast one series: regularize, choose a model by backtest, calibrate quantiles, sample paths.
 
     From four weeks ahead (and without models asked for by name) the long-range engine forecasts instead: yearly
-    cycle, growth, a backtest at the full horizon (:func:`forecast_long_series`).
+    cycle, growth, a backtest at the forecast's reach (:func:`forecast_long_series`).
 
     Args:
         values: raw samples indexed by UTC timestamps (irregular, duplicated or gappy samples are fine).
