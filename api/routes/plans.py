@@ -52,7 +52,9 @@ class PlanQuery(Schema):
     )
     agg = String(
         validate=OneOf(["max", "p95", "mean"]),
-        metadata={"description": "Daily peak of the samples (default: each series' own aggregation)"},
+        metadata={
+            "description": "How a day's hours are reduced to its peak (default: max, the day's peak hour)"
+        },
     )
     margin = Float(
         load_default=0.1,

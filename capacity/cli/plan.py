@@ -52,7 +52,7 @@ def _summary(outcome: PlanOutcome) -> str:
         f"(p={plan.first_crossing_probability:.2f})"
     )
     return (
-        f"[bold]{t.service}/{t.metric}[/bold] daily {outcome.agg}, {threshold}; growth "
+        f"[bold]{t.service}/{t.metric}[/bold] {outcome.basis or 'daily ' + outcome.agg}, {threshold}; growth "
         f"{plan.growth.pct_per_year:+.1f}%/yr ({plan.growth.basis}); {crossing}"
     )
 
@@ -84,7 +84,8 @@ def _rows(outcome: PlanOutcome) -> list[list[str]]:
     "--agg",
     type=click.Choice(["max", "p95", "mean"]),
     default=None,
-    help="Daily peak of the samples (default: each series' own aggregation).",
+    help="How a day's hours are reduced to its peak (default: max, the day's peak hour, as the risk table "
+    "reads it; the series' own aggregation combines the samples inside each hour).",
 )
 @click.option(
     "--margin",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from capacity.forecast.intervals import Calibration, calibrate, quantile_forecast, sample_paths
+from capacity.forecast.intervals import Calibration, calibrate, quantile_offsets, sample_paths
 from capacity.forecast.models.dated import YEAR_LAG
 from capacity.forecast.types import PeakForecast
 
@@ -122,12 +122,19 @@ def weekly_peaks(
     *,
     first: int = 0,
     weeks: int | None = None,
+    cut: int | None = None,
     yearly: bool = False,
     quantiles: Sequence[float] = (0.5, 0.9),
     n_paths: int = PEAK_PATHS,
     seed: int = 0,
 ) -> WeeklyPeaks:
     """Weekly peak quantiles and paths for the daily forecast ``mean`` (day 0 is ``start``).
+
+    The calibration does not depend on which weeks are asked for: it is made over every week of the forecast
+    (from the asked weeks' weekday, ``first % 7``), each week's error scale at its own lead, and the asked weeks
+    are then read off it. So a week gets the same p50/p90 whether it is the seventh week of a 13-week plan or the
+    first of next quarter's plan made from the same forecast (a quarter's weeks were calibrated as weeks 1, 2 ...
+    with errors from the weeks of the inner backtest after the quarter's lead, and came out 2.5x narrower).
 
     Args:
         history: the daily history the forecast was made from.
@@ -136,6 +143,7 @@ def weekly_peaks(
         inner: the engine's inner backtest of the same forecast.
         first: day offset of the first week from ``start`` (a plan for a later quarter starts later).
         weeks: how many weeks (default: as many as the forecast covers).
+        cut: the day offset the last asked week ends at, at most (a quarter's end; default: the forecast's end).
         yearly: average the centre with the analog peaks of past years.
         quantiles: levels to return.
         n_paths: weekly sample paths to draw.
@@ -145,14 +153,17 @@ def weekly_peaks(
         ValueError: when no week fits in the forecast.
     """
     width = len(mean)
-    blocks = week_blocks(first, weeks if weeks is not None else -(-(width - first) // WEEK), width)
+    phase = first % WEEK
+    every = week_blocks(phase, -(-(width - phase) // WEEK), width)
+    j0 = (first - phase) // WEEK
+    end = width if cut is None else min(cut, width)
+    asked = every[j0 : j0 + weeks if weeks is not None else None]
+    blocks = [(a, min(b, end)) for a, b in asked if a < end]
     if not blocks:
         raise ValueError(f"no week starts inside the {width}-day forecast (first week at day {first})")
     positive = bool(np.min(history) > 0.0)
     inner_width = inner.forecasts.shape[1]
-    inner_blocks = [blk for blk in blocks if blk[1] <= inner_width] or week_blocks(
-        0, len(blocks), inner_width
-    )
+    inner_blocks = [blk for blk in every if blk[1] <= inner_width] or week_blocks(0, len(every), inner_width)
     errors = []
     for c, fc in zip(inner.cutoffs, inner.forecasts, strict=True):
         actual = block_max(history[c : c + inner_width], inner_blocks)
@@ -160,12 +171,13 @@ def weekly_peaks(
         errors.append(np.log(actual / centre) if positive else actual - centre)
     centre = _centre(history, mean, blocks, yearly)
     cal: Calibration = calibrate(
-        np.array(errors), len(blocks), 1e-9, widen_center=inner.widen[0], widen_tail=inner.widen[1]
+        np.array(errors), len(every), 1e-9, widen_center=inner.widen[0], widen_tail=inner.widen[1]
     )
     base = np.log(np.maximum(centre, 1e-12)) if positive else centre
     levels = tuple(sorted(quantiles))
-    qs = quantile_forecast(base, cal, levels)
-    paths = sample_paths(base, cal, n_paths, seed)
+    lead = slice(j0, j0 + len(blocks))  # each asked week's error scale at its own lead
+    qs = base[None, :] + quantile_offsets(cal, levels)[:, None] * cal.scale[None, lead]
+    paths = sample_paths(np.zeros(len(every)), cal, n_paths, seed)[:, lead] + base[None, :]
     if positive:
         qs, paths = np.exp(qs), np.exp(paths)
     day = pd.Timedelta(days=1)
@@ -179,13 +191,18 @@ def weekly_peaks(
 
 
 def peak_forecast(
-    history: np.ndarray, start: pd.Timestamp, mean: np.ndarray, inner: InnerBacktest, yearly: bool
+    history: np.ndarray,
+    start: pd.Timestamp,
+    mean: np.ndarray,
+    inner: InnerBacktest,
+    yearly: bool,
+    cut: int | None = None,
 ) -> PeakForecast | None:
     """The weekly peaks a long-range forecast carries (:attr:`ForecastResult.peaks`): the same calibration as a
     plan's weeks, at the risk table's levels, with the plan's weekly sample paths (a long window's breach
-    probability reads them); None when the calibration is not finite (a non-positive centre on a positive
+    probability reads them), up to day ``cut`` (default: the forecast's end); None when the calibration is not finite (a non-positive centre on a positive
     history), so a caller falls back to the paths' maxima rather than show NaN."""
-    weekly = weekly_peaks(history, start, mean, inner, yearly=yearly, quantiles=PEAK_LEVELS)
+    weekly = weekly_peaks(history, start, mean, inner, cut=cut, yearly=yearly, quantiles=PEAK_LEVELS)
     if not all(np.isfinite(v).all() for v in weekly.quantiles.values()):
         return None
     paths = weekly.paths if np.isfinite(weekly.paths).all() else None

@@ -30,7 +30,7 @@ from capacity.events.uplift import apply_uplift
 from capacity.forecast.backtest import backtest, backtest_plan
 from capacity.forecast.choose import choose
 from capacity.forecast.intervals import Calibration, calibrate, quantile_forecast, sample_paths
-from capacity.forecast.longrange import LongForecast, daily_peak_forecast, forecast_long, is_long
+from capacity.forecast.longrange import LongForecast, daily_peak_forecast, forecast_long, is_long, reach_steps
 from capacity.forecast.models import (
     DEFAULT_MODELS,
     FALLBACK_ORDER,
@@ -227,6 +227,8 @@ def forecast_long_series(values: pd.Series, spec: ForecastSpec) -> LongForecast:
 
     The same as :func:`forecast_series` for a horizon of four weeks or more, with what a capacity plan needs
     besides the forecast: the daily history, the daily point forecast (uplifts included) and the inner backtest.
+    The forecast is made to the engine's reach (:func:`~capacity.forecast.longrange.reach_steps`) and cut to
+    ``spec.horizon``, so a day's quantiles do not depend on how far past it the forecast runs.
 
     Raises:
         NotEnoughHistory: when fewer than three steps hold data.
@@ -234,28 +236,45 @@ def forecast_long_series(values: pd.Series, spec: ForecastSpec) -> LongForecast:
     """
     _check_spec(spec)
     regular = regularize_for(values, spec)
-    future = _future_index(regular.values.index[-1], spec)
-    long = forecast_long(regular, spec, _event_exog(regular, future, spec), regular.notes)
+    full = replace(spec, horizon=reach_steps(spec, pd.DatetimeIndex(regular.values.index)))
+    future = _future_index(regular.values.index[-1], full)
+    long = _cut(
+        forecast_long(regular, full, _event_exog(regular, future, full), regular.notes, keep=spec.horizon),
+        spec.horizon,
+    )
     frame, paths, notes = apply_uplift(
         long.result.frame, long.result.paths, regular.values, spec.events, spec.quantiles
     )
     if not notes:  # no occurrence in the forecast: nothing was applied
         return long
-    daily = len(frame) == len(long.daily_mean)  # a daily step: the plan's weekly peaks see the uplifts
+    daily = len(long.daily) == len(regular.values)  # a daily step: the plan's weekly peaks see the uplifts
     mean = frame[MEAN].to_numpy() if daily else long.daily_mean
-    # the weekly peaks follow the uplift on a daily step; a sub-daily step's daily-maximum core never saw it, so
-    # its window peak comes from the (uplifted) paths instead
-    peaks = daily_peak_forecast(long.daily, mean, long.inner, long.yearly) if daily else None
+    # the weekly peaks follow the uplift on a daily step (calibrated over the whole reach, as without an uplift);
+    # a sub-daily step's daily-maximum core never saw it, so its window peak comes from the (uplifted) paths
+    peaks, reach_mean = None, long.daily_mean
+    if daily:
+        reach_mean = np.concatenate([mean, long.daily_mean[len(mean) :]])
+        peaks = daily_peak_forecast(long.daily, reach_mean, long.inner, long.yearly, spec.horizon)
     diagnostics = (*long.result.diagnostics, *notes)
     result = replace(long.result, frame=frame, paths=paths, diagnostics=diagnostics, peaks=peaks)
-    return replace(long, result=result, daily_mean=mean)
+    return replace(long, result=result, daily_mean=reach_mean if daily else mean)
+
+
+def _cut(long: LongForecast, horizon: int) -> LongForecast:
+    """A long forecast made to its reach, its frame and paths cut to the ``horizon`` steps asked for (its weekly
+    peaks already are; the daily point forecast keeps the reach, which a plan's weeks are calibrated over)."""
+    result = long.result
+    if len(result.frame) <= horizon:
+        return long
+    frame = result.frame.iloc[:horizon].reset_index(drop=True)
+    return replace(long, result=replace(result, frame=frame, paths=result.paths[:, :horizon]))
 
 
 def forecast_series(values: pd.Series, spec: ForecastSpec) -> ForecastResult:
     """Forecast one series: regularize, choose a model by backtest, calibrate quantiles, sample paths.
 
     From four weeks ahead (and without models asked for by name) the long-range engine forecasts instead: yearly
-    cycle, growth, a backtest at the full horizon (:func:`forecast_long_series`).
+    cycle, growth, a backtest at the forecast's reach (:func:`forecast_long_series`).
 
     Args:
         values: raw samples indexed by UTC timestamps (irregular, duplicated or gappy samples are fine).

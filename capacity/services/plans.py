@@ -29,6 +29,7 @@ from capacity.forecast.peaks import PEAK_PATHS, weekly_peaks
 from capacity.forecast.pipeline import forecast_long_series
 from capacity.forecast.regularize import AGGREGATIONS, regularize
 from capacity.forecast.types import ForecastSpec
+from capacity.plan.days import DEFAULT_DAY_AGG, plan_basis, plan_days
 from capacity.plan.growth import assumed_growth
 from capacity.plan.plan import DEFAULT_MARGIN, PLAN_LEVEL, PlanTarget, SeriesPlan, build_plan
 from capacity.plan.score import score_plan
@@ -57,7 +58,8 @@ class PlanRequest:
         quarter: a quarter such as ``2027Q1`` (its weeks), or None.
         service: only this service (None: every series).
         metric: only this metric.
-        agg: the daily peak's aggregation (``max``, ``p95``, ``mean``); None: each series' own.
+        agg: how a day's hours are reduced to its peak (``max``, ``p95``, ``mean``); None: ``max``, the day's
+            peak hour (whatever the series' own aggregation, which combines the samples inside an hour).
         margin: the capacity margin of the sizing.
     """
 
@@ -74,11 +76,12 @@ class PlanOutcome:
     """One series' plan, or why there is none.
 
     Attributes:
-        service, metric, unit, agg: the series and its daily peak's aggregation.
+        service, metric, unit, agg: the series and how a day's hours were reduced to its peak.
         plan: the plan (None when it failed).
         error: why it failed (empty when planned).
         plan_id: the stored plan's id (None when not saved).
         recent: the last weeks' actual weekly peaks (for the chart), indexed by week start.
+        basis: what the peaks are, as the plan states it (``daily max of hourly means``).
     """
 
     service: str
@@ -89,6 +92,7 @@ class PlanOutcome:
     error: str = ""
     plan_id: int | None = None
     recent: pd.Series | None = None
+    basis: str = ""
 
 
 def plan_series(
@@ -96,21 +100,31 @@ def plan_series(
 ) -> tuple[SeriesPlan, pd.Series]:
     """The plan of one series from its raw history; returns the plan and the recent actual weekly peaks.
 
+    The plan is made on the daily peaks a risk run reads (:func:`~capacity.plan.days.plan_days`: whole days of
+    the hourly series, each day's ``max`` unless ``request.agg`` asks otherwise), so a plan and ``capacity risks``
+    over the same weeks state one peak and one probability. The engine makes the forecast to its reach (13 or 26
+    weeks, :data:`~capacity.forecast.longrange.LONG_REACHES`) whatever the window, so every plan and risk window
+    within one reach reads one forecast: a 26-week plan and next quarter's agree on every week they share.
+
     Raises:
         InvalidInput: for a bad window (weeks, quarter) or aggregation.
         NotEnoughHistory: when the history is too short to backtest weekly peaks.
     """
-    agg = request.agg or info.agg
+    agg = request.agg or DEFAULT_DAY_AGG
     if agg not in AGGREGATIONS:
         raise InvalidInput(f"agg must be one of {', '.join(AGGREGATIONS)}, got {agg!r}", field="agg")
     if values.empty:
         raise NotEnoughHistory(f"{info.service}/{info.metric} has no samples", field="values")
-    window = plan_window(pd.DatetimeIndex(values.index)[-1], request.weeks, request.quarter)
+    days = plan_days(values, info.agg, agg, info.step_seconds)
+    if days.empty:
+        raise NotEnoughHistory(f"{info.service}/{info.metric} holds no whole day of samples", field="values")
+    # the first plan day is the day after the last whole day: a partial last day is in the plan's first week
+    window = plan_window(pd.DatetimeIndex(days.index)[-1], request.weeks, request.quarter)
     base = ForecastSpec(
         horizon=window.forecast_days, freq="1D", quantiles=(0.1, 0.5, PLAN_LEVEL), n_paths=200
     )
-    spec = spec_for(base, agg, info.service, events)
-    long = forecast_long_series(values, spec)
+    spec = spec_for(base, "max", info.service, events)  # days are already peaks: any agg keeps them
+    long = forecast_long_series(days, spec)
     if long.inner is None:
         raise NotEnoughHistory(
             f"{info.service}/{info.metric}: {len(long.daily)} days of history are too few for a plan "
@@ -125,6 +139,7 @@ def plan_series(
         long.inner,
         first=window.lead_days,
         weeks=window.weeks,
+        cut=window.lead_days + window.days,
         yearly=long.yearly,
         quantiles=(0.5, PLAN_LEVEL),
         n_paths=PLAN_PATHS,
@@ -142,7 +157,7 @@ def plan_series(
         peaks,
         assumed_growth(daily, long.daily_mean, window.lead_days, window.days),
         model=long.result.model,
-        history_end=long.result.history_end,
+        history_end=pd.Timestamp(pd.DatetimeIndex(values.index).max()),
         size=size,
         margin=request.margin,
         quarter=window.quarter,
@@ -184,22 +199,28 @@ def make_plans(store: Store, request: PlanRequest, *, save: bool = True) -> list
     events = store.events.list_events()
     out = []
     for info in _infos(store, request):
-        agg = request.agg or info.agg
+        agg = request.agg or DEFAULT_DAY_AGG
+        basis = plan_basis(agg, info.agg, info.step_seconds)
         try:
             values = store.series.load_history(info.service, info.metric)
             plan, recent = plan_series(values, info, request, events)
         except CapacityError as exc:
             if exc.field in ("quarter", "horizon", "agg"):
                 raise
-            out.append(PlanOutcome(info.service, info.metric, info.unit, agg, None, str(exc)))
+            out.append(PlanOutcome(info.service, info.metric, info.unit, agg, None, str(exc), basis=basis))
             continue
         plan_id = store.plans.save_plan(plan, agg) if save else None
-        out.append(PlanOutcome(info.service, info.metric, info.unit, agg, plan, "", plan_id, recent))
+        out.append(PlanOutcome(info.service, info.metric, info.unit, agg, plan, "", plan_id, recent, basis))
     return out
 
 
-def _daily_peaks(values: pd.Series, agg: str) -> pd.Series:
-    return regularize(values, "1D", agg).values if len(values) else pd.Series(dtype="float64")
+def _daily_peaks(values: pd.Series, agg: str, info: SeriesInfo | None) -> pd.Series:
+    """The actual daily peaks a plan is scored on: made as its planned days were (whole days only)."""
+    if not len(values):
+        return pd.Series(dtype="float64")
+    if info is None:  # the series is gone: its raw samples' days
+        return regularize(values, "1D", agg).values
+    return plan_days(values, info.agg, agg, info.step_seconds)
 
 
 def score_plans(store: Store, plans: Sequence[StoredPlan] | None = None) -> int:
@@ -214,7 +235,14 @@ def score_plans(store: Store, plans: Sequence[StoredPlan] | None = None) -> int:
             continue
         if values.empty:
             continue
-        daily = _daily_peaks(values, plan.agg)
+        try:
+            info = store.series.describe(plan.service, plan.metric)
+        except CapacityError:
+            info = None
+        try:
+            daily = _daily_peaks(values, plan.agg, info)
+        except CapacityError:  # too few samples since the plan's first day to make a day of them
+            continue
         # a day counts when it had samples; regularize fills gaps, so keep only the days that had any
         observed = pd.DatetimeIndex(values.index).normalize().unique()
         daily = daily[daily.index.isin(observed)]
@@ -242,7 +270,12 @@ def _iso(ts: pd.Timestamp | None) -> str | None:
 
 def plan_record(outcome: PlanOutcome) -> dict[str, Any]:
     """One series' plan as JSON-ready data (what ``capacity plan --json`` writes and the API returns)."""
-    record: dict[str, Any] = {"service": outcome.service, "metric": outcome.metric, "agg": outcome.agg}
+    record: dict[str, Any] = {
+        "service": outcome.service,
+        "metric": outcome.metric,
+        "agg": outcome.agg,
+        "peaks": outcome.basis,
+    }
     if outcome.plan is None:
         return {**record, "error": outcome.error}
     plan = outcome.plan

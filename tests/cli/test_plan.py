@@ -38,7 +38,10 @@ def test_plan_prints_writes_json_and_charts_then_accuracy_scores_it(db: Path, tm
     assert len(rows) == 6, result.output  # one line per week
     assert all(line.count("│") == 8 for line in rows), "a table row was folded"
     assert sum(1 for line in result.output.splitlines() if line.startswith("┃")) == 1  # a one-line header
-    assert "shop/cpu daily max, threshold 50%" in result.output and "1 plan(s), 1 stored" in result.output
+    assert (
+        "shop/cpu daily max of hourly maxima, threshold 50%" in result.output
+        and "1 plan(s), 1 stored" in result.output
+    )
     (record,) = json.loads(out.read_text())
     # the table states the JSON's weeks, with the unit the risk table gives a percent metric
     cells = [[c.strip() for c in line.split("│")[1:-1]] for line in rows]

@@ -62,8 +62,10 @@ def test_intervals_widen_with_the_horizon_without_a_yearly_cycle() -> None:
 
 
 def test_with_a_yearly_cycle_intervals_widen_once_the_season_is_taken_out() -> None:
+    # 93 days: a forecast made to its own reach (a 120-day one is cut from a 186-day forecast, whose errors on this
+    # series do not grow past the first weeks, and whose width is then flat, never narrowing)
     y = daily_series(3.0, seed=5)
-    spec = ForecastSpec(horizon=120, freq="1D", quantiles=QUANTILES, n_paths=100)
+    spec = ForecastSpec(horizon=93, freq="1D", quantiles=QUANTILES, n_paths=100)
     result = forecast_series(y, spec)
     days = pd.DatetimeIndex(result.frame["ts"]).normalize()
     factor = spread_factor(y.to_numpy(), pd.DatetimeIndex(y.index).normalize(), days)
@@ -120,6 +122,23 @@ def test_weekly_peaks_are_ordered_and_cover_the_weeks_asked_for() -> None:
     assert (peaks.at(0.5)[:12] > long.daily_mean[4 : 4 + 84].reshape(12, 7).mean(axis=1)).all()
 
 
+def test_a_weeks_peaks_do_not_depend_on_which_weeks_were_asked_for() -> None:
+    y = daily_series(3.0, seed=8)
+    long = forecast_long_series(y, ForecastSpec(horizon=120, freq="1D", quantiles=(0.5, 0.9), n_paths=50))
+    assert long.inner is not None
+    args = (long.daily.to_numpy(), long.result.frame["ts"].iloc[0], long.daily_mean, long.inner)
+    every = weekly_peaks(*args, yearly=True, n_paths=200)
+    # weeks 7 to 12 (a later quarter's), cut at day 88: the same calibration, each week at its own lead
+    later = weekly_peaks(*args, first=49, weeks=6, cut=88, yearly=True, n_paths=200)
+    assert list(later.starts) == list(every.starts[7:13]) and later.days == (7, 7, 7, 7, 7, 4)
+    for level in (0.5, 0.9):
+        np.testing.assert_allclose(later.at(level)[:5], every.at(level)[7:12], rtol=1e-12)
+    np.testing.assert_allclose(later.paths[:, :5], every.paths[:, 7:12], rtol=1e-12)
+    # a later week is never more certain than an earlier one: the band never narrows with the lead
+    band = every.at(0.9) / every.at(0.5)
+    assert (np.diff(band) >= -1e-12).all()
+
+
 @pytest.mark.parametrize(("freq", "horizon", "field"), [("2D", 40, "freq"), ("1D", 400, "horizon")])
 def test_what_the_long_range_engine_cannot_do_names_the_field(freq: str, horizon: int, field: str) -> None:
     with pytest.raises(InvalidInput) as info:
@@ -151,6 +170,27 @@ def test_a_months_peak_is_the_same_at_an_hourly_and_a_daily_step() -> None:
     # a week's peak is above the week's hourly mean forecast: it is a peak, not a level
     mean = hourly.frame["mean"].to_numpy()[: 24 * 28].reshape(4, -1).mean(axis=1)
     assert (weeks[0.5][:4] > mean).all()
+
+
+@pytest.mark.parametrize("freq", ["1D", "1h"])
+def test_a_days_quantiles_do_not_depend_on_how_far_past_it_the_forecast_runs(freq: str) -> None:
+    y = hourly_series(2.5, seed=6) if freq == "1h" else daily_series(3.0, seed=6)
+    per_day = 24 if freq == "1h" else 1
+    results = [
+        forecast_series(y, ForecastSpec(horizon=days * per_day, freq=freq, quantiles=QUANTILES, n_paths=50))
+        for days in (30, 60, 93)
+    ]
+    first = results[0]
+    columns = quantile_columns(sorted(QUANTILES))
+    for other in results[1:]:
+        shared = other.frame.iloc[: len(first.frame)]
+        pd.testing.assert_frame_equal(shared[["ts", "mean", *columns]], first.frame[["ts", "mean", *columns]])
+        np.testing.assert_array_equal(other.paths[:, : first.paths.shape[1]], first.paths)
+        assert other.model == first.model
+        assert first.peaks is not None and other.peaks is not None
+        for level in (0.5, 0.9, 0.95):  # every whole week of the shorter forecast
+            np.testing.assert_array_equal(other.peaks.levels[level][:4], first.peaks.levels[level][:4])
+    assert any("made 93 days ahead, then cut" in note for note in first.diagnostics)
 
 
 def test_a_short_forecast_carries_no_weekly_peaks() -> None:
