@@ -65,8 +65,11 @@ def test_a_real_scrape_passes_promtool(served: Api) -> None:
 
 def test_the_gauges_show_what_was_stored_with_the_forecasts_and_the_actuals(served: Api) -> None:
     text = served.client.get("/metrics").get_data(as_text=True)
-    assert gauge(text, "capacity_breach_probability") == pytest.approx(1.0)
-    assert gauge(text, "capacity_breach_probability", "web", "rps") == pytest.approx(0.0)
+    # two weeks of history: the breach model's recalibrated part, likely but not certain (0.82 on this seed)
+    assert 0.5 < (gauge(text, "capacity_breach_probability") or 0) <= 1.0
+    assert (
+        gauge(text, "capacity_breach_probability", "web", "rps") or 0
+    ) < 0.01  # a smooth model: near 0, not 0
     assert (
         gauge(text, "capacity_time_to_breach_seconds") == 0.0
     )  # its first likely breach is in the past by now
@@ -93,14 +96,15 @@ def test_the_gauges_show_what_was_stored_with_the_forecasts_and_the_actuals(serv
 
 def test_a_scrape_computes_nothing_a_background_pass_refreshes_the_stored_gauges(served: Api) -> None:
     before = served.client.get("/metrics").get_data(as_text=True)
-    assert gauge(before, "capacity_breach_probability") == pytest.approx(1.0)
+    stored = gauge(before, "capacity_breach_probability")
+    assert stored is not None and stored > 0.5
     raised = served.client.patch(CPU, json={"threshold": 99.0}, headers=served.write)
     assert raised.status_code == 200
     unchanged = served.client.get("/metrics").get_data(as_text=True)
-    assert gauge(unchanged, "capacity_breach_probability") == pytest.approx(1.0)  # as stored: not recomputed
+    assert gauge(unchanged, "capacity_breach_probability") == stored  # as stored: not recomputed
     assert catch_up(served.store) >= 1  # what a server's job worker runs while its queue is empty
     after = served.client.get("/metrics").get_data(as_text=True)
-    assert gauge(after, "capacity_breach_probability") == pytest.approx(0.0)
+    assert (gauge(after, "capacity_breach_probability") or 0) < 0.01
     assert (gauge(after, "capacity_headroom_ratio") or 0) > 1
     assert served.client.patch(CPU, json={"threshold": 52.0}, headers=served.write).status_code == 200
     catch_up(served.store)
