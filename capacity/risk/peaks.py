@@ -105,8 +105,10 @@ def first_likely_breach(
 
     It is the first step at or after the one where the cumulative crossing probability ``curve`` reaches ``level``
     at which the upper ``band`` reaches ``threshold``. When no later step's band reaches it (the probability then
-    comes from many hours that are each unlikely to cross), it is the later step most likely to cross (highest
-    per-step ``exceedance``): a daily peak, never a daily low.
+    comes from many hours that are each unlikely to cross), it is the later step whose band comes closest: a daily
+    peak, never a daily low. (The step most likely to cross, by per-step ``exceedance``, was the rule before; on a
+    sparse count series whose rare spikes fall at any hour it dated a 61 % breach at an hour whose mean was 0.)
+    ``exceedance`` breaks ties between steps whose bands are equal.
     """
     hit = np.flatnonzero(curve >= level)
     if not hit.size:
@@ -115,7 +117,9 @@ def first_likely_breach(
     reach = np.flatnonzero(plausible_steps(band[start:], threshold))
     if reach.size:
         return start + int(reach[0])
-    return start + int(np.argmax(exceedance[start:]))
+    later = band[start:]
+    closest = np.flatnonzero(later >= np.nanmax(later) - 1e-12 * max(1.0, abs(float(np.nanmax(later)))))
+    return start + int(closest[np.argmax(exceedance[start:][closest])])
 
 
 def first_crossings(paths: np.ndarray, band: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:

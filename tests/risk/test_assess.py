@@ -22,6 +22,7 @@ from capacity.risk.assess import (
     instances_needed,
 )
 from capacity.risk.crossing import breach_probability, crossing_curve
+from capacity.risk.peaks import first_likely_breach
 from capacity.schema import DEFAULT_QUANTILES, MEAN, TS, quantile_column
 
 START = pd.Timestamp("2026-11-20", tz="UTC")
@@ -156,6 +157,36 @@ def test_first_likely_breach_is_where_the_upper_band_reaches_the_threshold():
     assert risk.first_breach_early is not None and risk.first_breach_late is not None
     for t in (risk.first_breach_early, risk.first_breach_late):
         assert band[int(np.flatnonzero(ts == t)[0])] >= threshold
+
+
+def test_a_breach_no_hours_band_reaches_is_dated_where_the_band_comes_closest():
+    # A sparse count: zero most hours, one busy hour a day (hours 10 and 34, mean 1); rare spikes of +3 fall at any
+    # hour (5 % of the steps), so the window's crossing probability of 1.8 passes one half while no hour's 97.5 %
+    # band reaches it, and the hour most often crossed is a quiet one.
+    rng = np.random.default_rng(11)
+    steps, n, threshold = 48, 400, 1.8
+    ts = pd.date_range(START, periods=steps, freq="h")
+    mean = np.zeros(steps)
+    mean[[10, 34]] = 1.0
+    normal = np.maximum(0.0, mean + rng.normal(0, 0.2, (n, steps)))
+    paths = normal.copy()
+    paths[rng.random((n, steps)) < 0.05] += 3.0
+    frame = pd.DataFrame({TS: ts, MEAN: mean})
+    for q, row in zip(DEFAULT_QUANTILES, np.quantile(normal, DEFAULT_QUANTILES, axis=0), strict=True):
+        frame[quantile_column(q)] = row
+    band = frame[quantile_column(0.975)].to_numpy()
+    assert band.max() < threshold
+    risk = assess(
+        RiskInput("svc", "orders", threshold, frame, paths), RiskWindow(), RiskSettings(analog_weight=0.0)
+    )
+    assert risk.breach_probability >= 0.5 and risk.first_breach is not None
+    at = int(np.flatnonzero(ts == risk.first_breach)[0])
+    assert mean[at] == 1.0  # the busy hour, where the band comes closest
+    # the rule on its own: the quiet hour 3 is crossed most often, the busy hour 2 is still the one dated
+    at = first_likely_breach(
+        np.full(5, 0.7), np.array([0.1, 0.2, 1.5, 0.2, 0.1]), np.array([0.0, 0.1, 0.05, 0.2, 0.0]), 1.8, 0.5
+    )
+    assert at == 2
 
 
 def test_without_paths_uses_quantiles_as_lower_bound():
