@@ -44,7 +44,7 @@ from capacity.risk.probability import (
     BreachModel,
     RecentProfile,
     breach_curve,
-    paths_probability,
+    young_probability,
 )
 from capacity.risk.ranking import RISK_COLUMNS, SeriesRisk, rank
 from capacity.risk.sizing import instances_needed
@@ -315,9 +315,11 @@ def assess(
                 wpaths, analogs[:, mask], item.recent, threshold, model, settings.analog_weight
             )
         elif item.recent is not None and threshold > 0:
-            # Under four weeks of history (too few past weeks): the paths part alone, recalibrated against the
-            # recent peak; the raw share overstated a week's maximum (see capacity.risk.status, short histories).
-            raw = np.maximum.accumulate(paths_probability(wpaths, item.recent, threshold, model))
+            # Under four weeks of history (too few past weeks): the paths part shrunk towards how often the
+            # series' own days reached the threshold (see capacity.risk.status, short histories).
+            raw = np.maximum.accumulate(
+                young_probability(wpaths, item.recent, threshold, step / pd.Timedelta(days=1), model)
+            )
         else:
             raw = crossing_curve(wpaths, threshold)
         exceedance = (wpaths >= threshold).mean(axis=0)

@@ -47,6 +47,11 @@ SPREAD_DEFAULT = 0.1
 #: so at least four; with fewer (a young series) the risk falls back to the share of crossing paths, which follows
 #: the forecast's trend where three past weeks cannot show one.
 MIN_ANALOGS = 4
+#: How many days of the paths part's own daily rate a young series' record is shrunk towards
+#: (:func:`young_probability`): with 3 days of history the model's rate weighs ten times the record, with 14 days
+#: about twice. Chosen by Brier score on the 3/7/14-day cuts of ``../shared/data/real-vms`` (29.9, rounded) and
+#: scored on those of ``../shared/data/real``; the reverse split chose 20.8 (see :mod:`capacity.risk.status`).
+RECORD_PRIOR_DAYS = 30.0
 #: Log ratios to the recent peak are clipped to this range (a series that fell to zero, or a tiny peak).
 LOG_RATIO_RANGE = (-3.0, 1.0)
 
@@ -102,11 +107,14 @@ class RecentProfile:
         peak: the maximum of the last :data:`PEAK_DAYS` days (> 0).
         spikiness: ``log(peak / median daily maximum)`` over those days, clipped to [0, 3].
         spread: log of the spread of the log weekly maxima over the last :data:`SPREAD_WEEKS` weeks around their trend.
+        daily_max: the maxima of the 24-hour blocks ending at the history's end, over those days (oldest first): a
+            young series' own record of how often its days reached a level (:func:`young_probability`).
     """
 
     peak: float
     spikiness: float
     spread: float
+    daily_max: tuple[float, ...] = ()
 
 
 def recent_profile(history: pd.Series) -> RecentProfile | None:
@@ -132,7 +140,10 @@ def recent_profile(history: pd.Series) -> RecentProfile | None:
         weekly.append(float(week.max()))
     sd = _spread(_log_ratio(np.array(weekly), peak))
     return RecentProfile(
-        peak=peak, spikiness=float(np.clip(spikiness, 0.0, 3.0)), spread=math.log(max(sd, 0.01))
+        peak=peak,
+        spikiness=float(np.clip(spikiness, 0.0, 3.0)),
+        spread=math.log(max(sd, 0.01)),
+        daily_max=tuple(float(v) for v in daily.to_numpy(dtype="float64")),
     )
 
 
@@ -190,6 +201,39 @@ def paths_probability(
     c0, c1, c2 = model.paths
     z = c0 + c1 * logit_share(share, paths.shape[0]) + c2 * math.log(threshold / profile.peak)
     return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+def young_probability(
+    paths: np.ndarray,
+    profile: RecentProfile,
+    threshold: float,
+    step_days: float,
+    model: BreachModel = DEFAULT_MODEL,
+    prior_days: float = RECORD_PRIOR_DAYS,
+) -> np.ndarray:
+    """The breach probability of a series too young for the seasonal analogs, per step: the paths part's
+    probability turned into a daily rate, shrunk towards the series' own record, turned back into the window's.
+
+    Why: the paths part alone measures a level against the young history's peak with constants fitted on four
+    weeks and more; a few days' peak sits lower than a month's, so a level its days did reach kept reading low (at
+    0.9 x the 28-day maximum: mean 0.46-0.55 where 67 % of the weeks breached). What the young history does show is
+    how many of its ``n`` days reached the level (``k``): the daily rate is ``(k + m * r_model) / (n + m)`` with
+    ``m = prior_days`` and ``r_model`` the daily rate that gives the paths part's probability over the window so
+    far; the probability is ``1 - (1 - rate) ** days`` over the window's days so far. A history whose days never
+    reached the level only lowers the rate in proportion (it cannot show a breach it has not seen).
+
+    Non-increasing in the threshold (``k`` and the paths part both are); the caller keeps the curve's running
+    maximum over steps. Without daily maxima in ``profile`` it is the paths part.
+    """
+    part = paths_probability(paths, profile, threshold, model)
+    days = len(profile.daily_max)
+    if days == 0 or not step_days > 0:
+        return part
+    reached = float(np.sum(np.asarray(profile.daily_max) >= threshold))
+    window_days = step_days * np.arange(1, len(part) + 1, dtype="float64")
+    model_rate = 1.0 - np.power(np.clip(1.0 - part, 1e-12, 1.0), 1.0 / window_days)
+    rate = (reached + prior_days * model_rate) / (days + prior_days)
+    return np.asarray(1.0 - np.power(1.0 - rate, window_days))
 
 
 def breach_curve(

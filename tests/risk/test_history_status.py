@@ -43,11 +43,17 @@ def test_under_two_days_of_history_is_unknown_without_the_extrapolated_numbers()
         assert f"history of {describe_span(pd.Timedelta(hours=hours))}" in risk.note
         assert f"at least {describe_span(MIN_HISTORY)}" in risk.note
     # From two days on, the numbers are shown and the status follows them: the paths recalibrated against the
-    # recent peak (under four weeks there are too few past weeks for the analogs), never above the raw share here.
+    # recent peak (under four weeks there are too few past weeks for the analogs) and shrunk towards the history's
+    # own days, which all reached 80 here: at least the paths part alone.
     days = pd.date_range(START - MIN_HISTORY, START, freq="h", inclusive="left")
     recent = recent_profile(pd.Series(150.0 + 10 * np.sin(np.arange(len(days)) / 24 * 2 * np.pi), index=days))
+    assert recent is not None and len(recent.daily_max) == 2
     risk = assess(replace(wide, history_span=MIN_HISTORY, recent=recent), RiskWindow())
-    assert risk.breach_probability is not None and 0.5 <= risk.breach_probability < 1.0
+    alone = assess(
+        replace(wide, history_span=MIN_HISTORY, recent=replace(recent, daily_max=())), RiskWindow()
+    )
+    assert alone.breach_probability is not None and 0.5 <= alone.breach_probability < 1.0
+    assert risk.breach_probability is not None and risk.breach_probability >= alone.breach_probability
     assert risk.status == BREACH_LIKELY and risk.peak_p95 is not None
     assert "sample paths recalibrated" in risk.note
     lower = assess(replace(wide, history_span=MIN_HISTORY, recent=recent, threshold=400.0), RiskWindow())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from capacity.risk.probability import (
     history_probability,
     paths_probability,
     recent_profile,
+    young_probability,
 )
 from capacity.schema import MEAN, TS
 
@@ -119,6 +121,8 @@ def test_recent_profile_by_hand():
     slope, intercept = np.polyfit(x, logs, 1)
     expected = math.sqrt(np.sum((logs - intercept - slope * x) ** 2) / 3)
     assert profile.spread == pytest.approx(math.log(expected))
+    # The 28 whole days before the end, oldest first: the day that peaked at 20 is three from the end.
+    assert profile.daily_max == (10.0,) * 25 + (20.0, 10.0, 10.0)
 
 
 def test_recent_profile_needs_a_positive_peak():
@@ -155,6 +159,10 @@ def test_without_history_assess_falls_back_to_the_share_of_crossing_paths():
     )
     recalibrated = float(np.max(paths_probability(paths, profile, threshold)))
     assert assess(young, RiskWindow()).breach_probability == pytest.approx(recalibrated)
+    # With its daily maxima, the young series' own record weighs in (hourly steps: 1/24 of a day each).
+    recorded = RecentProfile(55.0, 0.2, math.log(0.1), daily_max=(50.0, 56.0, 54.0))
+    shrunk = float(np.max(young_probability(paths, recorded, threshold, 1 / 24)))
+    assert assess(replace(young, recent=recorded), RiskWindow()).breach_probability == pytest.approx(shrunk)
     grown = RiskInput(
         "svc", "cpu", threshold, frame, paths, analogs=trajectories(4, MIN_ANALOGS), recent=profile
     )
@@ -174,3 +182,20 @@ def test_assess_uses_the_history_model_and_its_weight_setting():
         assert got == pytest.approx(
             breach_curve(paths, analogs, profile, threshold, DEFAULT_MODEL, weight)[-1]
         )
+
+
+def test_a_young_series_own_days_move_the_paths_part_by_hand():
+    paths = trajectories(7, 200, steps=168)
+    threshold = 52.0
+    part = paths_probability(paths, RecentProfile(50.0, 0.2, math.log(0.1)), threshold)
+    every = RecentProfile(50.0, 0.2, math.log(0.1), daily_max=(53.0, 55.0, 52.0))
+    never = replace(every, daily_max=(40.0, 45.0, 50.0))
+    got = young_probability(paths, every, threshold, 1 / 24, prior_days=30.0)
+    # At the window's end (7 days): the model's daily rate, three days that all reached it, shrunk by 30 days.
+    model_rate = 1 - (1 - part[-1]) ** (1 / 7)
+    assert got[-1] == pytest.approx(1 - (1 - (3 + 30 * model_rate) / 33) ** 7)
+    low = young_probability(paths, never, threshold, 1 / 24)
+    assert low[-1] < part[-1] < got[-1]
+    # No days known (or no step): the paths part itself; a higher threshold never reads higher.
+    assert np.allclose(young_probability(paths, replace(every, daily_max=()), threshold, 1 / 24), part)
+    assert np.all(young_probability(paths, every, 60.0, 1 / 24) <= got + 1e-12)
