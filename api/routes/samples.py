@@ -147,11 +147,10 @@ def _timestamps(raw: list[Any]) -> pd.Series | list[Any]:
     return raw
 
 
-def _as_label(exc: InvalidHistory) -> InvalidHistory:
-    """The reader's error about picking a series, in the route's terms (``?label=``, not ``--column``)."""
-    if exc.field != "column":
-        return exc
-    return InvalidHistory(exc.message.replace("--column", "?label="), field="label", row=exc.row)
+def _in_route_terms(exc: InvalidHistory) -> InvalidHistory:
+    """The reader's error in the route's terms: ``?label=`` and ``?dst=shift``, not ``--column`` and ``--dst``."""
+    message = exc.message.replace("--column", "?label=").replace("--dst shift", "?dst=shift")
+    return InvalidHistory(message, field="label" if exc.field == "column" else exc.field, row=exc.row)
 
 
 def _from_prometheus(body: Any, service: str, metric: str, label: str | None) -> pd.DataFrame:
@@ -166,7 +165,7 @@ def _from_prometheus(body: Any, service: str, metric: str, label: str | None) ->
             hint=SEVERAL_HINT,
         )
     except InvalidHistory as exc:
-        raise _as_label(exc) from None
+        raise _in_route_terms(exc) from None
     return resolve_duplicates(history, rows=rows, source="body", hint=DUPLICATES_HINT)[0]
 
 
@@ -185,7 +184,10 @@ def _from_json(
     history = validate_history(frame, first_row=1, source="samples")
     rows = np.arange(1, len(history) + 1)
     zone = LocalTime(tz, dst) if tz is not None else None
-    history = in_zone(history, pd.Series(ts_raw, dtype=object), zone, "samples", rows, keyed=False)
+    try:
+        history = in_zone(history, pd.Series(ts_raw, dtype=object), zone, "samples", rows, keyed=False)
+    except InvalidHistory as exc:
+        raise _in_route_terms(exc) from None
     return resolve_duplicates(history, first_row=1, source="samples", hint=DUPLICATES_HINT)[0]
 
 
@@ -203,7 +205,7 @@ def _from_csv(text: str, service: str, metric: str, query: dict[str, Any]) -> pd
             several_hint=SEVERAL_HINT,
         )
     except InvalidHistory as exc:
-        raise _as_label(exc) from None
+        raise _in_route_terms(exc) from None
     other = frame[(frame[SERVICE] != service) | (frame[METRIC] != metric)]
     if len(other):
         first = other.iloc[0]

@@ -180,7 +180,7 @@ def test_dst_refuse_names_the_row_a_skipped_time_is_on_and_shift_reads_it_an_hou
     """2026-03-29 02:30 never happens in Berlin (the clocks go from 02:00 to 03:00)."""
     text = "timestamp,value\n2026-03-29 01:30:00,1\n2026-03-29 02:30:00,2\n2026-03-29 04:00:00,3\n"
     refused = problem(post(live, "dst/rps", text, "?tz=Europe/Berlin"), "ts")
-    assert "row 3" in refused and "02:30" in refused
+    assert "row 3" in refused and "02:30" in refused and "?dst=shift" in refused and "--dst" not in refused
     assert problem(post(live, "dst/rps", text, "?tz=Europe/Berlin&dst=later"), "dst")
     assert stored(live[2], "dst", "rps") is None
     shifted = post(live, "dst/rps", text, "?tz=Europe/Berlin&dst=shift")
@@ -194,7 +194,8 @@ def test_dst_refuse_names_the_row_a_skipped_time_is_on_and_shift_reads_it_an_hou
 
 def test_dst_shift_applies_to_a_json_body_too(live: Any) -> None:
     body = {"ts": ["2026-03-29T01:30:00", "2026-03-29T02:30:00"], "value": [1, 2]}
-    assert "row 2" in problem(post(live, "dstj/rps", body, "?tz=Europe/Berlin"), "ts")
+    refused = problem(post(live, "dstj/rps", body, "?tz=Europe/Berlin"), "ts")
+    assert "row 2" in refused and "?dst=shift" in refused
     shifted = post(live, "dstj/rps", body, "?tz=Europe/Berlin&dst=shift")
     assert shifted.status_code == 201, shifted.text
     values = stored(live[2], "dstj", "rps")
