@@ -75,9 +75,8 @@ class SamplesQuery(Schema):
         metadata={
             "description": "The one series to store from a body of several (a Prometheus query_range response "
             "or a Grafana CSV of several columns): the name the 422 lists, the column's header, or a selector "
-            "whose every label the series has, as capacity ingest --column",
-            "example": '{instance="web-1"}',
-        },
+            'whose every label the series has (such as {instance="web-1"}), as capacity ingest --column',
+        },  # no example: schemathesis' example phase would send it with the other bodies' examples, unfiltered
     )
 
 
@@ -148,8 +147,12 @@ def _timestamps(raw: list[Any]) -> pd.Series | list[Any]:
 
 
 def _in_route_terms(exc: InvalidHistory) -> InvalidHistory:
-    """The reader's error in the route's terms: ``?label=`` and ``?dst=shift``, not ``--column`` and ``--dst``."""
-    message = exc.message.replace("--column", "?label=").replace("--dst shift", "?dst=shift")
+    """The reader's error in the route's terms: ``?label=``, ``?dst=shift``, ``?tz=``, not the CLI's options."""
+    message = (
+        exc.message.replace("--column", "?label=")
+        .replace("--dst shift", "?dst=shift")
+        .replace("--tz", "?tz=")
+    )
     return InvalidHistory(message, field="label" if exc.field == "column" else exc.field, row=exc.row)
 
 

@@ -288,3 +288,25 @@ def test_any_query_range_body_is_stored_whole_or_refused_with_a_422_as_the_schem
         assert (before is None and after is None) or (
             before is not None and after is not None and before.equals(after)
         )
+
+
+@pytest.mark.parametrize(
+    ("body", "query"),
+    [
+        ("timestamp,value\n2026-01-01T00:00:00Z,41.5\n", {"tz": "Europe/Berlin", "dst": "refuse"}),
+        ("timestamp,value\n2026-01-01T00:00:00,41.5\n", {"tz": "Europe/Berlin", "dst": "refuse"}),
+        ({"ts": ["2026-01-01T00:00:00Z"], "value": [1]}, {"tz": "Europe/Berlin"}),
+        ({"ts": ["2026-03-29T02:30:00"], "value": [1]}, {"tz": "Europe/Berlin", "dst": "shift"}),
+        ("timestamp,value\n2026-01-01T00:00:00Z,41.5\n", {"label": '{instance="web-1"}'}),
+    ],
+)
+def test_the_schemathesis_hook_reads_tz_dst_and_label_as_the_route_does(
+    live: Any, body: Any, query: dict[str, str]
+) -> None:
+    """schemathesis sent the document's CSV example (an offset Z) with the tz example (Europe/Berlin): the route
+    refuses it (the offset disagrees with the zone), so the hook must drop it."""
+    answer = post(live, "hook/rps", body, "?" + urlencode(query))
+    assert answer.status_code in (200, 201, 422), answer.text
+    assert samples_ok("hook", "rps", body, query) == (answer.status_code != 422), answer.text
+    if answer.status_code == 422:
+        assert "--" not in answer.json()["detail"]  # the route's terms, not the CLI's options

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import schemathesis
 from schemathesis.core import NotSet
@@ -37,9 +38,9 @@ from capacity.errors import CapacityError
 from capacity.events.calendar import check_distinct, make_occurrence
 from capacity.schema import METRIC, PERCENT, RATE, SERVICE, TS, VALUE, unit_for, validate_history
 from capacity.services.fleet_risk import parse_until
-from capacity.sources.exports import is_query_range, prometheus_history
+from capacity.sources.exports import in_zone, is_query_range, prometheus_history
 from capacity.sources.files import parse_csv_text, resolve_duplicates
-from capacity.timestamps import check_zone
+from capacity.timestamps import DST_POLICIES, LocalTime, check_zone
 
 #: The module ``SCHEMATHESIS_HOOKS`` names.
 MODULE = __name__
@@ -124,8 +125,10 @@ def samples_ok(service: Any, metric: Any, body: Any, query: Any = None) -> bool:
     zone = query.get("tz") if isinstance(query, dict) else None
     if isinstance(zone, str) and not _zone_ok(zone):
         return False
+    dst = query.get("dst") if isinstance(query, dict) else None
+    local = LocalTime(zone, dst if dst in DST_POLICIES else "refuse") if isinstance(zone, str) else None
     if isinstance(body, str) and isinstance(service, str) and isinstance(metric, str):
-        return csv_ok(service, metric, body, label)
+        return csv_ok(service, metric, body, label, local)
     if not isinstance(body, dict) or not isinstance(service, str) or not isinstance(metric, str):
         return True
     if is_query_range(body):
@@ -163,8 +166,11 @@ def samples_ok(service: Any, metric: Any, body: Any, query: Any = None) -> bool:
         },
         dtype=object,
     )
-    try:  # what the route does with the columns (api/routes/samples.py)
-        resolve_duplicates(validate_history(frame, source="body"), first_row=1, source="body")
+    try:  # what the route does with the columns (api/routes/samples.py), in the zone ?tz= names
+        history = validate_history(frame, source="body")
+        rows = np.arange(1, len(history) + 1)
+        history = in_zone(history, pd.Series(stamps, dtype=object), local, "body", rows, keyed=False)
+        resolve_duplicates(history, first_row=1, source="body")
     except CapacityError:
         return False
     return True
@@ -190,13 +196,21 @@ def query_range_ok(service: str, metric: str, body: dict[str, Any], label: str |
     return True
 
 
-def csv_ok(service: str, metric: str, text: str, label: str | None = None) -> bool:
+def csv_ok(
+    service: str, metric: str, text: str, label: str | None = None, local: LocalTime | None = None
+) -> bool:
     """A ``text/csv`` body the samples route reads: a ``timestamp,value`` (or long) header and valid rows of this
     series, parsed by the same :func:`~capacity.sources.files.parse_csv_text` (a header row is a rule the document
     states in words: a JSON Schema string cannot say which lines a CSV must have)."""
     try:
         frame = parse_csv_text(
-            text.removeprefix("\ufeff"), source="body", service=service, metric=metric, column=label
+            text.removeprefix("\ufeff"),
+            source="body",
+            service=service,
+            metric=metric,
+            column=label,
+            tz=local.zone if local else None,
+            dst=local.dst if local else "refuse",
         )
     except CapacityError:
         return False
