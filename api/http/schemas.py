@@ -9,6 +9,10 @@ def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
     return {"type": kind, "nullable": True, **extra}
 
 
+def _required(**properties: Any) -> dict[str, Any]:
+    return {"type": "object", "required": list(properties), "properties": properties}
+
+
 NUM = {"type": "number"}
 STR = {"type": "string"}
 INT = {"type": "integer"}
@@ -85,6 +89,13 @@ INGEST = {
         "data_version": INT,
     },
 }
+_PAIR = {"type": "array", "minItems": 2, "maxItems": 2, "items": {}}
+_PAIRS = {"type": "array", "minItems": 1, "items": _PAIR}
+_RESULT = _required(metric={"type": "object", "additionalProperties": STR}, values=_PAIRS)
+_RESULTS = {"type": "array", "minItems": 1, "items": _RESULT}
+_MATRIX = _required(resultType={"type": "string", "enum": ["matrix"]}, result=_RESULTS)
+#: A Prometheus ``query_range`` response, as its ``/api/v1/query_range`` answers (values are text).
+PROMETHEUS_BODY = _required(status={"type": "string", "enum": ["success"]}, data=_MATRIX)
 _TS_OR_EPOCH = {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}]}
 SAMPLES_BODY = {
     "oneOf": [
@@ -116,6 +127,7 @@ SAMPLES_BODY = {
                 "value": {"type": "array", "minItems": 1, "items": NUM},
             },
         },
+        PROMETHEUS_BODY,
     ]
 }
 POINT = {

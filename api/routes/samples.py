@@ -6,10 +6,15 @@ JSON bodies take any of three shapes (rows are numbered from 1 in error messages
     {"samples": [[1767225600, 41.5], ...]}            # [ts, value] pairs; ts as epoch seconds or ISO text
     {"ts": [1767225600, ...], "value": [41.5, ...]}   # columns (fastest)
 
+A Prometheus ``query_range`` response (``{"status": "success", "data": {"resultType": "matrix", "result": [...]}}``)
+is read by the reader of ``capacity ingest`` (:func:`~capacity.sources.exports.prometheus_history`): its one result,
+or the one ``?label=`` names (as ``--column`` does: the name the 422 lists, or a selector such as
+``{instance="a"}``) is stored as the series of the URL; its rows are numbered per result.
+
 A ``text/csv`` body is ``timestamp,value`` (or ``timestamp,service,metric,value`` naming this series only), or any
-one-series shape ``capacity ingest`` reads (``ds,y``, ``Time,Value``, a Grafana export of one column);
-its rows are numbered as lines of the file (the header is line 1). A timestamp repeated in one body with different
-values is refused (422 naming the rows); an exact repeat is stored once.
+shape ``capacity ingest`` reads (``ds,y``, ``Time,Value``, a Grafana export: of one column, or of several with
+``?label=`` picking one); its rows are numbered as lines of the file (the header is line 1). A timestamp repeated in
+one body with different values is refused (422 naming the rows); an exact repeat is stored once.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 import pandas as pd
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import String
+from apiflask.validators import Length, OneOf
 from flask import request
 
 from api.http import openapi, schemas
@@ -30,16 +36,19 @@ from api.state import state, store
 from capacity.errors import InvalidHistory, describe_value
 from capacity.schema import METRIC, SERVICE, TS, VALUE, has_mixed_zones, validate_history
 from capacity.services.accuracy import score_ingested
-from capacity.sources.exports import in_zone
+from capacity.sources.exports import in_zone, is_query_range, prometheus_history
 from capacity.sources.files import parse_csv_text, resolve_duplicates
-from capacity.timestamps import LocalTime, check_zone
+from capacity.timestamps import DST_POLICIES, LocalTime, check_zone
 
 bp = APIBlueprint("samples", __name__, tag="Samples")
 
 #: A timestamp repeated with different values in one body is refused, as ``capacity ingest`` refuses it by default.
 DUPLICATES_HINT = "Send one value per timestamp (a later request replaces a stored value)"
 #: A CSV body of several series (a Grafana export of several columns) is refused: this route names one series.
-SEVERAL_HINT = "this route takes one series: send one value column (post each series to its own route)"
+SEVERAL_HINT = (
+    "this route takes one series: pick one with ?label=NAME (a name listed here) or a selector such as "
+    '?label={instance="NAME"}, or post each series to its own route'
+)
 
 
 class SamplesQuery(Schema):
@@ -51,6 +60,23 @@ class SamplesQuery(Schema):
             "dashboard export writes it); stored in UTC. Offsets in the body must agree with it. Default: UTC",
             "example": "Europe/Berlin",
         }
+    )
+    dst = String(
+        load_default="refuse",
+        validate=OneOf(DST_POLICIES),
+        metadata={
+            "description": "With tz, a local time the clocks skip, or a repeated hour the body gives once: refuse "
+            "it (422 naming the row), or shift (a skipped time read an hour later, a lone repeated hour as the "
+            "first of the two; for hour-ending labels), as capacity ingest --dst",
+        },
+    )
+    label = String(
+        validate=Length(min=1, max=1000),
+        metadata={
+            "description": "The one series to store from a body of several (a Prometheus query_range response "
+            "or a Grafana CSV of several columns): the name the 422 lists, the column's header, or a selector "
+            'whose every label the series has (such as {instance="web-1"}), as capacity ingest --column',
+        },  # no example: schemathesis' example phase would send it with the other bodies' examples, unfiltered
     )
 
 
@@ -93,7 +119,10 @@ def _columns(body: Any) -> tuple[list[Any], list[Any]]:
         if len(ts) != len(values):
             raise _bad(f"ts has {len(ts)} items but value has {len(values)}", "value")
         return ts, values
-    raise _bad('body must hold "samples" (a list) or "ts" and "value" lists', "samples")
+    raise _bad(
+        'body must hold "samples" (a list), "ts" and "value" lists, or be a Prometheus query_range response',
+        "samples",
+    )
 
 
 def _timestamps(raw: list[Any]) -> pd.Series | list[Any]:
@@ -117,7 +146,35 @@ def _timestamps(raw: list[Any]) -> pd.Series | list[Any]:
     return raw
 
 
-def _from_json(body: Any, service: str, metric: str, tz: str | None = None) -> pd.DataFrame:
+def _in_route_terms(exc: InvalidHistory) -> InvalidHistory:
+    """The reader's error in the route's terms: ``?label=``, ``?dst=shift``, ``?tz=``, not the CLI's options."""
+    message = (
+        exc.message.replace("--column", "?label=")
+        .replace("--dst shift", "?dst=shift")
+        .replace("--tz", "?tz=")
+    )
+    return InvalidHistory(message, field="label" if exc.field == "column" else exc.field, row=exc.row)
+
+
+def _from_prometheus(body: Any, service: str, metric: str, label: str | None) -> pd.DataFrame:
+    try:
+        history, rows = prometheus_history(
+            body,
+            source="body",
+            service=service,
+            metric=metric,
+            one_series=True,
+            column=label,
+            hint=SEVERAL_HINT,
+        )
+    except InvalidHistory as exc:
+        raise _in_route_terms(exc) from None
+    return resolve_duplicates(history, rows=rows, source="body", hint=DUPLICATES_HINT)[0]
+
+
+def _from_json(
+    body: Any, service: str, metric: str, tz: str | None = None, dst: str = "refuse"
+) -> pd.DataFrame:
     ts_raw, values = _columns(body)
     if not ts_raw:
         raise _bad("no samples in the body", "samples")
@@ -129,21 +186,29 @@ def _from_json(body: Any, service: str, metric: str, tz: str | None = None) -> p
     frame = pd.DataFrame({SERVICE: service, METRIC: metric, TS: _timestamps(ts_raw), VALUE: values})
     history = validate_history(frame, first_row=1, source="samples")
     rows = np.arange(1, len(history) + 1)
-    zone = LocalTime(tz) if tz is not None else None
-    history = in_zone(history, pd.Series(ts_raw, dtype=object), zone, "samples", rows, keyed=False)
+    zone = LocalTime(tz, dst) if tz is not None else None
+    try:
+        history = in_zone(history, pd.Series(ts_raw, dtype=object), zone, "samples", rows, keyed=False)
+    except InvalidHistory as exc:
+        raise _in_route_terms(exc) from None
     return resolve_duplicates(history, first_row=1, source="samples", hint=DUPLICATES_HINT)[0]
 
 
-def _from_csv(text: str, service: str, metric: str, tz: str | None = None) -> pd.DataFrame:
-    frame = parse_csv_text(
-        text,
-        source="body",
-        service=service,
-        metric=metric,
-        hint=DUPLICATES_HINT,
-        tz=tz,
-        several_hint=SEVERAL_HINT,
-    )
+def _from_csv(text: str, service: str, metric: str, query: dict[str, Any]) -> pd.DataFrame:
+    try:
+        frame = parse_csv_text(
+            text,
+            source="body",
+            service=service,
+            metric=metric,
+            hint=DUPLICATES_HINT,
+            tz=query.get("tz"),
+            dst=query["dst"],
+            column=query.get("label"),
+            several_hint=SEVERAL_HINT,
+        )
+    except InvalidHistory as exc:
+        raise _in_route_terms(exc) from None
     other = frame[(frame[SERVICE] != service) | (frame[METRIC] != metric)]
     if len(other):
         first = other.iloc[0]
@@ -164,7 +229,10 @@ def _from_csv(text: str, service: str, metric: str, tz: str | None = None) -> pd
     "a text/csv body starts with a header row: a time column (timestamp, time, ds ...) and one value column "
     "(value, y, or one series column), or timestamp,service,metric,value naming this series",
     "with tz, a timestamp without an offset names one instant in that zone (not in the hour skipped when summer "
-    "time begins; a repeated hour is given twice), and one with an offset agrees with the zone",
+    "time begins; a repeated hour is given twice, unless dst is shift), and one with an offset agrees with the zone",
+    "a Prometheus query_range body (status success, resultType matrix) holds one result, or label picks one; "
+    'each result\'s values are [epoch seconds, "number"] pairs (NaN and Inf are gaps, not all of them)',
+    "label picks a series of a Prometheus body or of a CSV body with one column per series, not of other bodies",
 )
 @require("write")
 @bp.doc(
@@ -179,18 +247,28 @@ def post_samples(service: str, metric: str, query: dict[str, Any]) -> Any:
     """Ingest samples into a series (JSON or text/csv); one transaction, idempotent on (series, timestamp)."""
     service, metric = series_key(service, metric)
     tz = check_zone(query["tz"]) if query.get("tz") is not None else None
+    query = {**query, "tz": tz, "dst": query.get("dst") or "refuse"}
     mimetype = request.mimetype
     if mimetype == "text/csv":
         try:
             text = request.get_data(cache=False).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise InvalidHistory(f"body is not UTF-8 text (byte {exc.start})", field="body") from None
-        frame = _from_csv(text, service, metric, tz)
+        frame = _from_csv(text, service, metric, query)
     elif mimetype == "application/json" or mimetype.endswith("+json"):
         body = request.get_json(silent=True)
         if body is None:
             raise Problem(400, "body is not valid JSON", field="body")
-        frame = _from_json(body, service, metric, tz)
+        if is_query_range(body):  # instants (epoch seconds): tz and dst have nothing to read
+            frame = _from_prometheus(body, service, metric, query.get("label"))
+        elif query.get("label") is not None:
+            raise InvalidHistory(
+                "label picks one series of a Prometheus query_range body or a CSV of several series columns; "
+                "this body is one series",
+                field="label",
+            )
+        else:
+            frame = _from_json(body, service, metric, tz, query["dst"])
     else:
         raise Problem(
             415,

@@ -213,7 +213,7 @@ def _wide(
     )
     picked = list(range(len(series)))
     if column is not None:
-        picked = [i for i, (orig, _) in enumerate(series) if column in (orig, names[i])]
+        picked = [i for i, (orig, _) in enumerate(series) if names_series(column, names[i], orig)]
         if not picked:
             raise InvalidHistory(
                 f"{source}: no series column {column!r}; the file's are "
@@ -274,6 +274,15 @@ def label_set(name: str) -> dict[str, str] | None:
     return labels
 
 
+def names_series(column: str, name: str, header: str, labels: dict[str, str] | None = None) -> bool:
+    """Whether ``column`` picks a series: its header, the name it would get, or a selector whose every label it
+    has (``{instance="a"}`` or ``up{instance="a"}``, as PromQL matches; the labels are the header's by default)."""
+    wanted, have = label_set(column), labels if labels is not None else label_set(header)
+    if column in (name, header) or not wanted or have is None:
+        return column in (name, header)
+    return all(have.get(k) == v for k, v in wanted.items())
+
+
 def series_names(
     labels: list[dict[str, str] | None], fallback: list[str], source: str, service_label: str | None = None
 ) -> list[str]:
@@ -324,16 +333,17 @@ def series_names(
     return names
 
 
-def prometheus_table(text: str, source: str) -> list[tuple[dict[str, str], pd.DataFrame, np.ndarray]]:
+def prometheus_table(document: Any, source: str) -> list[tuple[dict[str, str], pd.DataFrame, np.ndarray]]:
     """The series of a Prometheus ``query_range`` response: labels, ``ts`` (epoch seconds) and ``value`` (text, as
     Prometheus writes it) per sample, and a mask of the NaN and infinite samples, which are gaps (``capacity
-    ingest prometheus`` drops them too; their cells hold 0 so that the rows keep their numbers).
+    ingest prometheus`` drops them too; their cells hold 0 so that the rows keep their numbers). ``document`` is
+    the response's text (a file) or its parsed JSON (the API's request body, parsed once).
 
     Raises:
-        InvalidHistory: when the text is not such a response (says what it is instead).
+        InvalidHistory: when it is not such a response (says what it is instead).
     """
     try:
-        body: Any = json.loads(text)
+        body: Any = json.loads(document) if isinstance(document, str) else document
     except json.JSONDecodeError as exc:
         raise InvalidHistory(
             f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})", field="file"
@@ -346,8 +356,7 @@ def prometheus_table(text: str, source: str) -> list[tuple[dict[str, str], pd.Da
     if body.get("status") != "success":
         reason = body.get("error") or body.get("status")
         raise InvalidHistory(f"{source}: the query failed: {describe_value(reason)}", field="status")
-    data = body.get("data")
-    data = data if isinstance(data, dict) else {}
+    data = body["data"] if isinstance(body.get("data"), dict) else {}
     kind = data.get("resultType")
     if kind != "matrix":
         raise InvalidHistory(
@@ -365,6 +374,10 @@ def prometheus_table(text: str, source: str) -> list[tuple[dict[str, str], pd.Da
                 f"{where}: a series is {{'metric': {{...}}, 'values': [...]}}", field="result"
             )
         labels = entry.get("metric") or {}
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            raise InvalidHistory(
+                f"{where}: metric holds labels {{name: text}}, got {describe_value(labels)}", field="result"
+            )
         pairs = entry["values"]
         bad = next((j for j, p in enumerate(pairs) if not isinstance(p, list) or len(p) != 2), None)
         if bad is not None:
@@ -377,18 +390,19 @@ def prometheus_table(text: str, source: str) -> list[tuple[dict[str, str], pd.Da
         if all(isinstance(p[0], int | float) and not isinstance(p[0], bool) for p in pairs):
             table[TS] = table[TS].astype("float64")  # epoch seconds, as Prometheus writes them
         gap = table[VALUE].astype(str).str.strip().str.lower().isin(["nan", "inf", "+inf", "-inf"]).to_numpy()
-        out.append(
-            (
-                {str(k): str(v) for k, v in labels.items()},
-                table.assign(**{VALUE: table[VALUE].where(~gap, "0")}),
-                gap,
-            )
-        )
+        cells = table[VALUE].where(~gap, "0")
+        out.append(({str(k): str(v) for k, v in labels.items()}, table.assign(**{VALUE: cells}), gap))
     return out
 
 
+def is_query_range(body: Any) -> bool:
+    """A parsed JSON body shaped as a Prometheus response rather than the API's samples (which it reads first)."""
+    samples = isinstance(body, dict) and ("samples" in body or ("ts" in body and "value" in body))
+    return isinstance(body, dict) and not samples and ("data" in body or "status" in body)
+
+
 def prometheus_history(
-    text: str,
+    document: Any,
     *,
     source: str,
     service: str | None,
@@ -400,12 +414,12 @@ def prometheus_history(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """A Prometheus ``query_range`` response as a validated history frame (see :func:`to_history` for the
     arguments). Its timestamps are epoch seconds: instants, which no zone changes. Rows are numbered per series
-    (the n-th ``[time, value]`` pair)."""
-    table = prometheus_table(text, source)
+    (the n-th ``[time, value]`` pair); ``document`` is text or parsed JSON."""
+    table = prometheus_table(document, source)
     names = series_names([t[0] for t in table], [_shown(t[0]) for t in table], source, service_label)
     picked = list(range(len(table)))
     if column is not None:
-        picked = [i for i in picked if column in (names[i], _shown(table[i][0]))]
+        picked = [i for i in picked if names_series(column, names[i], _shown(table[i][0]), table[i][0])]
         if not picked:
             raise InvalidHistory(
                 f"{source}: no series {column!r}; the file's are {', '.join(names)}", field="column"

@@ -131,10 +131,13 @@ def parse_csv_text(
     duplicates: str = "reject",
     hint: str = DUPLICATES_HINT,
     tz: str | None = None,
+    dst: str = "refuse",
+    column: str | None = None,
     several_hint: str = SEVERAL_HINT,
 ) -> pd.DataFrame:
     """Parse CSV text in any shape :mod:`capacity.sources.exports` reads into a validated history frame of one
-    series (``service``, ``metric``) with one row per timestamp (see :func:`resolve_duplicates`).
+    series (``service``, ``metric``) with one row per timestamp (see :func:`resolve_duplicates`); ``tz``, ``dst``
+    and ``column`` as :func:`read_history` takes them.
 
     Raises:
         InvalidHistory: on an empty file, text that is not CSV, a missing column, several series, a bad row
@@ -144,8 +147,9 @@ def parse_csv_text(
         metric=metric or "value",
         service=service,
         duplicates=duplicates,
-        tz=LocalTime(check_zone(tz)) if tz is not None else None,
+        tz=LocalTime(check_zone(tz), _dst(dst)) if tz is not None else None,
         one_series=service is not None,
+        column=column,
     )
     return _parse_csv(text, source, options, hint=hint, several_hint=several_hint)[0]
 

@@ -54,6 +54,12 @@ def _cols(ts: list[object], values: list[object]) -> bytes:
     return _j({"ts": ts, "value": values})
 
 
+def _prom(labels: list[object], value: str = "1") -> bytes:
+    """A Prometheus query_range response with one result per label set, each of two samples."""
+    result = [{"metric": m, "values": [[T0, "1"], [T0 + 60, value]]} for m in labels]
+    return _j({"status": "success", "data": {"resultType": "matrix", "result": result}})
+
+
 def cases() -> list[Case]:
     """Every hostile request, by name."""
     good_csv = "timestamp,value\n2026-01-01T00:00:00Z,1\n"
@@ -99,6 +105,19 @@ def cases() -> list[Case]:
             SAMPLES,
             _cols([T0, "2026-13-01T00:00:00Z", T0 + 120], [1, 2, 3]),
         ),
+        Case("prometheus: two results, no label", "POST", SAMPLES, _prom([{"i": "a"}, {"i": "b"}])),
+        Case(
+            "prometheus: label naming none", "POST", f"{SAMPLES}?label=%7Bi%3D%22c%22%7D", _prom([{"i": "a"}])
+        ),
+        Case("prometheus: value is text", "POST", SAMPLES, _prom([{}], "1; DROP TABLE samples")),
+        Case("prometheus: labels not an object", "POST", SAMPLES, _prom([["a"]])),
+        Case(
+            "prometheus: vector result",
+            "POST",
+            SAMPLES,
+            _j({"status": "success", "data": {"resultType": "vector"}}),
+        ),
+        Case("prometheus: failed query", "POST", SAMPLES, _j({"status": "error", "error": SCRIPT})),
         Case("content type: XML", "POST", SAMPLES, b"<samples/>", "application/xml", (415,)),
         Case("name: 1000 characters", "POST", f"/api/v1/series/{'a' * 1000}/cpu/samples", _cols([T0], [1])),
         Case(

@@ -15,7 +15,9 @@ and checks them with the same functions the server uses (:func:`~capacity.events
   x1.001 + 0.05: the load tests package is above this one, so the rule is restated here);
 - samples (``POST …/samples``): a body with ``samples`` is read by them alone, each a ``[ts, value]`` pair holding a
   timestamp (text or number) and a number, or a ``{ts, value}`` object; the ``ts`` and ``value`` columns have the
-  same length; values in the series' unit's range (a percent within [0, 100]).
+  same length; values in the series' unit's range (a percent within [0, 100]); a Prometheus ``query_range`` body
+  holds one result or ``label`` picks one, and its rows are what the reader of ``capacity ingest`` takes
+  (:func:`~capacity.sources.exports.prometheus_history`); ``label`` only with such a body or a CSV one.
 
 Loaded by ``st run`` through ``SCHEMATHESIS_HOOKS=capacity.bench.reliability.st_hooks`` (see
 :func:`capacity.bench.reliability.fuzz.run_schemathesis`). Negative cases pass through unchanged when they break a
@@ -27,6 +29,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import schemathesis
 from schemathesis.core import NotSet
@@ -35,7 +38,9 @@ from capacity.errors import CapacityError
 from capacity.events.calendar import check_distinct, make_occurrence
 from capacity.schema import METRIC, PERCENT, RATE, SERVICE, TS, VALUE, unit_for, validate_history
 from capacity.services.fleet_risk import parse_until
+from capacity.sources.exports import in_zone, is_query_range, prometheus_history
 from capacity.sources.files import parse_csv_text, resolve_duplicates
+from capacity.timestamps import DST_POLICIES, LocalTime, check_zone
 
 #: The module ``SCHEMATHESIS_HOOKS`` names.
 MODULE = __name__
@@ -111,13 +116,25 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def samples_ok(service: Any, metric: Any, body: Any) -> bool:
+def samples_ok(service: Any, metric: Any, body: Any, query: Any = None) -> bool:
     """Pairs of a timestamp and a number, ``ts`` and ``value`` columns of one length, and the values and
-    timestamps :func:`~capacity.schema.validate_history` accepts for this series (its unit's range, 1990-2100)."""
+    timestamps :func:`~capacity.schema.validate_history` accepts for this series (its unit's range, 1990-2100);
+    a Prometheus body the route's reader takes, with the series ``label`` picks."""
+    label = query.get("label") if isinstance(query, dict) else None
+    label = label if isinstance(label, str) else None
+    zone = query.get("tz") if isinstance(query, dict) else None
+    if isinstance(zone, str) and not _zone_ok(zone):
+        return False
+    dst = query.get("dst") if isinstance(query, dict) else None
+    local = LocalTime(zone, dst if dst in DST_POLICIES else "refuse") if isinstance(zone, str) else None
     if isinstance(body, str) and isinstance(service, str) and isinstance(metric, str):
-        return csv_ok(service, metric, body)
+        return csv_ok(service, metric, body, label, local)
     if not isinstance(body, dict) or not isinstance(service, str) or not isinstance(metric, str):
         return True
+    if is_query_range(body):
+        return query_range_ok(service, metric, body, label)
+    if label is not None:  # label picks a series of a body of several; the route refuses it elsewhere
+        return False
     rows = body.get("samples")
     if isinstance(rows, list):
         pairs = []
@@ -149,19 +166,52 @@ def samples_ok(service: Any, metric: Any, body: Any) -> bool:
         },
         dtype=object,
     )
-    try:  # what the route does with the columns (api/routes/samples.py)
-        resolve_duplicates(validate_history(frame, source="body"), first_row=1, source="body")
+    try:  # what the route does with the columns (api/routes/samples.py), in the zone ?tz= names
+        history = validate_history(frame, source="body")
+        rows = np.arange(1, len(history) + 1)
+        history = in_zone(history, pd.Series(stamps, dtype=object), local, "body", rows, keyed=False)
+        resolve_duplicates(history, first_row=1, source="body")
     except CapacityError:
         return False
     return True
 
 
-def csv_ok(service: str, metric: str, text: str) -> bool:
+def _zone_ok(zone: str) -> bool:
+    try:
+        check_zone(zone)
+    except CapacityError:
+        return False
+    return True
+
+
+def query_range_ok(service: str, metric: str, body: dict[str, Any], label: str | None) -> bool:
+    """A Prometheus ``query_range`` body the samples route stores: read by the same reader, one series picked."""
+    try:
+        history, rows = prometheus_history(
+            body, source="body", service=service, metric=metric, one_series=True, column=label
+        )
+        resolve_duplicates(history, rows=rows, source="body")
+    except CapacityError:
+        return False
+    return True
+
+
+def csv_ok(
+    service: str, metric: str, text: str, label: str | None = None, local: LocalTime | None = None
+) -> bool:
     """A ``text/csv`` body the samples route reads: a ``timestamp,value`` (or long) header and valid rows of this
     series, parsed by the same :func:`~capacity.sources.files.parse_csv_text` (a header row is a rule the document
     states in words: a JSON Schema string cannot say which lines a CSV must have)."""
     try:
-        frame = parse_csv_text(text.removeprefix("\ufeff"), source="body", service=service, metric=metric)
+        frame = parse_csv_text(
+            text.removeprefix("\ufeff"),
+            source="body",
+            service=service,
+            metric=metric,
+            column=label,
+            tz=local.zone if local else None,
+            dst=local.dst if local else "refuse",
+        )
     except CapacityError:
         return False
     return bool(((frame[SERVICE] == service) & (frame[METRIC] == metric)).all())
@@ -217,7 +267,7 @@ def case_ok(method: str, path: str, path_parameters: dict[str, Any] | None, quer
     if path == "/api/v1/series/{service}/{metric}" and method == "PATCH":
         return threshold_ok(params.get("metric"), body)
     if path == "/api/v1/series/{service}/{metric}/samples" and method == "POST":
-        return samples_ok(params.get("service"), params.get("metric"), body)
+        return samples_ok(params.get("service"), params.get("metric"), body, query)
     if path == "/api/v1/loadtests" and method == "POST":
         return loadtest_ok(body)
     return True
