@@ -71,7 +71,9 @@ class SamplesQuery(Schema):
         },
     )
     label = String(
-        validate=Length(min=1, max=1000),
+        # At most 200 characters: percent-encoded (up to 12 bytes each) it keeps the request line under gunicorn's
+        # 4,094-byte limit, which would answer 414 before the route could name the parameter.
+        validate=Length(min=1, max=200),
         metadata={
             "description": "The one series to store from a body of several (a Prometheus query_range response "
             "or a Grafana CSV of several columns): the name the 422 lists, the column's header, or a selector "
