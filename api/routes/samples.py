@@ -55,11 +55,13 @@ class SamplesQuery(Schema):
     """How to read the body's timestamps."""
 
     tz = String(
+        # IANA names run to ~30 characters; a long ?tz= got a 414 from the server, outside the API document
+        validate=Length(min=1, max=64),
         metadata={
             "description": "IANA time zone of the body's timestamps written without an offset (local time, as a "
             "dashboard export writes it); stored in UTC. Offsets in the body must agree with it. Default: UTC",
             "example": "Europe/Berlin",
-        }
+        },
     )
     dst = String(
         load_default="refuse",

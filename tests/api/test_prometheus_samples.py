@@ -182,6 +182,7 @@ def test_dst_refuse_names_the_row_a_skipped_time_is_on_and_shift_reads_it_an_hou
     refused = problem(post(live, "dst/rps", text, "?tz=Europe/Berlin"), "ts")
     assert "row 3" in refused and "02:30" in refused and "?dst=shift" in refused and "--dst" not in refused
     assert problem(post(live, "dst/rps", text, "?tz=Europe/Berlin&dst=later"), "dst")
+    assert problem(post(live, "dst/rps", text, "?tz=" + "x" * 65), "tz")  # over the documented 64 characters
     assert stored(live[2], "dst", "rps") is None
     shifted = post(live, "dst/rps", text, "?tz=Europe/Berlin&dst=shift")
     assert shifted.status_code == 201, shifted.text
