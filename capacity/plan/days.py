@@ -20,12 +20,14 @@ from __future__ import annotations
 import pandas as pd
 
 from capacity.forecast.intraday import whole_days
+from capacity.forecast.longrange import DAY, step_of
 from capacity.forecast.regularize import regularize
+from capacity.forecast.types import ForecastSpec
 
 #: The step a risk run forecasts in by default (:class:`~capacity.forecast.types.ForecastSpec`), and the step a
 #: plan's days are built from.
-RISK_STEP = "1h"
-STEPS_PER_DAY = 24
+RISK_STEP = ForecastSpec().freq
+STEPS_PER_DAY = round(DAY / step_of(RISK_STEP))
 #: A plan's default daily reduction: the day's peak hour.
 DEFAULT_DAY_AGG = "max"
 _DAY = 86_400
